@@ -43,8 +43,118 @@ uint64_t	 clock_mono_us(void);
 uint64_t	 clock_wall_ms(void);
 
 /* config.c */
+/* A JSON array or object of named entries, parsed into an array of structs. */
+struct conf_list {
+	void		*v;
+	size_t		 n;
+};
+#define CONF_FOREACH(type, var, list)					\
+	for (type *var = (list).v; var < (type *)(list).v + (list).n; var++)
+
+struct conf_strlist {
+	char		**v;
+	size_t		  n;
+};
+
+struct mt_actuator_conf {
+	char		*name;		/* key in "actuators"; first field */
+	char		*type;		/* unix exec http file log */
+	char		*path;		/* unix: control socket */
+	char		*url;		/* http */
+	struct conf_strlist argv;	/* exec */
+	struct conf_strlist allow;	/* file */
+	int64_t		 timeout_ms;
+};
+
+struct mt_knob_conf {
+	char		*name;		/* key in "knobs"; first field */
+	char		*actuator;
+	char		*path;		/* file actuator: the file to write */
+	char		*owner;		/* strategy that owns it, or NULL */
+	double		 min, max;
+	double		 initial;	/* NAN: read from the actuator */
+	double		 max_step_pct;
+	int64_t		 cooldown_s;
+	int64_t		 verify_s;	/* 0: one window */
+	int64_t		 for_s;
+};
+
+struct mt_strategy_conf {
+	char		*name;		/* instance name; first field */
+	char		*module;	/* file name in plugin_dir */
+	char		*mode;		/* "apply" or "advise" */
+	char		*config;	/* JSON text handed to init */
+	int64_t		 priority;
+	int64_t		 budget_ms;
+	int64_t		 max_failures;
+};
+
+struct mt_config {
+	char		*file;		/* where it was read from */
+	int64_t		 tick_interval_ms;
+	int64_t		 window_seconds;
+	int64_t		 window_slices;
+	char		*statsd_udp;	/* NULL: disabled */
+	char		*statsd_unix;
+	int64_t		 statsd_rcvbuf;
+	char		*api;
+	char		*pid_file;
+	char		*proc_root;
+	int64_t		 max_series;
+	int64_t		 series_idle_s;
+	char		*audit_path;
+	int64_t		 retention_days;
+	int		 dry_run;
+	int64_t		 max_actions_per_hour;
+	int64_t		 flap_reversals;
+	int64_t		 flap_window_s;
+	char		*plugin_dir;
+	struct conf_list actuators;	/* struct mt_actuator_conf */
+	struct conf_list knobs;		/* struct mt_knob_conf */
+	struct conf_list strategies;	/* struct mt_strategy_conf */
+};
+
+/* Every error of one parse, each "FILE: key.path: expected ..., got ...". */
+struct conf_errors {
+	char		**v;
+	size_t		  n;
+};
+
+struct mt_config *config_load_file(const char *, struct conf_errors *);
+struct mt_config *config_load_string(const char *, const char *,
+		    struct conf_errors *);
+void		 config_free(struct mt_config *);
+void		 config_errors_clear(struct conf_errors *);
+const struct mt_actuator_conf *config_actuator(const struct mt_config *,
+		    const char *);
+const struct mt_knob_conf *config_knob(const struct mt_config *, const char *);
+size_t		 config_key_paths(const char ***);
 
 /* daemon.c */
+struct event;
+
+/* The daemon's state, shared by its subsystems; one per process. */
+struct daemon {
+	struct event_base	*base;
+	struct mt_config	*conf;		/* the running configuration */
+	const char		*conf_path;
+	int			 force_dry_run;	/* -n: survives reloads */
+	int			 stopping;
+	uint64_t		 started_ms;	/* monotonic */
+	struct event		*ev_signal[3];
+	struct event		*ev_tick;
+	uint64_t		 ticks;
+	uint64_t		 reloads;
+	uint64_t		 reload_failures;
+	struct {
+		uint64_t	 wall_ms;
+		uint64_t	 duration_us;
+		unsigned int	 proposals;
+		unsigned int	 actions;
+	} last_tick;
+};
+
+int		 daemon_run(struct daemon *);
 
 /* window.c */
 

@@ -1,0 +1,249 @@
+/*
+ * daemon.c -- the life of meshtuned: one event_base, signals, the tick,
+ * and the subsystems, started in order and stopped in reverse.
+ *
+ * Subsystems never keep pointers into the configuration across a reload:
+ * they read d->conf when they need it, and their reload hook sees the new
+ * configuration before it replaces the old one.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "meshtuned.h"
+
+static int	tick_start(struct daemon *);
+static void	tick_stop(struct daemon *);
+static int	tick_reload(struct daemon *, const struct mt_config *);
+static int	signals_start(struct daemon *);
+static void	signals_stop(struct daemon *);
+
+/*
+ * The subsystems, in start order.  stop runs in reverse; reload (optional)
+ * may refuse a new configuration by returning -1, which keeps the old one
+ * for every subsystem.
+ */
+static const struct daemon_subsystem {
+	const char	*name;
+	int		(*start)(struct daemon *);
+	void		(*stop)(struct daemon *);
+	int		(*reload)(struct daemon *, const struct mt_config *);
+} subsystems[] = {
+	{ "signals", signals_start, signals_stop, NULL },
+	{ "tick", tick_start, tick_stop, tick_reload },
+};
+
+static void
+tick_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct daemon	*d = arg;
+	uint64_t	 start = clock_mono_us();
+
+	d->ticks++;
+	d->last_tick.wall_ms = clock_wall_ms();
+	/* The governor's work is hooked in here by later subsystems. */
+	d->last_tick.duration_us = clock_mono_us() - start;
+	log_debug("tick %llu took %llu us", (unsigned long long)d->ticks,
+	    (unsigned long long)d->last_tick.duration_us);
+}
+
+static void
+tick_arm(struct daemon *d, int64_t interval_ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = interval_ms / 1000;
+	tv.tv_usec = (interval_ms % 1000) * 1000;
+	if (event_add(d->ev_tick, &tv) == -1)
+		fatalx("%s: event_add failed", __func__);
+}
+
+static int
+tick_start(struct daemon *d)
+{
+	d->ev_tick = event_new(d->base, -1, EV_PERSIST, tick_cb, d);
+	if (d->ev_tick == NULL) {
+		log_warnx("%s: event_new failed", __func__);
+		return -1;
+	}
+	tick_arm(d, d->conf->tick_interval_ms);
+	return 0;
+}
+
+static void
+tick_stop(struct daemon *d)
+{
+	if (d->ev_tick != NULL)
+		event_free(d->ev_tick);
+	d->ev_tick = NULL;
+}
+
+static int
+tick_reload(struct daemon *d, const struct mt_config *nc)
+{
+	if (nc->tick_interval_ms != d->conf->tick_interval_ms) {
+		tick_arm(d, nc->tick_interval_ms);
+		log_info("tick interval now %lld ms",
+		    (long long)nc->tick_interval_ms);
+	}
+	return 0;
+}
+
+/*
+ * Parse the configuration file again and swap it in.  A file with errors
+ * leaves the running configuration untouched.
+ */
+static void
+daemon_reload(struct daemon *d)
+{
+	struct conf_errors	 errs = { NULL, 0 };
+	struct mt_config	*nc;
+	size_t			 i;
+
+	log_info("reloading %s", d->conf_path);
+	if ((nc = config_load_file(d->conf_path, &errs)) == NULL) {
+		for (i = 0; i < errs.n; i++)
+			log_warnx("%s", errs.v[i]);
+		log_warnx("reload failed with %zu error%s; keeping the "
+		    "running configuration", errs.n, errs.n == 1 ? "" : "s");
+		config_errors_clear(&errs);
+		d->reload_failures++;
+		return;
+	}
+	if (d->force_dry_run)
+		nc->dry_run = 1;
+	for (i = 0; i < nitems(subsystems); i++) {
+		if (subsystems[i].reload == NULL)
+			continue;
+		if (subsystems[i].reload(d, nc) == -1) {
+			log_warnx("reload refused by %s; keeping the running "
+			    "configuration", subsystems[i].name);
+			config_free(nc);
+			d->reload_failures++;
+			return;
+		}
+	}
+	config_free(d->conf);
+	d->conf = nc;
+	d->reloads++;
+	log_info("configuration reloaded");
+}
+
+static void
+signal_cb(evutil_socket_t sig, short events, void *arg)
+{
+	struct daemon	*d = arg;
+
+	switch (sig) {
+	case SIGHUP:
+		daemon_reload(d);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		/*
+		 * Callbacks run one at a time, so the current tick has
+		 * finished; stop after this round of the loop.
+		 */
+		log_info("%s received, stopping", strsignal((int)sig));
+		d->stopping = 1;
+		event_base_loopbreak(d->base);
+		break;
+	}
+}
+
+static int
+signals_start(struct daemon *d)
+{
+	static const int	 sigs[] = { SIGHUP, SIGTERM, SIGINT };
+	struct sigaction	 sa;
+	size_t			 i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1) {
+		log_warn("%s: sigaction SIGPIPE", __func__);
+		return -1;
+	}
+	for (i = 0; i < nitems(sigs); i++) {
+		d->ev_signal[i] = evsignal_new(d->base, sigs[i], signal_cb, d);
+		if (d->ev_signal[i] == NULL ||
+		    evsignal_add(d->ev_signal[i], NULL) == -1) {
+			log_warnx("%s: cannot watch signal %d", __func__,
+			    sigs[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+signals_stop(struct daemon *d)
+{
+	size_t	i;
+
+	for (i = 0; i < nitems(d->ev_signal); i++) {
+		if (d->ev_signal[i] != NULL)
+			event_free(d->ev_signal[i]);
+		d->ev_signal[i] = NULL;
+	}
+}
+
+/* Stop the first n subsystems, last started first. */
+static void
+daemon_stop_subsystems(struct daemon *d, size_t n)
+{
+	while (n-- > 0) {
+		log_debug("stopping %s", subsystems[n].name);
+		subsystems[n].stop(d);
+	}
+}
+
+/*
+ * Run the daemon on the configuration d->conf (owned by d from now on)
+ * until SIGTERM or SIGINT.  Returns the process exit status: 0 after a
+ * clean stop, 1 if a subsystem could not start.
+ */
+int
+daemon_run(struct daemon *d)
+{
+	size_t	started;
+	int	status = 0;
+
+	if ((d->base = event_base_new()) == NULL) {
+		log_warnx("cannot create the event loop");
+		return 1;
+	}
+	d->started_ms = clock_mono_ms();
+	for (started = 0; started < nitems(subsystems); started++) {
+		log_debug("starting %s", subsystems[started].name);
+		if (subsystems[started].start(d) == -1) {
+			log_warnx("%s failed to start", subsystems[started].name);
+			status = 1;
+			break;
+		}
+	}
+	if (status == 0) {
+		log_info("meshtuned %s started (%s%s)", PACKAGE_VERSION,
+		    d->conf_path, d->conf->dry_run ? ", dry run" : "");
+		if (event_base_dispatch(d->base) == -1) {
+			log_warnx("event loop failed");
+			status = 1;
+		}
+	}
+	daemon_stop_subsystems(d, started);
+	event_base_free(d->base);
+	d->base = NULL;
+	config_free(d->conf);
+	d->conf = NULL;
+	if (status == 0)
+		log_info("stopped");
+	return status;
+}
