@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -22,7 +25,6 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <event2/util.h>
 
 #include "meshtuned.h"
 
@@ -307,10 +309,12 @@ conf_set_string_list(struct conf_parse *p, const cJSON *v, void *field,
 	int			 n = cJSON_GetArraySize(v);
 	size_t			 i = 0;
 
-	if (!cJSON_IsArray(v) || n == 0 || n > CONF_MAX_LIST) {
-		conf_expected(p, path, "an array of 1 to 256 strings", v);
+	if (!cJSON_IsArray(v) || n > CONF_MAX_LIST) {
+		conf_expected(p, path, "an array of at most 256 strings", v);
 		return;
 	}
+	if (n == 0)
+		return;
 	l->v = xcalloc((size_t)n + 1, sizeof(char *));
 	cJSON_ArrayForEach(e, v) {
 		if (!cJSON_IsString(e) || *e->valuestring == '\0') {
@@ -618,6 +622,74 @@ conf_release(const struct conf_table *t, void *base)
 	}
 }
 
+/*
+ * Whether the walk already reported an error inside the entry at path:
+ * the cross-key rules skip such an entry rather than report it twice.
+ */
+static int
+conf_entry_failed(struct conf_parse *p, const char *path)
+{
+	size_t	i, flen = strlen(p->file), plen = strlen(path);
+
+	for (i = 0; i < p->errs->n; i++)
+		if (strncmp(p->errs->v[i] + flen + 2, path, plen) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Parse "HOST:PORT" with a numeric IPv4 host or a bracketed IPv6 one
+ * ("[::1]:8125"); port 0 is allowed.  Returns 0 and fills ss and len, or
+ * -1 if the text is not such an address.
+ */
+int
+config_parse_addr(const char *text, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	char			 host[INET6_ADDRSTRLEN];
+	const char		*colon, *end;
+	unsigned long		 port;
+	char			*ep;
+	size_t			 hlen;
+
+	if (*text == '[') {
+		if ((end = strchr(text, ']')) == NULL || end[1] != ':')
+			return -1;
+		text++;
+		colon = end + 1;
+	} else {
+		if ((colon = strchr(text, ':')) == NULL ||
+		    strchr(colon + 1, ':') != NULL)
+			return -1;
+		end = colon;
+	}
+	hlen = (size_t)(end - text);
+	if (hlen == 0 || hlen >= sizeof(host) || colon[1] == '\0')
+		return -1;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &ep, 10);
+	if (*ep != '\0' || errno != 0 || port > 65535 || colon[1] == '-' ||
+	    colon[1] == '+')
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1 && end == colon) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		*len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1 &&
+	    end != colon) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*sin6);
+	} else
+		return -1;
+	return 0;
+}
+
 /* A listen address: HOST:PORT with a numeric host, or an absolute path. */
 static void
 conf_check_listen(struct conf_parse *p, const char *path, const char *addr,
@@ -625,7 +697,7 @@ conf_check_listen(struct conf_parse *p, const char *path, const char *addr,
 {
 	struct sockaddr_storage	 ss;
 	struct sockaddr_un	 sun;
-	int			 len = sizeof(ss);
+	socklen_t		 len;
 
 	if (addr == NULL)
 		return;
@@ -642,8 +714,7 @@ conf_check_listen(struct conf_parse *p, const char *path, const char *addr,
 	if (!inet_ok)
 		conf_error(p, path, "expected an absolute path, got \"%s\"",
 		    addr);
-	else if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss,
-	    &len) == -1 || strrchr(addr, ':') == NULL)
+	else if (config_parse_addr(addr, &ss, &len) == -1)
 		conf_error(p, path, "expected HOST:PORT with a numeric "
 		    "address (127.0.0.1:8125, [::1]:8125), got \"%s\"", addr);
 }
@@ -682,6 +753,10 @@ conf_check_actuator(struct conf_parse *p, const struct mt_actuator_conf *a)
 		if (strcmp(rules[i].type, a->type) == 0)
 			break;
 	xasprintf(&path, "actuators[\"%s\"]", a->name);
+	if (conf_entry_failed(p, path)) {
+		free(path);
+		return;
+	}
 	if (i == nitems(rules)) {
 		conf_field_error(p, path, "type", "expected unix, exec, http, "
 		    "file or log, got \"%s\"", a->type);
@@ -690,11 +765,11 @@ conf_check_actuator(struct conf_parse *p, const struct mt_actuator_conf *a)
 	}
 #define CONF_REQUIRE(field, present)					\
 	if (rules[i].field && !(present))				\
-		conf_field_error(p, path, #field, "expected a value for a "\
-		    "%s actuator, got nothing", a->type);		\
+		conf_field_error(p, path, #field, "expected a value when "\
+		    "type is \"%s\", got none", a->type);		\
 	else if (!rules[i].field && (present))				\
-		conf_field_error(p, path, #field, "expected nothing for a "\
-		    "%s actuator, got a value", a->type)
+		conf_field_error(p, path, #field, "expected nothing when "\
+		    "type is \"%s\", got a value", a->type)
 	CONF_REQUIRE(path, a->path != NULL);
 	CONF_REQUIRE(url, a->url != NULL);
 	CONF_REQUIRE(argv, a->argv.n > 0);
@@ -738,6 +813,10 @@ conf_check_knob(struct conf_parse *p, const struct mt_config *c,
 	char				*path;
 
 	xasprintf(&path, "knobs[\"%s\"]", k->name);
+	if (conf_entry_failed(p, path)) {
+		free(path);
+		return;
+	}
 	if (k->min > k->max)
 		conf_field_error(p, path, "min", "expected at most max "
 		    "(%.15g), got %.15g", k->max, k->min);
@@ -775,6 +854,8 @@ conf_check_strategy(struct conf_parse *p, const struct mt_config *c,
 	char	path[32];
 
 	snprintf(path, sizeof(path), "strategies[%zu]", idx);
+	if (conf_entry_failed(p, path))
+		return;
 	if (s->mode != NULL && strcmp(s->mode, "apply") != 0 &&
 	    strcmp(s->mode, "advise") != 0)
 		conf_field_error(p, path, "mode", "expected \"apply\" or "

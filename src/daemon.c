@@ -152,7 +152,8 @@ signal_cb(evutil_socket_t sig, short events, void *arg)
 		 * Callbacks run one at a time, so the current tick has
 		 * finished; stop after this round of the loop.
 		 */
-		log_info("%s received, stopping", strsignal((int)sig));
+		log_info("%s received, stopping",
+		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		d->stopping = 1;
 		event_base_loopbreak(d->base);
 		break;

@@ -9,6 +9,7 @@
 #define MESHTUNED_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -129,6 +130,8 @@ const struct mt_actuator_conf *config_actuator(const struct mt_config *,
 		    const char *);
 const struct mt_knob_conf *config_knob(const struct mt_config *, const char *);
 size_t		 config_key_paths(const char ***);
+int		 config_parse_addr(const char *, struct sockaddr_storage *,
+		    socklen_t *);
 
 /* daemon.c */
 struct event;
