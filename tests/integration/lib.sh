@@ -1,0 +1,54 @@
+# tests/integration/lib.sh -- shared helpers for the end-to-end tests.
+# Each test gets a private temp dir and stops every process it started.
+
+: "${top_builddir:?run through make check}"
+: "${top_srcdir:?run through make check}"
+
+T=$(mktemp -d /tmp/meshtune-test.XXXXXX)
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill -KILL "$p" 2>/dev/null || true; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	[ -f "$T/log" ] && { echo "--- daemon log:" >&2; cat "$T/log" >&2; }
+	exit 1
+}
+
+# wait_for FILE PATTERN [SECONDS]: poll until grep finds PATTERN.
+wait_for() {
+	n=$(( ${3:-5} * 20 ))
+	while [ "$n" -gt 0 ]; do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+		n=$((n - 1))
+	done
+	fail "timed out waiting for '$2' in $1"
+}
+
+# count FILE PATTERN: lines matching.
+count() {
+	grep -c -- "$2" "$1" 2>/dev/null || true
+}
+
+# start_daemon [WRAPPER...]: meshtuned -f -v on $T/conf, log in $T/log.
+start_daemon() {
+	"$@" "$top_builddir/meshtuned" -f -v -c "$T/conf" 2>"$T/log" &
+	DPID=$!
+	PIDS="$PIDS $DPID"
+}
+
+# stop_daemon: SIGTERM, wait, set DSTATUS.
+stop_daemon() {
+	kill -TERM "$DPID"
+	DSTATUS=0
+	wait "$DPID" || DSTATUS=$?
+}
+
+# A sanitizer build cannot run under valgrind.
+sanitized() {
+	[ -n "${SAN_CFLAGS:-}" ]
+}

@@ -1,0 +1,42 @@
+#!/bin/sh
+# tests/setup.sh -- install the Debian packages meshtune needs (saying
+# which), then build it in _build/.  Sourced or run by tests/demo.sh and
+# tests/check.sh; "setup.sh test" also installs what the tests need.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build_pkgs="gcc make autoconf automake libtool pkg-config libevent-dev
+libcjson-dev libsqlite3-dev sqlite3"
+test_pkgs="libcmocka-dev mandoc valgrind clang curl"
+
+need=$build_pkgs
+[ "${1:-build}" = test ] && need="$need $test_pkgs"
+
+missing=""
+for p in $need; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+	    grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "setup: installing missing Debian packages:$missing"
+	if [ "$(id -u)" -eq 0 ]; then
+		sudo=""
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo=sudo
+	else
+		echo "setup: run as root, or install them: apt-get install$missing" >&2
+		exit 1
+	fi
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+	    --no-install-recommends $missing
+else
+	echo "setup: all build dependencies are installed"
+fi
+
+cd "$top"
+[ -x configure ] || autoreconf -fi
+mkdir -p _build
+cd _build
+[ -f Makefile ] || ../configure --enable-werror
+make -j"$(nproc)"
