@@ -38,6 +38,7 @@ static const struct daemon_subsystem {
 	int		(*reload)(struct daemon *, const struct mt_config *);
 } subsystems[] = {
 	{ "signals", signals_start, signals_stop, NULL },
+	{ "api", api_start, api_stop, api_reload },
 	{ "tick", tick_start, tick_stop, tick_reload },
 };
 
@@ -98,10 +99,11 @@ tick_reload(struct daemon *d, const struct mt_config *nc)
 }
 
 /*
- * Parse the configuration file again and swap it in.  A file with errors
- * leaves the running configuration untouched.
+ * Parse the configuration file again and swap it in.  Returns 0, or -1
+ * when the file has errors or a subsystem refuses it: then the running
+ * configuration stays untouched.
  */
-static void
+int
 daemon_reload(struct daemon *d)
 {
 	struct conf_errors	 errs = { NULL, 0 };
@@ -116,7 +118,7 @@ daemon_reload(struct daemon *d)
 		    "running configuration", errs.n, errs.n == 1 ? "" : "s");
 		config_errors_clear(&errs);
 		d->reload_failures++;
-		return;
+		return -1;
 	}
 	if (d->force_dry_run)
 		nc->dry_run = 1;
@@ -128,13 +130,14 @@ daemon_reload(struct daemon *d)
 			    "configuration", subsystems[i].name);
 			config_free(nc);
 			d->reload_failures++;
-			return;
+			return -1;
 		}
 	}
 	config_free(d->conf);
 	d->conf = nc;
 	d->reloads++;
 	log_info("configuration reloaded");
+	return 0;
 }
 
 static void
@@ -144,7 +147,7 @@ signal_cb(evutil_socket_t sig, short events, void *arg)
 
 	switch (sig) {
 	case SIGHUP:
-		daemon_reload(d);
+		(void)daemon_reload(d);
 		break;
 	case SIGTERM:
 	case SIGINT:

@@ -42,6 +42,7 @@ int		 xasprintf(char **, const char *, ...) __printflike(2, 3);
 uint64_t	 clock_mono_ms(void);
 uint64_t	 clock_mono_us(void);
 uint64_t	 clock_wall_ms(void);
+void		 clock_format_iso(uint64_t, char *, size_t);
 
 /* config.c */
 /* A JSON array or object of named entries, parsed into an array of structs. */
@@ -142,7 +143,9 @@ struct daemon {
 	struct mt_config	*conf;		/* the running configuration */
 	const char		*conf_path;
 	int			 force_dry_run;	/* -n: survives reloads */
+	int			 paused;	/* POST /v1/pause */
 	int			 stopping;
+	struct api		*api;
 	uint64_t		 started_ms;	/* monotonic */
 	struct event		*ev_signal[3];
 	struct event		*ev_tick;
@@ -158,6 +161,20 @@ struct daemon {
 };
 
 int		 daemon_run(struct daemon *);
+int		 daemon_reload(struct daemon *);
+
+/* api.c */
+struct evhttp_request;
+struct cJSON;
+int		 api_start(struct daemon *);
+void		 api_stop(struct daemon *);
+int		 api_reload(struct daemon *, const struct mt_config *);
+void		 api_reply_json(struct evhttp_request *, int, struct cJSON *);
+void		 api_reply_error(struct evhttp_request *, int, const char *,
+		    ...) __printflike(3, 4);
+void		 api_reply_ok(struct evhttp_request *);
+int		 api_query_param(struct evhttp_request *, const char *, char *,
+		    size_t);
 
 /* window.c */
 

@@ -1,0 +1,443 @@
+/*
+ * api.c -- the local HTTP API (libevent evhttp): one table of routes,
+ * JSON replies, JSON errors, and limits on request size and time.
+ *
+ * Handlers only read in-memory state or hand work to other modules, so
+ * no request blocks the event loop.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "meshtuned.h"
+
+#define API_MAX_HEADERS	8192
+#define API_MAX_BODY	65536
+#define API_TIMEOUT_S	10
+
+struct api {
+	struct evhttp		*http;
+	struct evconnlistener	*unix_listener;
+	char			*unix_path;	/* to unlink at stop */
+	char			*bound;		/* what listen.api was */
+	int			 port;		/* chosen TCP port, or 0 */
+	uint64_t		 requests;
+	uint64_t		 errors;
+};
+
+typedef void	api_handler(struct daemon *, struct evhttp_request *,
+		    const char *);
+
+/* A route: a path (or, with prefix set, a path prefix) and its methods. */
+struct api_route {
+	const char	*path;
+	int		 prefix;
+	int		 methods;	/* EVHTTP_REQ_GET | ... */
+	api_handler	*handler;
+};
+
+static api_handler	api_status;
+static api_handler	api_series_list;
+static api_handler	api_series_one;
+static api_handler	api_strategies;
+static api_handler	api_actions;
+static api_handler	api_post_reload;
+static api_handler	api_post_pause;
+static api_handler	api_post_resume;
+static api_handler	api_metrics;
+
+static const struct api_route api_routes[] = {
+	{ "/v1/status", 0, EVHTTP_REQ_GET, api_status },
+	{ "/v1/series", 0, EVHTTP_REQ_GET, api_series_list },
+	{ "/v1/series/", 1, EVHTTP_REQ_GET, api_series_one },
+	{ "/v1/strategies", 0, EVHTTP_REQ_GET, api_strategies },
+	{ "/v1/actions", 0, EVHTTP_REQ_GET, api_actions },
+	{ "/v1/reload", 0, EVHTTP_REQ_POST, api_post_reload },
+	{ "/v1/pause", 0, EVHTTP_REQ_POST, api_post_pause },
+	{ "/v1/resume", 0, EVHTTP_REQ_POST, api_post_resume },
+	{ "/metrics", 0, EVHTTP_REQ_GET, api_metrics },
+};
+
+/* Send a JSON document and free it. */
+void
+api_reply_json(struct evhttp_request *req, int code, cJSON *doc)
+{
+	struct evbuffer	*buf;
+	char		*text;
+
+	if ((text = cJSON_PrintUnformatted(doc)) == NULL)
+		fatalx("%s: out of memory", __func__);
+	cJSON_Delete(doc);
+	if ((buf = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new", __func__);
+	evbuffer_add(buf, text, strlen(text));
+	evbuffer_add(buf, "\n", 1);
+	free(text);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evhttp_send_reply(req, code, code == 200 ? "OK" : "Error", buf);
+	evbuffer_free(buf);
+}
+
+/* Send {"error": "..."} with an HTTP error code. */
+void
+api_reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+{
+	cJSON	*doc;
+	char	*msg;
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("%s", __func__);
+	va_end(ap);
+	doc = cJSON_CreateObject();
+	cJSON_AddStringToObject(doc, "error", msg);
+	free(msg);
+	api_reply_json(req, code, doc);
+}
+
+/* {"ok": true} */
+void
+api_reply_ok(struct evhttp_request *req)
+{
+	cJSON	*doc = cJSON_CreateObject();
+
+	cJSON_AddTrueToObject(doc, "ok");
+	api_reply_json(req, 200, doc);
+}
+
+/*
+ * The value of query parameter name of req, copied into buf; 0 if found,
+ * -1 if absent.
+ */
+int
+api_query_param(struct evhttp_request *req, const char *name, char *buf,
+    size_t len)
+{
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	struct evkeyvalq	 params;
+	const char		*q, *v;
+	int			 found = -1;
+
+	if (uri == NULL || (q = evhttp_uri_get_query(uri)) == NULL)
+		return -1;
+	TAILQ_INIT(&params);
+	if (evhttp_parse_query_str(q, &params) == -1)
+		return -1;
+	if ((v = evhttp_find_header(&params, name)) != NULL &&
+	    strlen(v) < len) {
+		snprintf(buf, len, "%s", v);
+		found = 0;
+	}
+	evhttp_clear_headers(&params);
+	return found;
+}
+
+static void
+api_status(struct daemon *d, struct evhttp_request *req, const char *rest)
+{
+	cJSON	*doc, *tick, *listen;
+
+	doc = cJSON_CreateObject();
+	cJSON_AddStringToObject(doc, "version", PACKAGE_VERSION);
+	cJSON_AddNumberToObject(doc, "uptime_s",
+	    (double)(clock_mono_ms() - d->started_ms) / 1000.0);
+	cJSON_AddBoolToObject(doc, "dry_run", d->conf->dry_run);
+	cJSON_AddBoolToObject(doc, "paused", d->paused);
+	cJSON_AddNumberToObject(doc, "reloads", (double)d->reloads);
+	cJSON_AddNumberToObject(doc, "reload_failures",
+	    (double)d->reload_failures);
+	listen = cJSON_AddObjectToObject(doc, "listen");
+	if (d->api != NULL && d->api->port != 0)
+		cJSON_AddNumberToObject(listen, "api_port", d->api->port);
+	tick = cJSON_AddObjectToObject(doc, "last_tick");
+	cJSON_AddNumberToObject(tick, "count", (double)d->ticks);
+	if (d->last_tick.wall_ms != 0) {
+		char ts[32];
+
+		clock_format_iso(d->last_tick.wall_ms, ts, sizeof(ts));
+		cJSON_AddStringToObject(tick, "time", ts);
+	} else
+		cJSON_AddNullToObject(tick, "time");
+	cJSON_AddNumberToObject(tick, "duration_us",
+	    (double)d->last_tick.duration_us);
+	cJSON_AddNumberToObject(tick, "proposals", d->last_tick.proposals);
+	cJSON_AddNumberToObject(tick, "actions", d->last_tick.actions);
+	api_reply_json(req, 200, doc);
+}
+
+static void
+api_series_list(struct daemon *d, struct evhttp_request *req,
+    const char *rest)
+{
+	api_reply_error(req, 503, "series registry not built yet");
+}
+
+static void
+api_series_one(struct daemon *d, struct evhttp_request *req,
+    const char *rest)
+{
+	api_reply_error(req, 503, "series registry not built yet");
+}
+
+static void
+api_strategies(struct daemon *d, struct evhttp_request *req,
+    const char *rest)
+{
+	api_reply_error(req, 503, "strategies not built yet");
+}
+
+static void
+api_actions(struct daemon *d, struct evhttp_request *req, const char *rest)
+{
+	api_reply_error(req, 503, "audit log not built yet");
+}
+
+static void
+api_post_reload(struct daemon *d, struct evhttp_request *req, const char *rest)
+{
+	if (daemon_reload(d) == -1)
+		api_reply_error(req, 400, "reload failed; the running "
+		    "configuration is kept (see the log)");
+	else
+		api_reply_ok(req);
+}
+
+static void
+api_post_pause(struct daemon *d, struct evhttp_request *req, const char *rest)
+{
+	if (!d->paused)
+		log_info("paused by API request: no actions until resume");
+	d->paused = 1;
+	api_reply_ok(req);
+}
+
+static void
+api_post_resume(struct daemon *d, struct evhttp_request *req, const char *rest)
+{
+	char	knob[256];
+
+	if (api_query_param(req, "knob", knob, sizeof(knob)) == 0) {
+		api_reply_error(req, 404, "no knob %s is marked manual", knob);
+		return;
+	}
+	if (d->paused)
+		log_info("resumed by API request");
+	d->paused = 0;
+	api_reply_ok(req);
+}
+
+static void
+api_metrics(struct daemon *d, struct evhttp_request *req, const char *rest)
+{
+	api_reply_error(req, 503, "metrics not built yet");
+}
+
+/* Find the route for path; sets *rest to what follows a prefix route. */
+static const struct api_route *
+api_route_find(const char *path, const char **rest)
+{
+	const struct api_route	*r;
+	size_t			 i, len;
+
+	for (i = 0; i < nitems(api_routes); i++) {
+		r = &api_routes[i];
+		len = strlen(r->path);
+		if (r->prefix ? strncmp(path, r->path, len) == 0 &&
+		    path[len] != '\0' : strcmp(path, r->path) == 0) {
+			*rest = path + (r->prefix ? len : strlen(path));
+			return r;
+		}
+	}
+	return NULL;
+}
+
+static void
+api_dispatch(struct evhttp_request *req, void *arg)
+{
+	struct daemon		*d = arg;
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	const struct api_route	*r;
+	const char		*path, *rest;
+	int			 method = evhttp_request_get_command(req);
+
+	d->api->requests++;
+	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (path == NULL || *path == '\0') {
+		d->api->errors++;
+		api_reply_error(req, 400, "bad request URI");
+		return;
+	}
+	if ((r = api_route_find(path, &rest)) == NULL) {
+		d->api->errors++;
+		api_reply_error(req, 404, "no such resource: %s", path);
+		return;
+	}
+	if ((r->methods & method) == 0) {
+		d->api->errors++;
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", r->methods == EVHTTP_REQ_GET ? "GET" : "POST");
+		api_reply_error(req, 405, "%s takes %s", r->path,
+		    r->methods == EVHTTP_REQ_GET ? "GET" : "POST");
+		return;
+	}
+	r->handler(d, req, rest);
+}
+
+/* Listen on a unix stream socket: refuse to replace anything but a socket. */
+static int
+api_bind_unix(struct daemon *d, const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_warnx("api: %s exists and is not a socket", path);
+			return -1;
+		}
+		if (unlink(path) == -1) {
+			log_warn("api: unlink %s", path);
+			return -1;
+		}
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	d->api->unix_listener = evconnlistener_new_bind(d->base, NULL, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64,
+	    (struct sockaddr *)&sun, sizeof(sun));
+	if (d->api->unix_listener == NULL) {
+		log_warn("api: cannot listen on %s", path);
+		return -1;
+	}
+	if (evhttp_bind_listener(d->api->http, d->api->unix_listener) == NULL) {
+		log_warnx("api: cannot serve on %s", path);
+		return -1;
+	}
+	/* evhttp owns the listener now. */
+	d->api->unix_listener = NULL;
+	d->api->unix_path = xstrdup(path);
+	log_info("api: listening on %s", path);
+	return 0;
+}
+
+static int
+api_bind_tcp(struct daemon *d, const char *addr)
+{
+	struct evhttp_bound_socket	*bound;
+	struct sockaddr_storage		 ss;
+	socklen_t			 len;
+	char				 host[64];
+	const char			*colon = strrchr(addr, ':');
+	size_t				 hlen;
+
+	if (config_parse_addr(addr, &ss, &len) == -1) {
+		log_warnx("api: bad address %s", addr);
+		return -1;
+	}
+	hlen = (size_t)(colon - addr);
+	if (addr[0] == '[') {
+		addr++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host))
+		return -1;
+	memcpy(host, addr, hlen);
+	host[hlen] = '\0';
+	bound = evhttp_bind_socket_with_handle(d->api->http, host,
+	    ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	if (bound == NULL) {
+		log_warn("api: cannot listen on %s", addr);
+		return -1;
+	}
+	len = sizeof(ss);
+	if (getsockname(evhttp_bound_socket_get_fd(bound),
+	    (struct sockaddr *)&ss, &len) == -1) {
+		log_warn("api: getsockname");
+		return -1;
+	}
+	d->api->port = ntohs(ss.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port);
+	log_info("api: listening on %s port %d", host, d->api->port);
+	return 0;
+}
+
+/* Start the HTTP API on listen.api; absent, there is none. */
+int
+api_start(struct daemon *d)
+{
+	const char	*addr = d->conf->api;
+
+	if (addr == NULL) {
+		log_info("api: disabled (no listen.api)");
+		return 0;
+	}
+	d->api = xcalloc(1, sizeof(*d->api));
+	d->api->bound = xstrdup(addr);
+	if ((d->api->http = evhttp_new(d->base)) == NULL) {
+		log_warnx("api: evhttp_new failed");
+		return -1;
+	}
+	evhttp_set_max_headers_size(d->api->http, API_MAX_HEADERS);
+	evhttp_set_max_body_size(d->api->http, API_MAX_BODY);
+	evhttp_set_timeout(d->api->http, API_TIMEOUT_S);
+	evhttp_set_allowed_methods(d->api->http, EVHTTP_REQ_GET |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(d->api->http, api_dispatch, d);
+	if (addr[0] == '/')
+		return api_bind_unix(d, addr);
+	return api_bind_tcp(d, addr);
+}
+
+/* Stop serving; frees everything api_start made (also after a failure). */
+void
+api_stop(struct daemon *d)
+{
+	if (d->api == NULL)
+		return;
+	if (d->api->http != NULL)
+		evhttp_free(d->api->http);
+	if (d->api->unix_path != NULL) {
+		if (unlink(d->api->unix_path) == -1 && errno != ENOENT)
+			log_warn("api: unlink %s", d->api->unix_path);
+		free(d->api->unix_path);
+	}
+	free(d->api->bound);
+	free(d->api);
+	d->api = NULL;
+}
+
+/* A new listen.api takes effect at the next start; say so. */
+int
+api_reload(struct daemon *d, const struct mt_config *nc)
+{
+	const char	*old = d->api ? d->api->bound : NULL;
+
+	if ((old == NULL) != (nc->api == NULL) ||
+	    (old != NULL && strcmp(old, nc->api) != 0))
+		log_warnx("api: listen.api changed; it takes effect when "
+		    "meshtuned restarts");
+	return 0;
+}
