@@ -31,6 +31,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +40,7 @@
 
 #include "meshtuned.h"
 
-#define PROC_BUFSIZ	65536	/* the largest file we read, truncated */
+#define PROC_BUFSIZ	65536	/* longer files are cut */
 
 enum node_state {
 	NODE_UNKNOWN,		/* before the first round */
@@ -67,8 +69,8 @@ struct netdev_field {
 static const struct netdev_field netdev_fields[] = {
 	{ "net.if.rx_bytes",	offsetof(struct proc_netdev, rx_bytes) },
 	{ "net.if.tx_bytes",	offsetof(struct proc_netdev, tx_bytes) },
-	{ "net.if.rx_packets",	offsetof(struct proc_netdev, rx_packets) },
-	{ "net.if.tx_packets",	offsetof(struct proc_netdev, tx_packets) },
+	{ "net.if.rx_packets", offsetof(struct proc_netdev, rx_packets) },
+	{ "net.if.tx_packets", offsetof(struct proc_netdev, tx_packets) },
 	{ "net.if.rx_drops",	offsetof(struct proc_netdev, rx_drops) },
 	{ "net.if.tx_drops",	offsetof(struct proc_netdev, tx_drops) },
 };
@@ -84,9 +86,9 @@ struct proc_collector {
 
 	/* node */
 	enum node_state	 state;
-	pid_t		 pid;		/* pid of the last state logged */
+	pid_t		 pid;		/* of the state last logged */
 	int		 have_node;	/* baseline below is valid */
-	uint64_t	 node_start;	/* starttime: a restart changes it */
+	uint64_t	 node_start;	/* starttime, changes on restart */
 	uint64_t	 node_ms;
 	uint64_t	 node_ticks;
 	int		 have_ctxsw;
@@ -102,7 +104,7 @@ struct proc_collector {
 	size_t		 nifs;
 	struct proc_netdev ifs[PROC_MAX_IFACES];
 	struct proc_netdev cur_ifs[PROC_MAX_IFACES];
-	unsigned int	 psi_missing;	/* bit per psi_sources entry, logged */
+	unsigned int	 psi_missing;	/* bit per psi_sources[] */
 	int		 ifs_capped;
 
 	/* this round */
@@ -445,7 +447,7 @@ proc_parse_netdev(const char *text, struct proc_netdev *ifs, size_t max,
 				else
 					skipped++;
 			}
-		} else if (line == 1 && strchr(p, '|') == NULL)
+		} else if (line == 1 && memchr(p, '|', (size_t)len) == NULL)
 			return -1;
 		p += len + 1;
 	}
@@ -600,7 +602,8 @@ read_text(struct proc_collector *pc, const char *path)
 	ssize_t		 n;
 	int		 fd, saved;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	/* O_NONBLOCK: a FIFO planted as pid file must not hang the loop */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
 		return -1;
 	while (len < sizeof(pc->buf) - 1) {
 		n = read(fd, pc->buf + len, sizeof(pc->buf) - 1 - len);

@@ -54,11 +54,11 @@ uint64_t	 clock_wall_ms(void);
 
 /* collect_proc.c */
 #define PROC_MAX_IFACES	64	/* interfaces tracked from net/dev */
-#define PROC_IFNAMSIZ	16	/* as the kernel's IFNAMSIZ, with the NUL */
+#define PROC_IFNAMSIZ	16	/* the kernel's IFNAMSIZ, with the NUL */
 
 enum proc_kind {
 	PROC_GAUGE = 0,		/* value is the current level */
-	PROC_COUNTER = 1	/* value is the increment since the last round */
+	PROC_COUNTER = 1	/* value is the increment since last round */
 };
 
 /* One sample; tags are canonical "k=v,k2=v2" or NULL. */
@@ -75,15 +75,15 @@ struct proc_pid_stat {			/* /proc/PID/stat */
 };
 
 struct proc_pid_status {		/* /proc/PID/status */
-	int		have_rss;	/* VmRSS present (not for zombies) */
+	int		have_rss;	/* VmRSS seen (zombies lack it) */
 	uint64_t	rss_kb;
 	int		have_threads;
 	uint64_t	threads;
-	int		have_ctxsw;	/* both ctxt_switches lines present */
+	int		have_ctxsw;	/* both *ctxt_switches seen */
 	uint64_t	ctxsw;		/* voluntary + nonvoluntary */
 };
 
-struct proc_cpu_times {			/* the "cpu" line of /proc/stat */
+struct proc_cpu_times {		/* the "cpu" line of /proc/stat */
 	uint64_t	total;		/* all but guest time, ticks */
 	uint64_t	idle;		/* idle + iowait */
 };
@@ -96,18 +96,19 @@ struct proc_netdev {			/* one line of /proc/net/dev */
 
 int		 proc_parse_pidfile(const char *, pid_t *);
 int		 proc_parse_pid_stat(const char *, struct proc_pid_stat *);
-int		 proc_parse_pid_status(const char *, struct proc_pid_status *);
+int		 proc_parse_pid_status(const char *,
+		    struct proc_pid_status *);
 int		 proc_parse_statm_rss(const char *, uint64_t *);
 int		 proc_parse_stat_cpu(const char *, struct proc_cpu_times *);
 int		 proc_parse_meminfo_avail(const char *, uint64_t *);
-int		 proc_parse_netdev(const char *, struct proc_netdev *, size_t,
-		    size_t *);
+int		 proc_parse_netdev(const char *, struct proc_netdev *,
+		    size_t, size_t *);
 int		 proc_parse_snmp_retrans(const char *, uint64_t *);
 int		 proc_parse_psi_some_avg10(const char *, double *);
 struct proc_collector *proc_collector_new(const char *, const char *);
 void		 proc_collector_free(struct proc_collector *);
-int		 proc_collect(struct proc_collector *, uint64_t, proc_emit_fn,
-		    void *);
+int		 proc_collect(struct proc_collector *, uint64_t,
+		    proc_emit_fn, void *);
 
 /* audit.c */
 

@@ -156,7 +156,7 @@ fixture(char *buf, size_t size, const char *rel)
 
 struct tmp {
 	char	 dir[64];
-	char	 root[PATH_MAX];	/* dir/root: a symlink or a directory */
+	char	 root[PATH_MAX];	/* dir/root: symlink or directory */
 	char	 pidfile[PATH_MAX];	/* dir/node.pid */
 };
 
@@ -310,8 +310,9 @@ static void
 test_parse_pid_stat(void **state)
 {
 	struct proc_pid_stat	 st;
-	const char		*line = "4242 (mesh (node) x) S 1 4242 4242 0 "
-	    "-1 4194560 100 0 0 0 1000 500 0 0 20 0 17 0 777 123456789 51200 "
+	const char		*line = "4242 (mesh (node) x) S 1 4242 "
+	    "4242 0 -1 4194560 100 0 0 0 1000 500 0 0 20 0 17 0 777 "
+	    "123456789 51200 "
 	    "18446744073709551615 1 1 0\n";
 
 	assert_int_equal(proc_parse_pid_stat(line, &st), 0);
@@ -505,6 +506,9 @@ test_parse_netdev(void **state)
 	assert_int_equal(proc_parse_netdev("lo: 1 2 3\n", ifs, nitems(ifs),
 	    &n), -1);
 	assert_int_equal(proc_parse_netdev("Inter-| x\n", ifs, nitems(ifs),
+	    &n), -1);
+	assert_int_equal(proc_parse_netdev("Inter-| x\nface\n"
+	    "a|: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", ifs, nitems(ifs),
 	    &n), -1);
 	assert_int_equal(proc_parse_netdev("", ifs, nitems(ifs), &n), -1);
 	assert_int_equal(n, 0);
@@ -881,6 +885,16 @@ test_collect_restart(void **state)
 	assert_int_equal(nwarn, 2);
 	assert_non_null(strstr(last_warn, "zombie"));
 
+	/* the fd warning is once per node, not once per collector */
+	write_pid(t, 102);
+	write_pid_stat(t, 102, 'S', 1, 1, 1000);
+	write_pid_status(t, 102, 1, 1);
+	assert_int_equal(round_of(pc, 7000, r), 2);
+	assert_int_equal(round_of(pc, 8000, r), 4);
+	expect(r, "proc.cpu_pct", NULL, PROC_GAUGE, 0.0);
+	assert_int_equal(nwarn, 3);
+	assert_non_null(strstr(last_warn, "fds of node pid 102"));
+
 	proc_collector_free(pc);
 	free(r);
 }
@@ -964,10 +978,11 @@ test_collect_iface_cap(void **state)
 	free(r);
 }
 
-/* A missing root, an over-long path: nothing emitted, nothing crashes. */
+/* A missing root, a FIFO, an over-long path: nothing emitted or hung. */
 static void
 test_collect_missing_root(void **state)
 {
+	struct tmp		*t = *state;
 	struct proc_collector	*pc;
 	struct rec		*r;
 	char			*longroot;
@@ -977,6 +992,15 @@ test_collect_missing_root(void **state)
 	assert_int_equal(round_of(pc, 1000, r), 0);
 	assert_int_equal(round_of(pc, 2000, r), 0);
 	assert_int_equal(nwarn, 1);
+	proc_collector_free(pc);
+
+	/* a FIFO as pid file: no hang, just a bad pid file */
+	nwarn = 0;
+	assert_int_equal(mkfifo(t->pidfile, 0600), 0);
+	pc = proc_collector_new("/nonexistent/proc", t->pidfile);
+	assert_int_equal(round_of(pc, 1000, r), 0);
+	assert_int_equal(nwarn, 1);
+	assert_non_null(strstr(last_warn, "no valid pid"));
 	proc_collector_free(pc);
 
 	assert_non_null(longroot = malloc(PATH_MAX + 10));
