@@ -183,6 +183,62 @@ int		 api_query_param(struct evhttp_request *, const char *, char *,
 /* metrics.c */
 
 /* collect_proc.c */
+#define PROC_MAX_IFACES	64	/* interfaces tracked from net/dev */
+#define PROC_IFNAMSIZ	16	/* the kernel's IFNAMSIZ, with the NUL */
+
+enum proc_kind {
+	PROC_GAUGE = 0,		/* value is the current level */
+	PROC_COUNTER = 1	/* value is the increment since last round */
+};
+
+/* One sample; tags are canonical "k=v,k2=v2" or NULL. */
+typedef void	(*proc_emit_fn)(const char *name, const char *tags,
+		    int kind, double value, void *arg);
+
+struct proc_collector;
+
+struct proc_pid_stat {			/* /proc/PID/stat */
+	char		state;		/* R, S, D, Z, ... */
+	uint64_t	utime;		/* clock ticks */
+	uint64_t	stime;
+	uint64_t	starttime;	/* ticks after boot: tells restarts */
+};
+
+struct proc_pid_status {		/* /proc/PID/status */
+	int		have_rss;	/* VmRSS seen (zombies lack it) */
+	uint64_t	rss_kb;
+	int		have_threads;
+	uint64_t	threads;
+	int		have_ctxsw;	/* both *ctxt_switches seen */
+	uint64_t	ctxsw;		/* voluntary + nonvoluntary */
+};
+
+struct proc_cpu_times {		/* the "cpu" line of /proc/stat */
+	uint64_t	total;		/* all but guest time, ticks */
+	uint64_t	idle;		/* idle + iowait */
+};
+
+struct proc_netdev {			/* one line of /proc/net/dev */
+	char		name[PROC_IFNAMSIZ];
+	uint64_t	rx_bytes, rx_packets, rx_drops;
+	uint64_t	tx_bytes, tx_packets, tx_drops;
+};
+
+int		 proc_parse_pidfile(const char *, pid_t *);
+int		 proc_parse_pid_stat(const char *, struct proc_pid_stat *);
+int		 proc_parse_pid_status(const char *,
+		    struct proc_pid_status *);
+int		 proc_parse_statm_rss(const char *, uint64_t *);
+int		 proc_parse_stat_cpu(const char *, struct proc_cpu_times *);
+int		 proc_parse_meminfo_avail(const char *, uint64_t *);
+int		 proc_parse_netdev(const char *, struct proc_netdev *,
+		    size_t, size_t *);
+int		 proc_parse_snmp_retrans(const char *, uint64_t *);
+int		 proc_parse_psi_some_avg10(const char *, double *);
+struct proc_collector *proc_collector_new(const char *, const char *);
+void		 proc_collector_free(struct proc_collector *);
+int		 proc_collect(struct proc_collector *, uint64_t,
+		    proc_emit_fn, void *);
 
 /* audit.c */
 
