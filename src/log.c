@@ -98,20 +98,14 @@ log_msg(int pri, const char *fmt, ...)
 void
 log_warn(const char *fmt, ...)
 {
-	char	*nfmt;
-	va_list	 ap;
-	int	 saved = errno;
+	char	buf[4096];
+	va_list	ap;
+	int	saved = errno;
 
 	va_start(ap, fmt);
-	if (fmt == NULL)
-		log_msg(LOG_WARNING, "%s", strerror(saved));
-	else if (asprintf(&nfmt, "%s: %s", fmt, strerror(saved)) == -1)
-		log_vwrite(LOG_WARNING, fmt, ap);
-	else {
-		log_vwrite(LOG_WARNING, nfmt, ap);
-		free(nfmt);
-	}
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	log_msg(LOG_WARNING, "%s: %s", buf, strerror(saved));
 	errno = saved;
 }
 
