@@ -1,0 +1,167 @@
+/*
+ * sha256.c -- SHA-256 (FIPS 180-4), for the digest of each loaded
+ * strategy module recorded in the audit log.  OpenSSL is not a
+ * dependency; this is a plain, portable implementation.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "meshtuned.h"
+
+static const uint32_t sha256_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b,
+	0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
+	0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7,
+	0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
+	0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152,
+	0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+	0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+	0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08,
+	0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f,
+	0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+};
+
+#define ROR(x, n)	(((x) >> (n)) | ((x) << (32 - (n))))
+
+static void
+sha256_block(struct sha256 *s, const uint8_t *p)
+{
+	uint32_t	w[64], a, b, c, d, e, f, g, h, t1, t2;
+	int		i;
+
+	for (i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+		    (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+	for (; i < 64; i++)
+		w[i] = (ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^
+		    (w[i - 2] >> 10)) + w[i - 7] + (ROR(w[i - 15], 7) ^
+		    ROR(w[i - 15], 18) ^ (w[i - 15] >> 3)) + w[i - 16];
+	a = s->h[0]; b = s->h[1]; c = s->h[2]; d = s->h[3];
+	e = s->h[4]; f = s->h[5]; g = s->h[6]; h = s->h[7];
+	for (i = 0; i < 64; i++) {
+		t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) +
+		    ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
+		t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) +
+		    ((a & b) ^ (a & c) ^ (b & c));
+		h = g; g = f; f = e; e = d + t1;
+		d = c; c = b; b = a; a = t1 + t2;
+	}
+	s->h[0] += a; s->h[1] += b; s->h[2] += c; s->h[3] += d;
+	s->h[4] += e; s->h[5] += f; s->h[6] += g; s->h[7] += h;
+}
+
+/* Start a digest. */
+void
+sha256_init(struct sha256 *s)
+{
+	static const uint32_t iv[8] = {
+		0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+		0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19
+	};
+
+	memcpy(s->h, iv, sizeof(s->h));
+	s->len = 0;
+	s->n = 0;
+}
+
+/* Add len bytes at p to the digest.  Never fails. */
+void
+sha256_update(struct sha256 *s, const void *p, size_t len)
+{
+	const uint8_t	*b = p;
+	size_t		 take;
+
+	s->len += len;
+	if (s->n > 0) {
+		take = sizeof(s->buf) - s->n;
+		if (take > len)
+			take = len;
+		memcpy(s->buf + s->n, b, take);
+		s->n += take;
+		b += take;
+		len -= take;
+		if (s->n < sizeof(s->buf))
+			return;
+		sha256_block(s, s->buf);
+		s->n = 0;
+	}
+	for (; len >= 64; b += 64, len -= 64)
+		sha256_block(s, b);
+	memcpy(s->buf, b, len);
+	s->n = len;
+}
+
+/* Finish the digest into out (32 bytes); s must be re-initialised after. */
+void
+sha256_final(struct sha256 *s, uint8_t out[SHA256_LEN])
+{
+	uint64_t	bits = s->len * 8;
+	int		i;
+
+	s->buf[s->n++] = 0x80;
+	if (s->n > 56) {
+		memset(s->buf + s->n, 0, sizeof(s->buf) - s->n);
+		sha256_block(s, s->buf);
+		s->n = 0;
+	}
+	memset(s->buf + s->n, 0, 56 - s->n);
+	for (i = 0; i < 8; i++)
+		s->buf[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
+	sha256_block(s, s->buf);
+	for (i = 0; i < 8; i++) {
+		out[4 * i] = (uint8_t)(s->h[i] >> 24);
+		out[4 * i + 1] = (uint8_t)(s->h[i] >> 16);
+		out[4 * i + 2] = (uint8_t)(s->h[i] >> 8);
+		out[4 * i + 3] = (uint8_t)s->h[i];
+	}
+}
+
+/* Write the lower-case hex form of a digest, NUL-terminated, into hex. */
+void
+sha256_hex(const uint8_t md[SHA256_LEN], char hex[SHA256_HEXLEN])
+{
+	static const char	digits[] = "0123456789abcdef";
+	int			i;
+
+	for (i = 0; i < SHA256_LEN; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 0xf];
+	}
+	hex[2 * SHA256_LEN] = '\0';
+}
+
+/*
+ * Digest everything readable from fd, from its current offset to EOF,
+ * into hex.  Returns 0, or -1 with errno set on a read error (hex is then
+ * left unchanged).
+ */
+int
+sha256_fd(int fd, char hex[SHA256_HEXLEN])
+{
+	struct sha256	s;
+	uint8_t		buf[16384], md[SHA256_LEN];
+	ssize_t		n;
+
+	sha256_init(&s);
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		sha256_update(&s, buf, (size_t)n);
+	}
+	sha256_final(&s, md);
+	sha256_hex(md, hex);
+	return 0;
+}
