@@ -664,6 +664,69 @@ test_parse_cb(void **state)
 }
 
 static int
+spec_name(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+static int
+spec_tagv(int c)
+{
+	return c >= '!' && c <= '~' && strchr(",|={}\"\\", c) == NULL;
+}
+
+/*
+ * Every byte value in a name, a tag key and a tag value, on the 16-byte
+ * (SSE2) path and on the byte path, against the grammar's character sets.
+ */
+static void
+test_charset(void **state)
+{
+	struct statsd_line	ln;
+	char			buf[128];
+	size_t			len;
+	ptrdiff_t		pos;
+	int			b, i, want;
+	static const char	*fmt[] = {
+		"aaaaa%caaaaaaaaaaaaaaaaaaaa:1|c",	/* long name */
+		"a%cb:1|c",				/* short name */
+		"m:1|c|#kkkkk%ckkkkkkkkkkkkkkkkkkk:v",	/* long tag key */
+		"m:1|c|#k%cj:v",			/* short tag key */
+		"m:1|c|#k:vvvvv%cvvvvvvvvvvvvvvvvvvv",	/* long value */
+		"m:1|c|#k:v%cw",			/* short value */
+	};
+
+	for (i = 0; i < (int)nitems(fmt); i++) {
+		for (b = 1; b < 256; b++) {
+			/* put byte b where the template has "%c" */
+			pos = strstr(fmt[i], "%c") - fmt[i];
+			memcpy(buf, fmt[i], (size_t)pos);
+			buf[pos] = (char)b;
+			len = strlen(fmt[i]) - 1;
+			memcpy(buf + pos + 1, fmt[i] + pos + 2, len - (size_t)pos);
+			if (i < 2)
+				want = spec_name(b) ? STATSD_OK : (b == ':' ||
+				    b == '|') ? STATSD_BAD_VALUE :
+				    STATSD_BAD_NAME;
+			else if (i < 4)
+				want = spec_name(b) || b == ':' || b == ',' ?
+				    STATSD_OK : b == '|' ? STATSD_BAD_FIELD :
+				    STATSD_BAD_TAG;
+			else
+				want = spec_tagv(b) || b == ',' ? STATSD_OK :
+				    b == '|' ? STATSD_BAD_FIELD :
+				    STATSD_BAD_TAG;
+			if ((int)statsd_parse_line(&sp, buf, len, &ln) != want)
+				fail_msg("byte 0x%02x in \"%s\": got %s, want "
+				    "%s", b, fmt[i], statsd_reason_name(
+				    statsd_parse_line(&sp, buf, len, &ln)),
+				    statsd_reason_name(want));
+		}
+	}
+}
+
+static int
 cmp_u64(const void *a, const void *b)
 {
 	uint64_t	x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -736,6 +799,7 @@ main(void)
 		cmocka_unit_test_setup(test_big_datagram, setup),
 		cmocka_unit_test_setup(test_parse_cb, setup),
 		cmocka_unit_test_setup(test_hash, setup),
+		cmocka_unit_test_setup(test_charset, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
