@@ -1,0 +1,170 @@
+/*
+ * fuzz_statsd.c -- libFuzzer target for the StatsD parser (statsd.c).
+ *
+ * The input is one datagram.  Besides "no crash, no sanitizer report" it
+ * checks what callers rely on and aborts when any does not hold: the line
+ * counts add up, every good line has a well-formed canonical key with
+ * sorted unique tags and the right hash, values are finite and obey their
+ * type, and the hand-written number parser agrees bit for bit with strtod.
+ */
+#include <sys/types.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meshtuned.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static struct statsd_parser	sp;
+
+#define CHECK(e) do {							\
+	if (!(e)) {							\
+		fprintf(stderr, "%s:%d: check failed: %s\n",		\
+		    __FILE__, __LINE__, #e);				\
+		abort();						\
+	}								\
+} while (0)
+
+static int
+is_name(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+static int
+is_tagv(int c)
+{
+	return c > ' ' && c < 0x7f && strchr(",|={}\"\\", c) == NULL;
+}
+
+static void
+check_key(const struct statsd_line *ln)
+{
+	const char	*k = ln->key, *e = ln->key + ln->keylen, *p, *t;
+	const char	*prev = NULL;
+	size_t		 i, n = 0, prevlen = 0, klen;
+
+	CHECK(ln->namelen >= 1 && ln->namelen <= STATSD_NAME_MAX);
+	CHECK(ln->keylen <= STATSD_KEY_MAX);
+	for (i = 0; i < ln->namelen; i++)
+		CHECK(is_name((uint8_t)k[i]));
+	CHECK(ln->hash == statsd_hash(k, ln->keylen));
+	if (ln->ntags == 0) {
+		CHECK(ln->keylen == ln->namelen);
+		return;
+	}
+	CHECK(ln->ntags <= STATSD_TAGS_MAX);
+	CHECK(k[ln->namelen] == '{' && e[-1] == '}');
+	p = k + ln->namelen + 1;
+	while (p < e) {
+		t = p;
+		while (is_name((uint8_t)*p))
+			p++;
+		klen = (size_t)(p - t);
+		CHECK(klen >= 1 && klen <= STATSD_TAG_KEY_MAX);
+		CHECK(*p == '=');
+		if (prev != NULL) {	/* strictly increasing keys */
+			int c = memcmp(prev, t, prevlen < klen ? prevlen :
+			    klen);
+			CHECK(c < 0 || (c == 0 && prevlen < klen));
+		}
+		prev = t;
+		prevlen = klen;
+		t = ++p;
+		while (is_tagv((uint8_t)*p))
+			p++;
+		CHECK((size_t)(p - t) <= STATSD_TAG_VALUE_MAX);
+		CHECK(*p == ',' || *p == '}');
+		p++;
+		n++;
+	}
+	CHECK(n == ln->ntags);
+}
+
+static void
+check_line(const struct statsd_line *ln)
+{
+	size_t	i;
+
+	check_key(ln);
+	CHECK((unsigned int)ln->type < STATSD_NTYPES);
+	CHECK(ln->rate > 0 && ln->rate <= 1);
+	CHECK(ln->nvalues >= 1 && ln->nvalues <= STATSD_VALUES_MAX);
+	CHECK((ln->delta != NULL) == (ln->type == STATSD_GAUGE));
+	for (i = 0; i < ln->nvalues; i++) {
+		CHECK(isfinite(ln->values[i]));
+		if (ln->type == STATSD_TIMER)
+			CHECK(!signbit(ln->values[i]));
+		if (ln->delta != NULL)
+			CHECK(ln->delta[i] == 0 || ln->delta[i] == 1);
+	}
+}
+
+/*
+ * Differential check of the number parser: a prefix of the input made of
+ * number characters, parsed as "x:PREFIX|h", must give what strtod gives
+ * (with -0 as 0), or be refused exactly when strtod refuses it.
+ */
+static void
+check_number(const uint8_t *data, size_t size)
+{
+	struct statsd_line	 ln;
+	char			 line[80], num[64], *ep;
+	size_t			 n = 0;
+	enum statsd_reason	 r;
+	double			 v;
+
+	while (n < size && n < 40 && data[n] != '\0' &&
+	    strchr("0123456789.eE+-", data[n]) != NULL)
+		n++;
+	if (n == 0)
+		return;
+	memcpy(num, data, n);
+	num[n] = '\0';
+	snprintf(line, sizeof line, "x:%s|h", num);
+	r = statsd_parse_line(&sp, line, strlen(line), &ln);
+	v = strtod(num, &ep);
+	if (ep != num + n) {
+		CHECK(r == STATSD_BAD_VALUE);
+		return;
+	}
+	if (!isfinite(v)) {
+		CHECK(r == STATSD_NAN_INF);
+		return;
+	}
+	CHECK(r == STATSD_OK && ln.nvalues == 1);
+	v += 0.0;
+	CHECK(memcmp(&v, &ln.values[0], sizeof v) == 0);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct statsd_line	ln;
+	uint64_t		good = 0, bad = 0, samples = 0, nl = 0;
+	size_t			i;
+
+	statsd_init(&sp);
+	statsd_begin(&sp, data, size);
+	while (statsd_next(&sp, &ln)) {
+		check_line(&ln);
+		good++;
+		samples += ln.nvalues;
+	}
+	CHECK(sp.stats.errors[STATSD_OK] == 0);
+	for (i = 0; i < STATSD_NREASONS; i++)
+		bad += sp.stats.errors[i];
+	CHECK(sp.stats.lines == good + bad);
+	CHECK(sp.stats.samples == samples);
+	for (i = 0; i < size; i++)
+		nl += data[i] == '\n';
+	CHECK(sp.stats.lines <= nl + 1);
+
+	check_number(data, size);
+	return 0;
+}
