@@ -65,7 +65,8 @@
 #define G_OVER		G_HIGH		/* overflow bucket */
 #define G_END		(G_OVER + 1)
 #define GROW_ALIGN	16		/* total[] grows in these steps */
-#define BLOCK		16		/* query scan step */
+#define BLOCK		32		/* query scan step */
+#define SHRINK_SLACK	64		/* empty buckets kept at either end */
 
 #define LOG_INIT	32		/* first log: entries */
 #define LOG_MAX		1024		/* log is flushed to scratch[] above */
@@ -108,10 +109,12 @@ struct window {
 	unsigned int	 seconds;
 	unsigned int	 slices;
 
-	unsigned char	*arena;		/* closed slices, oldest first */
+	unsigned char	*arena;		/* closed slices, a ring of records */
 	size_t		 acap;
-	size_t		 ahead;
-	size_t		 atail;
+	size_t		 ahead;		/* oldest record */
+	size_t		 atail;		/* end of the newest record */
+	size_t		 awrap;		/* if not 0: data ends here, then
+					   goes on at 0 */
 	unsigned int	 nrec;		/* records in the arena */
 	int		 tail_const;	/* newest record is K_CONST/K_SAME */
 	double		 tail_v;	/* and holds this value */
@@ -329,30 +332,90 @@ log_room(struct window *w)
 		log_flush(w);
 }
 
-/* Arena: reserve len bytes at the tail. */
+/*
+ * The arena is a ring of whole records: a record that does not fit
+ * before the end of the buffer starts at 0, and awrap marks where the
+ * older ones end.
+ */
+static size_t	rec_len(const unsigned char *);
+
+static size_t
+arena_live(const struct window *w)
+{
+	if (w->awrap != 0)
+		return w->awrap - w->ahead + w->atail;
+	return w->atail - w->ahead;
+}
+
+/* Offset of the record after the one at off. */
+static size_t
+arena_next(const struct window *w, size_t off)
+{
+	off += rec_len(w->arena + off);
+	if (w->awrap != 0 && off == w->awrap)
+		off = 0;
+	return off;
+}
+
+/* Copy the records, oldest first, into a new buffer of cap bytes. */
+static void
+arena_resize(struct window *w, size_t cap)
+{
+	unsigned char	*a = xmalloc(cap);
+	size_t		 n = 0;
+
+	if (w->awrap != 0) {
+		memcpy(a, w->arena + w->ahead, w->awrap - w->ahead);
+		n = w->awrap - w->ahead;
+		memcpy(a + n, w->arena, w->atail);
+		n += w->atail;
+	} else if (w->atail > w->ahead) {
+		n = w->atail - w->ahead;
+		memcpy(a, w->arena + w->ahead, n);
+	}
+	free(w->arena);
+	w->arena = a;
+	w->acap = cap;
+	w->ahead = w->awrap = 0;
+	w->atail = n;
+}
+
+/* Reserve len bytes for a new newest record. */
 static unsigned char *
 arena_push(struct window *w, size_t len)
 {
-	size_t	 live = w->atail - w->ahead;
-	unsigned char	*p;
+	size_t	 off, cap;
 
-	if (w->atail + len > w->acap) {
-		if (w->ahead != 0) {
-			memmove(w->arena, w->arena + w->ahead, live);
-			w->ahead = 0;
-			w->atail = live;
-		}
-		if (live + len > w->acap) {
-			w->acap = w->acap == 0 ? 64 : w->acap;
-			while (w->acap < live + len)
-				w->acap *= 2;
-			w->arena = xreallocarray(w->arena, w->acap, 1);
-		}
+	if (w->nrec == 0)
+		w->ahead = w->atail = w->awrap = 0;
+	if (w->awrap == 0 && w->atail + len <= w->acap)
+		off = w->atail;
+	else if (w->awrap == 0 && len < w->ahead) {
+		w->awrap = w->atail;
+		off = 0;
+	} else if (w->awrap != 0 && w->atail + len < w->ahead)
+		off = w->atail;
+	else {
+		cap = w->acap < 64 ? 64 : w->acap * 2;
+		while (cap < arena_live(w) + len)
+			cap *= 2;
+		arena_resize(w, cap);
+		off = w->atail;
 	}
-	p = w->arena + w->atail;
-	w->atail += len;
+	w->atail = off + len;
 	w->nrec++;
-	return p;
+	return w->arena + off;
+}
+
+/* Drop the oldest record. */
+static void
+arena_pop(struct window *w)
+{
+	w->ahead = arena_next(w, w->ahead);
+	if (w->awrap != 0 && w->ahead == 0)
+		w->awrap = 0;
+	if (--w->nrec == 0)
+		w->ahead = w->atail = w->awrap = 0;
 }
 
 static size_t
@@ -405,6 +468,8 @@ rec_expire(struct window *w, const unsigned char *p, double v)
 	uint32_t	 h = rd32(p), n = h >> 2, i, nb, c;
 	const unsigned char *q = p + 4 + sizeof(struct rec_stats);
 	uint32_t	*t;
+	uint64_t	 x;
+	int64_t		 d;
 	uint16_t	 e;
 
 	switch (h & 3) {
@@ -414,10 +479,20 @@ rec_expire(struct window *w, const unsigned char *p, double v)
 			w->total[bucket_of(v) - w->lo] -= n;
 		break;
 	case K_LOG:
-		t = w->total + (rd32(q) - w->lo);
+		/* Its base may lie below lo after a shrink(): its entries
+		   do not. */
+		d = (int64_t)rd32(q) - (int64_t)w->lo;
+		t = (uint32_t *)((uintptr_t)w->total + d * 4);
 		q += 4;
-		for (i = 0; i < n; i++) {
-			memcpy(&e, q + 2 * (size_t)i, sizeof(e));
+		for (i = 0; i + 4 <= n; i += 4, q += 8) {
+			memcpy(&x, q, sizeof(x));
+			t[x & 0xffff]--;
+			t[x >> 16 & 0xffff]--;
+			t[x >> 32 & 0xffff]--;
+			t[x >> 48]--;
+		}
+		for (; i < n; i++, q += 2) {
+			memcpy(&e, q, sizeof(e));
 			t[e]--;
 		}
 		break;
@@ -439,12 +514,14 @@ closed_walk(struct window *w)
 {
 	struct rec_stats rs;
 	size_t		 off;
+	unsigned int	 k;
 	double		 v = w->head_v;
 
 	w->cl_sum = 0;
 	w->cl_min = INFINITY;
 	w->cl_max = -INFINITY;
-	for (off = w->ahead; off < w->atail; off += rec_len(w->arena + off)) {
+	for (off = w->ahead, k = 0; k < w->nrec; k++,
+	    off = arena_next(w, off)) {
 		if (rec_stats(w->arena + off, &v, &rs) == 0)
 			continue;
 		w->cl_sum += rs.sum;
@@ -540,8 +617,7 @@ slice_expire(struct window *w)
 		extreme = rs.min == w->cl_min || rs.max == w->cl_max;
 	}
 	w->head_v = v;
-	w->ahead += rec_len(p);
-	w->nrec--;
+	arena_pop(w);
 	return extreme;
 }
 
@@ -558,7 +634,7 @@ release(struct window *w)
 	w->logcap = 0;
 	w->lo = w->span = 0;
 	w->arena = NULL;
-	w->acap = w->ahead = w->atail = 0;
+	w->acap = w->ahead = w->atail = w->awrap = 0;
 	w->nrec = 0;
 	w->tail_const = 0;
 	w->cl_n = 0;
@@ -567,6 +643,38 @@ release(struct window *w)
 	w->cl_max = -INFINITY;
 	w->cl_sum_ok = 1;
 	slice_reset(w);
+}
+
+/*
+ * After a rotation (the current slice is empty): cut total[] to the
+ * buckets of the closed slices' min and max if it holds many more.
+ */
+static void
+shrink(struct window *w)
+{
+	uint64_t	 gmin = bucket_of(w->cl_min), gmax = bucket_of(w->cl_max);
+	uint64_t	 nlo, nhi;
+	uint32_t	*t;
+
+	if (gmin - w->lo < 2 * SHRINK_SLACK &&
+	    w->lo + w->span - 1 - gmax < 2 * SHRINK_SLACK)
+		return;
+	nlo = gmin - w->lo < 2 * SHRINK_SLACK ? w->lo :
+	    (gmin - SHRINK_SLACK) & ~(uint64_t)(GROW_ALIGN - 1);
+	nhi = w->lo + w->span - 1 - gmax < 2 * SHRINK_SLACK ?
+	    w->lo + w->span : gmax + SHRINK_SLACK;
+	if (nlo < G_UNDER)
+		nlo = G_UNDER;
+	if (nhi > G_END)
+		nhi = G_END;
+	t = xmalloc((nhi - nlo) * sizeof(*t));
+	memcpy(t, w->total + (nlo - w->lo), (nhi - nlo) * sizeof(*t));
+	free(w->total);
+	w->total = t;
+	free(w->scratch);	/* all zero between slices */
+	w->scratch = NULL;
+	w->lo = nlo;
+	w->span = nhi - nlo;
 }
 
 /* Bring the window to now_ms: close and expire slices. */
@@ -594,26 +702,21 @@ advance(struct window *w, uint64_t now_ms)
 	while (w->nrec > w->slices - 1)
 		walk |= slice_expire(w);
 	/* Empty records at the head carry nothing: drop them. */
-	while (w->nrec > 0 && rd32(w->arena + w->ahead) == K_CONST) {
-		w->ahead += 4;
-		w->nrec--;
-	}
+	while (w->nrec > 0 && rd32(w->arena + w->ahead) == K_CONST)
+		arena_pop(w);
 	if (w->cl_n == 0) {
 		release(w);
 		return;
 	}
 	if (walk)
 		closed_walk(w);
-	if (w->acap > 256 && (w->atail - w->ahead) * 4 < w->acap) {
-		memmove(w->arena, w->arena + w->ahead, w->atail - w->ahead);
-		w->atail -= w->ahead;
-		w->ahead = 0;
-		w->acap /= 2;
-		w->arena = xreallocarray(w->arena, w->acap, 1);
-	}
+	shrink(w);
+	if (w->acap > 256 && arena_live(w) * 4 < w->acap)
+		arena_resize(w, w->acap / 2);
 }
 
-static int
+/* Everything window_record() does not do inline; kept out of its frame. */
+static __attribute__((noinline)) int
 record_slow(struct window *w, double v, uint64_t now_ms)
 {
 	uint64_t	 g, i;
@@ -661,22 +764,32 @@ window_record(struct window *w, double v, uint64_t now_ms)
 	w->total[i]++;
 	*w->cur++ = (uint16_t)i;
 	w->sum += v;
-	if (v < w->min)
+	if (!(v >= w->min))	/* v < min: no NaN gets here */
 		w->min = v;
 	if (v > w->max)
 		w->max = v;
 	return 0;
 }
 
+typedef uint32_t v4u __attribute__((vector_size(16)));
+
+/* Sum of t[0 .. BLOCK - 1], four lanes at a time. */
 static uint32_t
 block_sum(const uint32_t *t)
 {
-	uint32_t	s = 0;
-	int		k;
+	v4u	a, b, x, y;
+	int	k;
 
-	for (k = 0; k < BLOCK; k++)
-		s += t[k];
-	return s;
+	memcpy(&a, t, sizeof(a));
+	memcpy(&b, t + 4, sizeof(b));
+	for (k = 8; k < BLOCK; k += 8) {
+		memcpy(&x, t + k, sizeof(x));
+		memcpy(&y, t + k + 4, sizeof(y));
+		a += x;
+		b += y;
+	}
+	a += b;
+	return a[0] + a[1] + a[2] + a[3];
 }
 
 /*
@@ -881,6 +994,7 @@ window_check(const struct window *w)
 	struct rec_stats rs;
 	uint64_t	*cnt = NULL, n = 0, i, nb, base;
 	uint32_t	 h, k;
+	unsigned int	 r;
 	size_t		 off;
 	const unsigned char *p;
 	double		 v = w->head_v, mn = INFINITY, mx = -INFINITY;
@@ -890,7 +1004,8 @@ window_check(const struct window *w)
 
 	if (w->span != 0)
 		cnt = xcalloc(w->span, sizeof(*cnt));
-	for (off = w->ahead; off < w->atail; off += rec_len(p)) {
+	for (off = w->ahead, r = 0; r < w->nrec; r++,
+	    off = arena_next(w, off)) {
 		p = w->arena + off;
 		h = rd32(p);
 		k = h >> 2;

@@ -222,17 +222,18 @@ bench_rotate(const double *v, int rate)
 	}
 	ovh = median(r, 64);
 	for (s = 0; s < 200; s++) {
-		for (k = 0; k < (size_t)rate; k++, i++)
-			window_record(w, v[i], t_of(i, rate));
-		t = t_of(i, rate);	/* first ms of the next slice */
-		if (s < SLICES)
-			continue;	/* fill the window first */
-		t0 = now_ns();
-		window_record(w, v[i], t);
-		t1 = now_ns();
-		i++;
-		tot += t1 - t0 - ovh;
-		nrot++;
+		/* Slice s is [1000000 + 1000 s, + 1000): first sample timed. */
+		t = 1000000 + 1000 * s;
+		for (k = 0; k < (size_t)rate; k++, i++) {
+			if (k == 0 && s > SLICES) {
+				t0 = now_ns();
+				window_record(w, v[i], t);
+				t1 = now_ns();
+				tot += t1 - t0 - ovh;
+				nrot++;
+			} else
+				window_record(w, v[i], t + k * 1000 / rate);
+		}
 	}
 	window_free(w);
 	return tot / nrot;
@@ -434,7 +435,7 @@ main(int argc, char **argv)
 	for (r = 0; r < 2; r++) {
 		for (d = 0; d < D_NDIST; d++) {
 			x = callgrind(self, "window_record", d, rates[r]);
-			b = callgrind(self, "record_loop", d, rates[r]);
+			b = callgrind(self, "record_loop*", d, rates[r]);
 			if (x < 0 || b < 0) {
 				fprintf(stderr, "bench_window: valgrind "
 				    "--tool=callgrind failed, no "
