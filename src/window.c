@@ -70,6 +70,7 @@
 
 #define LOG_INIT	32		/* first log: entries */
 #define LOG_MAX		1024		/* log is flushed to scratch[] above */
+#define LOG_CONST	128		/* or above this while all one value */
 #define SLICE_NMAX	((1U << 30) - 1) /* record header keeps 30 bits */
 #define MAX_SLICES	3600
 
@@ -124,6 +125,8 @@ struct window {
 	double		 cl_sum;	/* valid if cl_sum_ok */
 	double		 cl_min;
 	double		 cl_max;
+	unsigned int	 cl_nmin;	/* closed slices whose min is cl_min */
+	unsigned int	 cl_nmax;	/* and whose max is cl_max */
 	int		 cl_sum_ok;
 };
 
@@ -323,7 +326,8 @@ log_room(struct window *w)
 {
 	size_t	 used = (size_t)(w->cur - w->log);
 
-	if (w->log == NULL || (w->logcap < LOG_MAX && w->min != w->max)) {
+	if (w->log == NULL || (w->logcap < LOG_MAX && w->min != w->max) ||
+	    w->logcap < LOG_CONST) {
 		w->logcap = w->log == NULL ? LOG_INIT : w->logcap * 2;
 		w->log = xreallocarray(w->log, w->logcap, sizeof(*w->log));
 		w->cur = w->log + used;
@@ -520,15 +524,22 @@ closed_walk(struct window *w)
 	w->cl_sum = 0;
 	w->cl_min = INFINITY;
 	w->cl_max = -INFINITY;
+	w->cl_nmin = w->cl_nmax = 0;
 	for (off = w->ahead, k = 0; k < w->nrec; k++,
 	    off = arena_next(w, off)) {
 		if (rec_stats(w->arena + off, &v, &rs) == 0)
 			continue;
 		w->cl_sum += rs.sum;
-		if (rs.min < w->cl_min)
+		if (rs.min < w->cl_min) {
 			w->cl_min = rs.min;
-		if (rs.max > w->cl_max)
+			w->cl_nmin = 0;
+		}
+		w->cl_nmin += rs.min == w->cl_min;
+		if (rs.max > w->cl_max) {
 			w->cl_max = rs.max;
+			w->cl_nmax = 0;
+		}
+		w->cl_nmax += rs.max == w->cl_max;
 	}
 	w->cl_sum_ok = 1;
 }
@@ -593,13 +604,22 @@ slice_close(struct window *w)
 	w->cl_n += n;
 	if (w->cl_sum_ok)
 		w->cl_sum += w->sum;
-	if (w->min < w->cl_min)
+	if (w->min < w->cl_min) {
 		w->cl_min = w->min;
-	if (w->max > w->cl_max)
+		w->cl_nmin = 0;
+	}
+	w->cl_nmin += w->min == w->cl_min;
+	if (w->max > w->cl_max) {
 		w->cl_max = w->max;
+		w->cl_nmax = 0;
+	}
+	w->cl_nmax += w->max == w->cl_max;
 }
 
-/* Drop the oldest record. Returns 1 if it held the closed min or max. */
+/*
+ * Drop the oldest record.  Returns 1 if it held the last slice's share
+ * of the closed min or max, which must then be found again.
+ */
 static int
 slice_expire(struct window *w)
 {
@@ -614,7 +634,10 @@ slice_expire(struct window *w)
 		rec_expire(w, p, v);
 		w->cl_n -= n;
 		w->cl_sum_ok = 0;
-		extreme = rs.min == w->cl_min || rs.max == w->cl_max;
+		if (rs.min == w->cl_min && --w->cl_nmin == 0)
+			extreme = 1;
+		if (rs.max == w->cl_max && --w->cl_nmax == 0)
+			extreme = 1;
 	}
 	w->head_v = v;
 	arena_pop(w);
@@ -641,6 +664,7 @@ release(struct window *w)
 	w->cl_sum = 0;
 	w->cl_min = INFINITY;
 	w->cl_max = -INFINITY;
+	w->cl_nmin = w->cl_nmax = 0;
 	w->cl_sum_ok = 1;
 	slice_reset(w);
 }
