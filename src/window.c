@@ -43,7 +43,7 @@
  * window empties, so a series in a narrow range pays for that range only.
  * Recording increments total[] and appends the bucket to the current
  * slice's log; nothing else depends on the number of buckets.  When a slice
- * closes it is stored in a byte FIFO (the arena) in the smallest of four
+ * closes it is stored in a byte ring (the arena) in the smallest of five
  * forms: empty, constant (one value), same constant as the slice before
  * it, the log itself, or dense counts over its own [min, max] buckets.
  * When a slice expires its record is subtracted from total[].  A query
