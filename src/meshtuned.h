@@ -177,6 +177,30 @@ int		 api_query_param(struct evhttp_request *, const char *, char *,
 		    size_t);
 
 /* window.c */
+struct window;
+struct window_stats {
+	uint64_t	 count;		/* samples in the window */
+	uint64_t	 underflow;	/* of them below 2^-20 (0 included) */
+	uint64_t	 overflow;	/* of them at or above 2^30 */
+	double		 rate;		/* count / window seconds */
+	double		 sum;
+	double		 min;
+	double		 max;
+	double		 mean;
+	double		 p50;
+	double		 p90;
+	double		 p95;
+	double		 p99;
+	double		 p999;
+};
+struct window	*window_new(unsigned int, unsigned int, uint64_t);
+void		 window_free(struct window *);
+int		 window_record(struct window *, double, uint64_t);
+void		 window_stats(struct window *, uint64_t, struct window_stats *);
+int		 window_quantiles(struct window *, uint64_t, const double *,
+		    size_t, double *);
+size_t		 window_bytes(const struct window *);
+int		 window_check(const struct window *);
 
 /* statsd.c */
 /*

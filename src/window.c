@@ -1,0 +1,1082 @@
+/*
+ * window.c -- sliding-window histogram: count, rate, sum, min, max, mean
+ * and quantiles of the samples of the last window.seconds.
+ *
+ * Pure: no I/O, no clock; every call is handed "now" in milliseconds of a
+ * monotonic clock.
+ *
+ * Buckets.  A sample v is put in the bucket named by the top 19 bits of
+ * its IEEE 754 binary64 encoding: the exponent and the first 7 bits of
+ * the mantissa.  So every power of two is cut into 128 equal buckets and a
+ * bucket [L, U) has U/L <= 1 + 1/128.  Regular buckets cover
+ * [2^-20, 2^30), about [9.54e-7, 1.07e9), a superset of 1e-6 ... 1e9.
+ * A value below 2^-20 (0 included) is clamped into one underflow bucket, a
+ * value at or above 2^30 into one overflow bucket; both are counted and
+ * reported by window_stats().  NaN, +-Inf and negative values are refused
+ * by window_record() and never stored; -0 is taken as 0.
+ *
+ * Quantile definition (also in meshtuned.conf(5)):
+ *   Quantile q of the n samples in the window is the nearest-rank value:
+ *   the sample of rank r = ceil(q * n) in ascending order (r is at least
+ *   1 and at most n, so q = 0 is the minimum and q = 1 the maximum).
+ *   meshtune reports the midpoint (L + U) / 2 of the bucket [L, U) that
+ *   holds that sample, limited to the exact [min, max] of the window.
+ *   Rank 1 and rank n report the exact minimum and maximum.
+ *   Buckets are at most 1/128 of their lower bound wide, so the reported
+ *   value is within 1/256 (0.39%) of the exact nearest-rank value for
+ *   samples from 1e-6 to 1e9.  If the rank falls in the underflow bucket
+ *   (values below 2^-20, about 9.5e-7, including 0) the window's exact
+ *   minimum is reported; if it falls in the overflow bucket (values of
+ *   2^30, about 1.07e9, or more) the window's exact maximum.  count, sum,
+ *   min, max and mean are exact over the window, not bucketed; rate is
+ *   count divided by window.seconds.  An empty window reports NaN for
+ *   every value but count, rate and sum, which are 0.
+ *
+ * Time.  Slices are slice_ms = seconds * 1000 / slices long and aligned
+ * to multiples of slice_ms of the clock.  The window is the current slice
+ * and the slices - 1 before it; when now reaches the next multiple of
+ * slice_ms the oldest slice is dropped, so a sample is gone at the first
+ * slice boundary at which it is seconds old or older, never later.
+ *
+ * Design.  total[] counts the live samples of every bucket in [lo, lo +
+ * span), a range that grows to take what arrives and is freed when the
+ * window empties, so a series in a narrow range pays for that range only.
+ * Recording increments total[] and appends the bucket to the current
+ * slice's log; nothing else depends on the number of buckets.  When a slice
+ * closes it is stored in a byte ring (the arena) in the smallest of five
+ * forms: empty, constant (one value), same constant as the slice before
+ * it, the log itself, or dense counts over its own [min, max] buckets.
+ * When a slice expires its record is subtracted from total[].  A query
+ * walks total[] from the nearer end, 16 buckets at a time.
+ */
+#include <sys/types.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meshtuned.h"
+
+#define SHIFT		45		/* 52 mantissa bits - 7 kept */
+#define G_LOW		((uint64_t)(1023 - 20) << 7)	/* bucket of 2^-20 */
+#define G_HIGH		((uint64_t)(1023 + 30) << 7)	/* bucket of 2^30 */
+#define G_UNDER		(G_LOW - 1)	/* underflow bucket */
+#define G_OVER		G_HIGH		/* overflow bucket */
+#define G_END		(G_OVER + 1)
+#define GROW_ALIGN	16		/* total[] grows in these steps */
+#define BLOCK		32		/* query scan step */
+#define SHRINK_SLACK	64		/* empty buckets kept at either end */
+
+#define LOG_INIT	32		/* first log: entries */
+#define LOG_MAX		1024		/* log is flushed to scratch[] above */
+#define LOG_CONST	128		/* or above this while all one value */
+#define SLICE_NMAX	((1U << 30) - 1) /* record header keeps 30 bits */
+#define MAX_SLICES	3600
+
+/* Record kinds, the low 2 bits of a record's header; n is the rest. */
+#define K_CONST		0	/* double v; n == 0: an empty slice, no v */
+#define K_SAME		1	/* the v of the record before it */
+#define K_LOG		2	/* rec_stats, uint32 base, uint16 entry[n] */
+#define K_DENSE		3	/* rec_stats, uint32 gmin, nb, uint32 c[nb] */
+
+struct rec_stats {
+	double		 sum;
+	double		 min;
+	double		 max;
+};
+
+struct window {
+	/* Read by every window_record(): keep first, together. */
+	uint64_t	 next_ms;	/* start of the next slice */
+	uint64_t	 lo;		/* bucket of total[0] */
+	uint64_t	 span;		/* entries in total[] */
+	uint32_t	*total;		/* live samples per bucket */
+	uint16_t	*cur;		/* next free log entry */
+	uint16_t	*end;		/* end of the log */
+	double		 sum;		/* current slice: sum, min, max */
+	double		 min;
+	double		 max;
+
+	uint16_t	*log;		/* current slice: buckets - lo */
+	size_t		 logcap;
+	uint32_t	*scratch;	/* current slice counts, log overflow */
+	int		 scratch_used;
+	uint64_t	 flushed;	/* current slice samples in scratch */
+	uint64_t	 nmax;		/* samples a slice may take */
+
+	uint64_t	 slice_ms;
+	uint64_t	 cur_idx;	/* now_ms / slice_ms of current slice */
+	unsigned int	 seconds;
+	unsigned int	 slices;
+
+	unsigned char	*arena;		/* closed slices, a ring of records */
+	size_t		 acap;
+	size_t		 ahead;		/* oldest record */
+	size_t		 atail;		/* end of the newest record */
+	size_t		 awrap;		/* if not 0: data ends here, then
+					   goes on at 0 */
+	unsigned int	 nrec;		/* records in the arena */
+	int		 tail_const;	/* newest record is K_CONST/K_SAME */
+	double		 tail_v;	/* and holds this value */
+	double		 head_v;	/* v of the last expired constant */
+
+	uint64_t	 cl_n;		/* closed slices: samples */
+	double		 cl_sum;	/* valid if cl_sum_ok */
+	double		 cl_min;
+	double		 cl_max;
+	unsigned int	 cl_nmin;	/* closed slices whose min is cl_min */
+	unsigned int	 cl_nmax;	/* and whose max is cl_max */
+	int		 cl_sum_ok;
+};
+
+static double
+bits_double(uint64_t b)
+{
+	double	d;
+
+	memcpy(&d, &b, sizeof(d));
+	return d;
+}
+
+static uint64_t
+double_bits(double d)
+{
+	uint64_t	b;
+
+	memcpy(&b, &d, sizeof(b));
+	return b;
+}
+
+/* Bucket of a valid (finite, >= 0) value. */
+static uint64_t
+bucket_of(double v)
+{
+	uint64_t	g = double_bits(v) >> SHIFT;
+
+	if (g < G_UNDER)
+		return G_UNDER;
+	if (g > G_OVER)
+		return G_OVER;
+	return g;
+}
+
+static double
+bucket_mid(uint64_t g)
+{
+	double	l = bits_double(g << SHIFT);
+	double	u = bits_double((g + 1) << SHIFT);
+
+	return l + (u - l) / 2;
+}
+
+static uint32_t
+rd32(const unsigned char *p)
+{
+	uint32_t	x;
+
+	memcpy(&x, p, sizeof(x));
+	return x;
+}
+
+static void
+wr32(unsigned char *p, uint32_t x)
+{
+	memcpy(p, &x, sizeof(x));
+}
+
+static uint64_t
+cur_count(const struct window *w)
+{
+	return w->flushed + (uint64_t)(w->cur - w->log);
+}
+
+static void
+slice_reset(struct window *w)
+{
+	w->cur = w->log;
+	w->flushed = 0;
+	w->scratch_used = 0;
+	w->sum = 0;
+	w->min = INFINITY;
+	w->max = -INFINITY;
+}
+
+/*
+ * window_new -- a window of the given length in seconds cut into slices,
+ * the first slice holding now_ms.  Returns NULL if seconds or slices is 0,
+ * slices is above 3600 or seconds * 1000 is not a multiple of slices.
+ * The caller frees it with window_free().
+ */
+struct window *
+window_new(unsigned int seconds, unsigned int slices, uint64_t now_ms)
+{
+	struct window	*w;
+	uint64_t	 len = (uint64_t)seconds * 1000;
+
+	if (seconds == 0 || slices == 0 || slices > MAX_SLICES ||
+	    len % slices != 0)
+		return NULL;
+	w = xcalloc(1, sizeof(*w));
+	w->seconds = seconds;
+	w->slices = slices;
+	w->slice_ms = len / slices;
+	w->cur_idx = now_ms / w->slice_ms;
+	w->next_ms = (w->cur_idx + 1) * w->slice_ms;
+	w->nmax = UINT32_MAX / slices;
+	if (w->nmax > SLICE_NMAX)
+		w->nmax = SLICE_NMAX;
+	w->cl_min = INFINITY;
+	w->cl_max = -INFINITY;
+	w->cl_sum_ok = 1;
+	slice_reset(w);
+	return w;
+}
+
+/* window_free -- free a window and all it holds; NULL is ignored. */
+void
+window_free(struct window *w)
+{
+	if (w == NULL)
+		return;
+	free(w->total);
+	free(w->scratch);
+	free(w->log);
+	free(w->arena);
+	free(w);
+}
+
+/*
+ * window_bytes -- bytes of memory the window holds: the structure and
+ * every buffer's capacity (malloc's own overhead is not counted).
+ */
+size_t
+window_bytes(const struct window *w)
+{
+	size_t	n = sizeof(*w);
+
+	n += w->acap;
+	n += w->logcap * sizeof(*w->log);
+	if (w->total != NULL)
+		n += w->span * sizeof(*w->total);
+	if (w->scratch != NULL)
+		n += w->span * sizeof(*w->scratch);
+	return n;
+}
+
+/* Make total[] (and scratch[]) cover bucket g. */
+static void
+grow(struct window *w, uint64_t g)
+{
+	uint64_t	 nlo, nhi, delta, nspan;
+	uint32_t	*t;
+	uint16_t	*e;
+
+	nlo = g & ~(uint64_t)(GROW_ALIGN - 1);
+	nhi = nlo + GROW_ALIGN;
+	if (w->span != 0) {
+		if (w->lo < nlo)
+			nlo = w->lo;
+		if (w->lo + w->span > nhi)
+			nhi = w->lo + w->span;
+	}
+	if (nlo < G_UNDER)
+		nlo = G_UNDER;
+	if (nhi > G_END)
+		nhi = G_END;
+	nspan = nhi - nlo;
+	delta = w->span != 0 ? w->lo - nlo : 0;
+
+	t = xcalloc(nspan, sizeof(*t));
+	if (w->total != NULL)
+		memcpy(t + delta, w->total, w->span * sizeof(*t));
+	free(w->total);
+	w->total = t;
+	if (w->scratch != NULL) {
+		t = xcalloc(nspan, sizeof(*t));
+		memcpy(t + delta, w->scratch, w->span * sizeof(*t));
+		free(w->scratch);
+		w->scratch = t;
+	}
+	if (delta != 0)
+		for (e = w->log; e < w->cur; e++)
+			*e += (uint16_t)delta;
+	w->lo = nlo;
+	w->span = nspan;
+}
+
+/* Move the log's entries into scratch[]. */
+static void
+log_flush(struct window *w)
+{
+	uint16_t	*e;
+
+	if (w->scratch == NULL)
+		w->scratch = xcalloc(w->span, sizeof(*w->scratch));
+	for (e = w->log; e < w->cur; e++)
+		w->scratch[*e]++;
+	w->flushed += (uint64_t)(w->cur - w->log);
+	w->scratch_used = 1;
+	w->cur = w->log;
+}
+
+/* Make room for one more log entry. */
+static void
+log_room(struct window *w)
+{
+	size_t	 used = (size_t)(w->cur - w->log);
+
+	if (w->log == NULL || (w->logcap < LOG_MAX && w->min != w->max) ||
+	    w->logcap < LOG_CONST) {
+		w->logcap = w->log == NULL ? LOG_INIT : w->logcap * 2;
+		w->log = xreallocarray(w->log, w->logcap, sizeof(*w->log));
+		w->cur = w->log + used;
+		w->end = w->log + w->logcap;
+	} else
+		log_flush(w);
+}
+
+/*
+ * The arena is a ring of whole records: a record that does not fit
+ * before the end of the buffer starts at 0, and awrap marks where the
+ * older ones end.
+ */
+static size_t	rec_len(const unsigned char *);
+
+static size_t
+arena_live(const struct window *w)
+{
+	if (w->awrap != 0)
+		return w->awrap - w->ahead + w->atail;
+	return w->atail - w->ahead;
+}
+
+/* Offset of the record after the one at off. */
+static size_t
+arena_next(const struct window *w, size_t off)
+{
+	off += rec_len(w->arena + off);
+	if (w->awrap != 0 && off == w->awrap)
+		off = 0;
+	return off;
+}
+
+/* Copy the records, oldest first, into a new buffer of cap bytes. */
+static void
+arena_resize(struct window *w, size_t cap)
+{
+	unsigned char	*a = xmalloc(cap);
+	size_t		 n = 0;
+
+	if (w->awrap != 0) {
+		memcpy(a, w->arena + w->ahead, w->awrap - w->ahead);
+		n = w->awrap - w->ahead;
+		memcpy(a + n, w->arena, w->atail);
+		n += w->atail;
+	} else if (w->atail > w->ahead) {
+		n = w->atail - w->ahead;
+		memcpy(a, w->arena + w->ahead, n);
+	}
+	free(w->arena);
+	w->arena = a;
+	w->acap = cap;
+	w->ahead = w->awrap = 0;
+	w->atail = n;
+}
+
+/* Reserve len bytes for a new newest record. */
+static unsigned char *
+arena_push(struct window *w, size_t len)
+{
+	size_t	 off, cap;
+
+	if (w->nrec == 0)
+		w->ahead = w->atail = w->awrap = 0;
+	if (w->awrap == 0 && w->atail + len <= w->acap)
+		off = w->atail;
+	else if (w->awrap == 0 && len < w->ahead) {
+		w->awrap = w->atail;
+		off = 0;
+	} else if (w->awrap != 0 && w->atail + len < w->ahead)
+		off = w->atail;
+	else {
+		cap = w->acap < 64 ? 64 : w->acap * 2;
+		while (cap < arena_live(w) + len)
+			cap *= 2;
+		arena_resize(w, cap);
+		off = w->atail;
+	}
+	w->atail = off + len;
+	w->nrec++;
+	return w->arena + off;
+}
+
+/* Drop the oldest record. */
+static void
+arena_pop(struct window *w)
+{
+	w->ahead = arena_next(w, w->ahead);
+	if (w->awrap != 0 && w->ahead == 0)
+		w->awrap = 0;
+	if (--w->nrec == 0)
+		w->ahead = w->atail = w->awrap = 0;
+}
+
+static size_t
+rec_len(const unsigned char *p)
+{
+	uint32_t	h = rd32(p), n = h >> 2;
+
+	switch (h & 3) {
+	case K_CONST:
+		return n == 0 ? 4 : 4 + sizeof(double);
+	case K_SAME:
+		return 4;
+	case K_LOG:
+		return 4 + sizeof(struct rec_stats) + 4 + 2 * (size_t)n;
+	default:
+		return 4 + sizeof(struct rec_stats) + 8 +
+		    4 * (size_t)rd32(p + 4 + sizeof(struct rec_stats) + 4);
+	}
+}
+
+/*
+ * Sum, min and max of the record at p; *pv is the value of the constant
+ * record before it, updated.  Returns the record's sample count.
+ */
+static uint64_t
+rec_stats(const unsigned char *p, double *pv, struct rec_stats *rs)
+{
+	uint32_t	h = rd32(p), n = h >> 2;
+
+	switch (h & 3) {
+	case K_CONST:
+		if (n == 0)
+			return 0;
+		memcpy(pv, p + 4, sizeof(*pv));
+		/* FALLTHROUGH */
+	case K_SAME:
+		rs->min = rs->max = *pv;
+		rs->sum = *pv * n;
+		return n;
+	default:
+		memcpy(rs, p + 4, sizeof(*rs));
+		return n;
+	}
+}
+
+/* Subtract the record at p from total[]. */
+static void
+rec_expire(struct window *w, const unsigned char *p, double v)
+{
+	uint32_t	 h = rd32(p), n = h >> 2, i, nb, c;
+	const unsigned char *q = p + 4 + sizeof(struct rec_stats);
+	uint32_t	*t;
+	uint64_t	 x;
+	int64_t		 d;
+	uint16_t	 e;
+
+	switch (h & 3) {
+	case K_CONST:
+	case K_SAME:
+		if (n != 0)
+			w->total[bucket_of(v) - w->lo] -= n;
+		break;
+	case K_LOG:
+		/* Its base may lie below lo after a shrink(): its entries
+		   do not. */
+		d = (int64_t)rd32(q) - (int64_t)w->lo;
+		t = (uint32_t *)((uintptr_t)w->total + d * 4);
+		q += 4;
+		for (i = 0; i + 4 <= n; i += 4, q += 8) {
+			memcpy(&x, q, sizeof(x));
+			t[x & 0xffff]--;
+			t[x >> 16 & 0xffff]--;
+			t[x >> 32 & 0xffff]--;
+			t[x >> 48]--;
+		}
+		for (; i < n; i++, q += 2) {
+			memcpy(&e, q, sizeof(e));
+			t[e]--;
+		}
+		break;
+	default:
+		t = w->total + (rd32(q) - w->lo);
+		nb = rd32(q + 4);
+		q += 8;
+		for (i = 0; i < nb; i++) {
+			c = rd32(q + 4 * (size_t)i);
+			t[i] -= c;
+		}
+		break;
+	}
+}
+
+/* Recompute the closed slices' sum, min and max from their records. */
+static void
+closed_walk(struct window *w)
+{
+	struct rec_stats rs;
+	size_t		 off;
+	unsigned int	 k;
+	double		 v = w->head_v;
+
+	w->cl_sum = 0;
+	w->cl_min = INFINITY;
+	w->cl_max = -INFINITY;
+	w->cl_nmin = w->cl_nmax = 0;
+	for (off = w->ahead, k = 0; k < w->nrec; k++,
+	    off = arena_next(w, off)) {
+		if (rec_stats(w->arena + off, &v, &rs) == 0)
+			continue;
+		w->cl_sum += rs.sum;
+		if (rs.min < w->cl_min) {
+			w->cl_min = rs.min;
+			w->cl_nmin = 0;
+		}
+		w->cl_nmin += rs.min == w->cl_min;
+		if (rs.max > w->cl_max) {
+			w->cl_max = rs.max;
+			w->cl_nmax = 0;
+		}
+		w->cl_nmax += rs.max == w->cl_max;
+	}
+	w->cl_sum_ok = 1;
+}
+
+/* Store the current slice as a record and start an empty one. */
+static void
+slice_close(struct window *w)
+{
+	struct rec_stats rs;
+	uint64_t	 n = cur_count(w), g, gmin, gmax, nb, i;
+	unsigned char	*p;
+	uint32_t	 c;
+
+	if (n == 0) {
+		wr32(arena_push(w, 4), K_CONST);
+		w->tail_const = 0;
+		return;
+	}
+	if (w->min == w->max) {
+		g = bucket_of(w->min) - w->lo;
+		if (w->scratch_used)
+			w->scratch[g] = 0;
+		if (w->tail_const && w->tail_v == w->min)
+			wr32(arena_push(w, 4), (uint32_t)n << 2 | K_SAME);
+		else {
+			p = arena_push(w, 4 + sizeof(double));
+			wr32(p, (uint32_t)n << 2 | K_CONST);
+			memcpy(p + 4, &w->min, sizeof(double));
+		}
+		w->tail_const = 1;
+		w->tail_v = w->min;
+		goto done;
+	}
+	w->tail_const = 0;
+	rs.sum = w->sum;
+	rs.min = w->min;
+	rs.max = w->max;
+	gmin = bucket_of(w->min) - w->lo;
+	gmax = bucket_of(w->max) - w->lo;
+	nb = gmax - gmin + 1;
+	if (!w->scratch_used && 2 * n <= 4 * nb + 4) {
+		p = arena_push(w, 4 + sizeof(rs) + 4 + 2 * n);
+		wr32(p, (uint32_t)n << 2 | K_LOG);
+		memcpy(p + 4, &rs, sizeof(rs));
+		wr32(p + 4 + sizeof(rs), (uint32_t)w->lo);
+		memcpy(p + 8 + sizeof(rs), w->log, 2 * n);
+		goto done;
+	}
+	log_flush(w);
+	p = arena_push(w, 4 + sizeof(rs) + 8 + 4 * nb);
+	wr32(p, (uint32_t)n << 2 | K_DENSE);
+	memcpy(p + 4, &rs, sizeof(rs));
+	wr32(p + 4 + sizeof(rs), (uint32_t)(w->lo + gmin));
+	wr32(p + 8 + sizeof(rs), (uint32_t)nb);
+	p += 12 + sizeof(rs);
+	for (i = 0; i < nb; i++) {
+		c = w->scratch[gmin + i];
+		w->scratch[gmin + i] = 0;
+		wr32(p + 4 * i, c);
+	}
+ done:
+	w->cl_n += n;
+	if (w->cl_sum_ok)
+		w->cl_sum += w->sum;
+	if (w->min < w->cl_min) {
+		w->cl_min = w->min;
+		w->cl_nmin = 0;
+	}
+	w->cl_nmin += w->min == w->cl_min;
+	if (w->max > w->cl_max) {
+		w->cl_max = w->max;
+		w->cl_nmax = 0;
+	}
+	w->cl_nmax += w->max == w->cl_max;
+}
+
+/*
+ * Drop the oldest record.  Returns 1 if it held the last slice's share
+ * of the closed min or max, which must then be found again.
+ */
+static int
+slice_expire(struct window *w)
+{
+	struct rec_stats rs;
+	unsigned char	*p = w->arena + w->ahead;
+	uint64_t	 n;
+	double		 v = w->head_v;
+	int		 extreme = 0;
+
+	n = rec_stats(p, &v, &rs);
+	if (n != 0) {
+		rec_expire(w, p, v);
+		w->cl_n -= n;
+		w->cl_sum_ok = 0;
+		if (rs.min == w->cl_min && --w->cl_nmin == 0)
+			extreme = 1;
+		if (rs.max == w->cl_max && --w->cl_nmax == 0)
+			extreme = 1;
+	}
+	w->head_v = v;
+	arena_pop(w);
+	return extreme;
+}
+
+/* Free what an empty window holds; keeps the structure. */
+static void
+release(struct window *w)
+{
+	free(w->total);
+	free(w->scratch);
+	free(w->log);
+	free(w->arena);
+	w->total = w->scratch = NULL;
+	w->log = w->cur = w->end = NULL;
+	w->logcap = 0;
+	w->lo = w->span = 0;
+	w->arena = NULL;
+	w->acap = w->ahead = w->atail = w->awrap = 0;
+	w->nrec = 0;
+	w->tail_const = 0;
+	w->cl_n = 0;
+	w->cl_sum = 0;
+	w->cl_min = INFINITY;
+	w->cl_max = -INFINITY;
+	w->cl_nmin = w->cl_nmax = 0;
+	w->cl_sum_ok = 1;
+	slice_reset(w);
+}
+
+/*
+ * After a rotation (the current slice is empty): cut total[] to the
+ * buckets of the closed slices' min and max if it holds many more.
+ */
+static void
+shrink(struct window *w)
+{
+	uint64_t	 gmin = bucket_of(w->cl_min), gmax = bucket_of(w->cl_max);
+	uint64_t	 nlo, nhi;
+	uint32_t	*t;
+
+	if (gmin - w->lo < 2 * SHRINK_SLACK &&
+	    w->lo + w->span - 1 - gmax < 2 * SHRINK_SLACK)
+		return;
+	nlo = gmin - w->lo < 2 * SHRINK_SLACK ? w->lo :
+	    (gmin - SHRINK_SLACK) & ~(uint64_t)(GROW_ALIGN - 1);
+	nhi = w->lo + w->span - 1 - gmax < 2 * SHRINK_SLACK ?
+	    w->lo + w->span : gmax + SHRINK_SLACK;
+	if (nlo < G_UNDER)
+		nlo = G_UNDER;
+	if (nhi > G_END)
+		nhi = G_END;
+	t = xmalloc((nhi - nlo) * sizeof(*t));
+	memcpy(t, w->total + (nlo - w->lo), (nhi - nlo) * sizeof(*t));
+	free(w->total);
+	w->total = t;
+	free(w->scratch);	/* all zero between slices */
+	w->scratch = NULL;
+	w->lo = nlo;
+	w->span = nhi - nlo;
+}
+
+/* Bring the window to now_ms: close and expire slices. */
+static void
+advance(struct window *w, uint64_t now_ms)
+{
+	uint64_t	 idx = now_ms / w->slice_ms, steps;
+	int		 walk = 0;
+
+	if (idx <= w->cur_idx)
+		return;
+	steps = idx - w->cur_idx;
+	w->cur_idx = idx;
+	w->next_ms = (idx + 1) * w->slice_ms;
+	if (steps >= w->slices) {
+		release(w);
+		return;
+	}
+	slice_close(w);
+	slice_reset(w);
+	while (--steps > 0) {
+		wr32(arena_push(w, 4), K_CONST);
+		w->tail_const = 0;
+	}
+	while (w->nrec > w->slices - 1)
+		walk |= slice_expire(w);
+	/* Empty records at the head carry nothing: drop them. */
+	while (w->nrec > 0 && rd32(w->arena + w->ahead) == K_CONST)
+		arena_pop(w);
+	if (w->cl_n == 0) {
+		release(w);
+		return;
+	}
+	if (walk)
+		closed_walk(w);
+	shrink(w);
+	if (w->acap > 256 && arena_live(w) * 4 < w->acap)
+		arena_resize(w, w->acap / 2);
+}
+
+/* Everything window_record() does not do inline; kept out of its frame. */
+static __attribute__((noinline)) int
+record_slow(struct window *w, double v, uint64_t now_ms)
+{
+	uint64_t	 g, i;
+
+	if (!(v >= 0) || isinf(v))
+		return -1;
+	if (v == 0)
+		v = 0;		/* -0 */
+	if (now_ms >= w->next_ms)
+		advance(w, now_ms);
+	if (cur_count(w) + w->logcap >= w->nmax)
+		return -1;
+	g = bucket_of(v);
+	if (w->span == 0 || g < w->lo || g >= w->lo + w->span)
+		grow(w, g);
+	if (w->cur >= w->end)
+		log_room(w);
+	i = g - w->lo;
+	w->total[i]++;
+	*w->cur++ = (uint16_t)i;
+	w->sum += v;
+	if (v < w->min)
+		w->min = v;
+	if (v > w->max)
+		w->max = v;
+	return 0;
+}
+
+/*
+ * window_record -- add sample v at now_ms to the window.  Returns 0, or
+ * -1 if v is NaN, infinite or negative, or the current slice already
+ * holds its share of 2^32 - 1 samples (UINT32_MAX / slices): nothing is
+ * stored then.  now_ms may be read once for many calls; expiry costs
+ * nothing until it reaches the next slice boundary.
+ */
+int
+window_record(struct window *w, double v, uint64_t now_ms)
+{
+	uint64_t	 i;
+
+	i = (double_bits(v) >> SHIFT) - w->lo;
+	if (__builtin_expect(now_ms >= w->next_ms || i >= w->span ||
+	    w->cur >= w->end, 0))
+		return record_slow(w, v, now_ms);
+	w->total[i]++;
+	*w->cur++ = (uint16_t)i;
+	w->sum += v;
+	if (!(v >= w->min))	/* v < min: no NaN gets here */
+		w->min = v;
+	if (v > w->max)
+		w->max = v;
+	return 0;
+}
+
+typedef uint32_t v4u __attribute__((vector_size(16)));
+
+/* Sum of t[0 .. BLOCK - 1], four lanes at a time. */
+static uint32_t
+block_sum(const uint32_t *t)
+{
+	v4u	a, b, x, y;
+	int	k;
+
+	memcpy(&a, t, sizeof(a));
+	memcpy(&b, t + 4, sizeof(b));
+	for (k = 8; k < BLOCK; k += 8) {
+		memcpy(&x, t + k, sizeof(x));
+		memcpy(&y, t + k + 4, sizeof(y));
+		a += x;
+		b += y;
+	}
+	a += b;
+	return a[0] + a[1] + a[2] + a[3];
+}
+
+/*
+ * Quantile search state: walking up, [0, pos) are behind us and hold
+ * acc samples; walking down, [pos, span) are.
+ */
+struct walk {
+	uint64_t	 pos;
+	uint64_t	 acc;
+};
+
+/* Bucket index holding the r-th smallest sample, walking up. */
+static uint64_t
+find_up(const struct window *w, struct walk *k, uint64_t r)
+{
+	const uint32_t	*t = w->total;
+	uint64_t	 s;
+
+	while (k->pos + BLOCK <= w->span &&
+	    k->acc + (s = block_sum(t + k->pos)) < r) {
+		k->acc += s;
+		k->pos += BLOCK;
+	}
+	for (; k->pos + 1 < w->span; k->pos++) {
+		s = t[k->pos];
+		if (k->acc + s >= r)
+			break;
+		k->acc += s;
+	}
+	return k->pos;
+}
+
+/* Bucket index holding the r-th largest sample, walking down. */
+static uint64_t
+find_down(const struct window *w, struct walk *k, uint64_t r)
+{
+	const uint32_t	*t = w->total;
+	uint64_t	 s;
+
+	while (k->pos >= BLOCK &&
+	    k->acc + (s = block_sum(t + k->pos - BLOCK)) < r) {
+		k->acc += s;
+		k->pos -= BLOCK;
+	}
+	for (; k->pos > 1; k->pos--) {
+		s = t[k->pos - 1];
+		if (k->acc + s >= r)
+			break;
+		k->acc += s;
+	}
+	return k->pos - 1;
+}
+
+static double
+bucket_value(const struct window *w, uint64_t i, double mn, double mx)
+{
+	uint64_t	 g = w->lo + i;
+	double		 v;
+
+	if (g == G_UNDER)
+		return mn;
+	if (g == G_OVER)
+		return mx;
+	v = bucket_mid(g);
+	if (v < mn)
+		return mn;
+	if (v > mx)
+		return mx;
+	return v;
+}
+
+static uint64_t
+rank_of(double q, uint64_t n)
+{
+	double		 x = q * (double)n;
+	uint64_t	 r = (uint64_t)x;
+
+	if ((double)r < x)
+		r++;
+	if (r < 1)
+		r = 1;
+	if (r > n)
+		r = n;
+	return r;
+}
+
+/* Quantiles of a window brought up to date; qs checked by the caller. */
+static void
+quantiles(const struct window *w, const double *qs, size_t nq, double *out)
+{
+	struct walk	 up = { 0, 0 }, down;
+	uint64_t	 n = w->cl_n + cur_count(w), r;
+	size_t		 ord[16], m, j, a, b;
+	double		 mn, mx;
+
+	if (n == 0) {
+		for (j = 0; j < nq; j++)
+			out[j] = NAN;
+		return;
+	}
+	mn = w->min < w->cl_min ? w->min : w->cl_min;
+	mx = w->max > w->cl_max ? w->max : w->cl_max;
+	down.pos = w->span;
+	down.acc = 0;
+	for (a = 0; a < nq; a += m) {
+		/* Batches of up to 16, sorted by q, walk in one pass. */
+		m = nq - a < nitems(ord) ? nq - a : nitems(ord);
+		for (j = 0; j < m; j++) {
+			for (b = j; b > 0 && qs[a + ord[b - 1]] > qs[a + j]; b--)
+				ord[b] = ord[b - 1];
+			ord[b] = j;
+		}
+		up.pos = up.acc = 0;
+		down.pos = w->span;
+		down.acc = 0;
+		for (j = 0; j < m; j++) {
+			r = rank_of(qs[a + ord[j]], n);
+			if (r > n / 2)
+				break;
+			out[a + ord[j]] = r == 1 ? mn :
+			    bucket_value(w, find_up(w, &up, r), mn, mx);
+		}
+		for (b = m; b > j; b--) {
+			r = n + 1 - rank_of(qs[a + ord[b - 1]], n);
+			out[a + ord[b - 1]] = r == 1 ? mx :
+			    bucket_value(w, find_down(w, &down, r), mn, mx);
+		}
+	}
+}
+
+/*
+ * window_quantiles -- quantiles qs[0 .. nq - 1] (each in [0, 1]) of the
+ * window at now_ms into out[0 .. nq - 1], as defined at the top of this
+ * file; NaN for an empty window.  Returns 0, or -1 if a q is NaN or
+ * outside [0, 1]: out is untouched then.  Expires slices up to now_ms.
+ */
+int
+window_quantiles(struct window *w, uint64_t now_ms, const double *qs,
+    size_t nq, double *out)
+{
+	size_t	j;
+
+	for (j = 0; j < nq; j++)
+		if (!(qs[j] >= 0 && qs[j] <= 1))
+			return -1;
+	if (now_ms >= w->next_ms)
+		advance(w, now_ms);
+	quantiles(w, qs, nq, out);
+	return 0;
+}
+
+/*
+ * window_stats -- fill *st with the window's statistics at now_ms:
+ * count, rate per second (count / seconds), sum, min, max, mean, p50,
+ * p90, p95, p99, p999 and the underflow and overflow counts.  Values are
+ * NaN (count, rate and sum 0) for an empty window.  Expires slices up to
+ * now_ms.
+ */
+void
+window_stats(struct window *w, uint64_t now_ms, struct window_stats *st)
+{
+	static const double qs[] = { 0.5, 0.9, 0.95, 0.99, 0.999 };
+	double		 out[nitems(qs)];
+	uint64_t	 n;
+
+	if (now_ms >= w->next_ms)
+		advance(w, now_ms);
+	if (!w->cl_sum_ok)
+		closed_walk(w);
+	memset(st, 0, sizeof(*st));
+	n = w->cl_n + cur_count(w);
+	st->count = n;
+	st->rate = (double)n / w->seconds;
+	quantiles(w, qs, nitems(qs), out);
+	st->p50 = out[0];
+	st->p90 = out[1];
+	st->p95 = out[2];
+	st->p99 = out[3];
+	st->p999 = out[4];
+	if (n == 0) {
+		st->min = st->max = st->mean = NAN;
+		return;
+	}
+	st->sum = w->cl_sum + w->sum;
+	st->min = w->min < w->cl_min ? w->min : w->cl_min;
+	st->max = w->max > w->cl_max ? w->max : w->cl_max;
+	st->mean = st->sum / (double)n;
+	if (w->span != 0 && w->lo == G_UNDER)
+		st->underflow = w->total[0];
+	if (w->span != 0 && w->lo + w->span == G_END)
+		st->overflow = w->total[w->span - 1];
+}
+
+/*
+ * window_check -- recount the live slices from scratch and compare with
+ * the running totals, sums, minimum and maximum.  Returns 0 if they
+ * agree, -1 if not.  For tests and debugging: O(samples in the window).
+ */
+int
+window_check(const struct window *w)
+{
+	struct rec_stats rs;
+	uint64_t	*cnt = NULL, n = 0, i, nb, base;
+	uint32_t	 h, k;
+	unsigned int	 r;
+	size_t		 off;
+	const unsigned char *p;
+	double		 v = w->head_v, mn = INFINITY, mx = -INFINITY;
+	uint16_t	 e;
+	const uint16_t	*le;
+	int		 rc = -1;
+
+	if (w->span != 0)
+		cnt = xcalloc(w->span, sizeof(*cnt));
+	for (off = w->ahead, r = 0; r < w->nrec; r++,
+	    off = arena_next(w, off)) {
+		p = w->arena + off;
+		h = rd32(p);
+		k = h >> 2;
+		if (rec_stats(p, &v, &rs) == 0)
+			continue;
+		n += k;
+		if (rs.min < mn)
+			mn = rs.min;
+		if (rs.max > mx)
+			mx = rs.max;
+		if (w->span == 0 || bucket_of(rs.min) < w->lo ||
+		    bucket_of(rs.max) >= w->lo + w->span)
+			goto out;
+		switch (h & 3) {
+		case K_CONST:
+		case K_SAME:
+			cnt[bucket_of(v) - w->lo] += k;
+			break;
+		case K_LOG:
+			base = rd32(p + 4 + sizeof(rs)) - w->lo;
+			for (i = 0; i < k; i++) {
+				memcpy(&e, p + 8 + sizeof(rs) + 2 * i,
+				    sizeof(e));
+				cnt[base + e]++;
+			}
+			break;
+		default:
+			base = rd32(p + 4 + sizeof(rs)) - w->lo;
+			nb = rd32(p + 8 + sizeof(rs));
+			for (i = 0; i < nb; i++)
+				cnt[base + i] +=
+				    rd32(p + 12 + sizeof(rs) + 4 * i);
+			break;
+		}
+	}
+	if (n != w->cl_n || (n != 0 && (mn != w->cl_min || mx != w->cl_max)))
+		goto out;
+	if (w->scratch_used)
+		for (i = 0; i < w->span; i++)
+			cnt[i] += w->scratch[i];
+	for (le = w->log; le < w->cur; le++)
+		cnt[*le]++;
+	for (i = 0; i < w->span; i++)
+		if (cnt[i] != w->total[i])
+			goto out;
+	rc = 0;
+ out:
+	free(cnt);
+	return rc;
+}
