@@ -1,0 +1,244 @@
+/*
+ * bench_audit.c -- what the audit log costs the event loop.
+ *
+ * A burst of 1000 actions goes through the audit log the governor's way,
+ * eight in flight at a time: begin a pending row, and when its commit is
+ * reported (on the loop) mark it applied and give it an outcome, with an
+ * event every ten actions.  Meanwhile a 1 ms timer measures how late the
+ * loop gets to it.  Figures:
+ *   audit_commit_us_p50/p99  begin queued -> id callback on the loop
+ *   loop_stall_max_us        the longest lateness of the 1 ms timer during
+ *                            the bursts (target: <= 1000)
+ *   loop_stall_idle_max_us   the same, with the audit log idle
+ *   submit_us_max            the longest audit_* call on the loop
+ *   actions_per_s            burst throughput
+ *   queue_1000_us            queuing 1000 actions in one loop callback
+ * The audit trail's JSON log lines go to /dev/null while measuring.
+ */
+#include <sys/types.h>
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "meshtuned.h"
+
+#define BURST		1000
+#define RUNS		3
+#define CHAINS		8
+#define TICK_US		1000
+
+static struct event_base	*base;
+static struct audit		*audit;
+static uint64_t			 last_tick_us, stall_max_us, submit_max_us;
+static int			 measuring;
+static long			 begun, finished;
+static uint64_t			*commit_us;
+static size_t			 ncommit;
+
+static void	begin_one(void);
+
+static void
+tick_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	uint64_t	now = clock_mono_us(), late;
+
+	if (measuring && last_tick_us != 0 &&
+	    now - last_tick_us > TICK_US) {
+		late = now - last_tick_us - TICK_US;
+		if (late > stall_max_us)
+			stall_max_us = late;
+	}
+	last_tick_us = now;
+}
+
+static void
+timed(uint64_t t0)
+{
+	uint64_t	d = clock_mono_us() - t0;
+
+	if (d > submit_max_us)
+		submit_max_us = d;
+}
+
+static void
+begun_cb(int64_t id, void *arg)
+{
+	uint64_t	t0, queued = (uint64_t)(uintptr_t)arg;
+
+	if (id <= 0)
+		fatalx("bench: action_begin failed");
+	commit_us[ncommit++] = clock_mono_us() - queued;
+	t0 = clock_mono_us();
+	if (audit_action_update(audit, id, AUDIT_APPLIED, 16, NULL) == -1 ||
+	    audit_action_outcome(audit, id, AUDIT_KEPT) == -1)
+		fatalx("bench: update refused");
+	timed(t0);
+	if (++finished % 10 == 0) {
+		t0 = clock_mono_us();
+		audit_event(audit, "actuator_fault", "bench", "simulated",
+		    "{\"n\":1}");
+		timed(t0);
+	}
+	begin_one();
+	if (finished == begun && begun == BURST)
+		event_base_loopbreak(base);
+}
+
+static void
+begin_one(void)
+{
+	struct audit_action	act = {
+		.strategy = "network", .kind = AUDIT_SET,
+		.knob = "net.batch_size", .old_value = 8, .new_value = 16,
+		.status = AUDIT_PENDING,
+		.reason = "net.rtt_ms p95 above 80 ms for 30 s",
+		.evidence = "{\"net.rtt_ms\":{\"p95\":88.5,\"count\":1200},"
+		    "\"net.send_queue\":{\"mean\":41}}",
+		.actuator = "node", .expect_metric = "net.rtt_ms",
+		.expect_stat = "p95", .expect_dir = -1, .baseline = 88.5,
+		.verify_s = 60,
+	};
+	uint64_t		t0;
+
+	if (begun >= BURST)
+		return;
+	t0 = clock_mono_us();
+	if (audit_action_begin(audit, &act, begun_cb,
+	    (void *)(uintptr_t)t0) == -1)
+		fatalx("bench: action_begin refused");
+	timed(t0);
+	begun++;
+}
+
+static void
+start_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	int	i;
+
+	for (i = 0; i < CHAINS; i++)
+		begin_one();
+}
+
+static void
+stop_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	event_base_loopbreak(base);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t	x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+figure(const char *metric, double value, const char *unit)
+{
+	printf("{\"bench\":\"audit\",\"metric\":\"%s\",\"value\":%.1f,"
+	    "\"unit\":\"%s\"}\n", metric, value, unit);
+}
+
+int
+main(void)
+{
+	struct event_config	*cfg;
+	struct event		*tick, *once;
+	struct timeval		 tv = { 0, TICK_US }, zero = { 0, 0 };
+	struct timeval		 second = { 1, 0 };
+	struct audit_action	 act = { .strategy = "bench",
+				    .kind = AUDIT_SET, .knob = "k",
+				    .new_value = 1, .status = AUDIT_DRY_RUN };
+	const char		*tmp = getenv("TMPDIR");
+	char			 dir[256], path[300], err[512];
+	uint64_t		 idle_stall, t0, burst_us = 0, queue_us;
+	int			 run, i, devnull, saved;
+
+	log_init(1, 0);
+	snprintf(dir, sizeof(dir), "%s/bench_audit.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL)
+		fatal("mkdtemp");
+	snprintf(path, sizeof(path), "%s/audit.db", dir);
+
+	if ((cfg = event_config_new()) == NULL ||
+	    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
+	    (base = event_base_new_with_config(cfg)) == NULL)
+		fatalx("bench: event base");
+	event_config_free(cfg);
+	if ((audit = audit_open(base, path, 30, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	commit_us = xcalloc(BURST * RUNS, sizeof(*commit_us));
+	if ((devnull = open("/dev/null", O_WRONLY)) == -1 ||
+	    (saved = dup(STDERR_FILENO)) == -1)
+		fatal("bench: /dev/null");
+	if ((tick = event_new(base, -1, EV_PERSIST, tick_cb, NULL)) == NULL ||
+	    event_add(tick, &tv) == -1)
+		fatalx("bench: timer");
+
+	/* One second idle: what the timer's lateness is without us. */
+	measuring = 1;
+	once = evtimer_new(base, stop_cb, NULL);
+	evtimer_add(once, &second);
+	event_base_dispatch(base);
+	idle_stall = stall_max_us;
+	stall_max_us = 0;
+	event_free(once);
+
+	fflush(stderr);
+	dup2(devnull, STDERR_FILENO);
+	for (run = 0; run < RUNS; run++) {
+		begun = finished = 0;
+		once = evtimer_new(base, start_cb, NULL);
+		evtimer_add(once, &zero);
+		t0 = clock_mono_us();
+		event_base_dispatch(base);
+		burst_us += clock_mono_us() - t0;
+		event_free(once);
+	}
+	measuring = 0;
+
+	/* Queuing a whole burst at once, from one callback. */
+	t0 = clock_mono_us();
+	for (i = 0; i < BURST; i++)
+		if (audit_action_begin(audit, &act, NULL, NULL) == -1)
+			fatalx("bench: action_begin refused");
+	queue_us = clock_mono_us() - t0;
+	if (audit_sync(audit) == -1)
+		fatalx("bench: sync");
+	audit_close(audit);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(devnull);
+	event_free(tick);
+	event_base_free(base);
+
+	qsort(commit_us, ncommit, sizeof(*commit_us), cmp_u64);
+	figure("audit_commit_us_p50", (double)commit_us[ncommit / 2], "us");
+	figure("audit_commit_us_p99",
+	    (double)commit_us[(ncommit * 99) / 100], "us");
+	figure("loop_stall_max_us", (double)stall_max_us, "us");
+	figure("loop_stall_idle_max_us", (double)idle_stall, "us");
+	figure("submit_us_max", (double)submit_max_us, "us");
+	figure("actions_per_s", (double)ncommit * 1e6 / (double)burst_us,
+	    "1/s");
+	figure("queue_1000_us", (double)queue_us, "us");
+	free(commit_us);
+
+	snprintf(err, sizeof(err), "%s-wal", path);
+	unlink(err);
+	snprintf(err, sizeof(err), "%s-shm", path);
+	unlink(err);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
