@@ -1429,7 +1429,7 @@ static void
 worker_batch(struct audit *a, struct jobq *batch)
 {
 	struct job	*j;
-	struct jobq	 requeue;
+	struct jobq	 requeue, done;
 	int		 ok, commits = 0, wake = 0, synced = 0;
 	uint64_t	 written = 0, failed = 0;
 
@@ -1471,6 +1471,7 @@ worker_batch(struct audit *a, struct jobq *batch)
 	}
 
 	TAILQ_INIT(&requeue);
+	TAILQ_INIT(&done);
 	while ((j = TAILQ_FIRST(batch)) != NULL) {
 		TAILQ_REMOVE(batch, j, entry);
 		if (j->rc == 0 && j->type != JOB_SYNC && j->type != JOB_NEWEST)
@@ -1494,9 +1495,7 @@ worker_batch(struct audit *a, struct jobq *batch)
 			continue;		/* audit_sync frees it */
 		}
 		if (j->id_cb != NULL || j->json_cb != NULL) {
-			pthread_mutex_lock(&a->mtx);
-			TAILQ_INSERT_TAIL(&a->done, j, entry);
-			pthread_mutex_unlock(&a->mtx);
+			TAILQ_INSERT_TAIL(&done, j, entry);
 			wake = 1;
 			continue;
 		}
@@ -1507,6 +1506,7 @@ worker_batch(struct audit *a, struct jobq *batch)
 	a->stats.written += written;
 	a->stats.failed += failed;
 	a->stats.commits += commits;
+	TAILQ_CONCAT(&a->done, &done, entry);
 	while ((j = TAILQ_FIRST(&requeue)) != NULL) {
 		TAILQ_REMOVE(&requeue, j, entry);
 		TAILQ_INSERT_TAIL(&a->queue, j, entry);
