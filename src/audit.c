@@ -15,6 +15,7 @@
  */
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,7 @@
 #define AUDIT_QUEUE_MAX		100000	/* queued jobs before we refuse */
 #define AUDIT_RETAIN_CHUNK	1000	/* rows deleted per table and pass */
 #define AUDIT_RETAIN_EVERY_S	3600	/* retention runs hourly */
+#define AUDIT_WRITER_NICE	5	/* the writer thread's nice value */
 
 /*
  * The migrations: steps[i] takes the schema from version i to i + 1.  A
@@ -1527,6 +1529,14 @@ worker_main(void *arg)
 	struct job	*j;
 	int		 n;
 
+#ifdef __linux__
+	/*
+	 * The event loop must win the CPU over this thread on a busy host
+	 * (Linux nice applies to one thread); the writer is not urgent.
+	 */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), AUDIT_WRITER_NICE) == -1)
+		log_debug("audit: setpriority: %s", strerror(errno));
+#endif
 	for (;;) {
 		pthread_mutex_lock(&a->mtx);
 		while (TAILQ_EMPTY(&a->queue) && !a->stopping)

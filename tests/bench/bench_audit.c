@@ -23,6 +23,10 @@
  *   submit_us_max            the longest audit_* call on the loop (wall)
  *   actions_per_s            burst throughput
  *   queue_1000_us            queuing 1000 actions in one loop callback
+ *   reader_commit_us_p50/p99 audit_commit_us of one more burst while another
+ *                            connection holds a read transaction (BEGIN;
+ *                            SELECT), as a person in the sqlite3 shell may
+ *   reader_loop_busy_max_us  loop_busy_max_us during that burst
  * The audit trail's JSON log lines go to /dev/null while measuring.
  */
 #include <sys/types.h>
@@ -37,6 +41,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <sqlite3.h>
 
 #include "meshtuned.h"
 
@@ -226,7 +231,11 @@ main(void)
 	const char		*tmp = getenv("TMPDIR");
 	char			 dir[256], path[300], err[512];
 	uint64_t		 t0, d, burst_us = 0, queue_us;
-	uint64_t		 busy[RUNS], idle[RUNS];
+	uint64_t		 busy[RUNS], idle[RUNS], p50, p99, busy_cpu;
+	sqlite3			*rd;
+	sqlite3_stmt		*st, *bst;
+	int64_t			 held;
+	double			 rate;
 	int			 run, i, devnull, saved;
 
 	log_init(1, 0);
@@ -243,8 +252,8 @@ main(void)
 	event_config_free(cfg);
 	if ((audit = audit_open(base, path, 30, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
-	commit_us = xcalloc(BURST * RUNS, sizeof(*commit_us));
-	submit_ns = xcalloc(BURST * RUNS, sizeof(*submit_ns));
+	commit_us = xcalloc(BURST * (RUNS + 1), sizeof(*commit_us));
+	submit_ns = xcalloc(BURST * (RUNS + 1), sizeof(*submit_ns));
 	for (i = 1; i < 3; i++)
 		late_us[i] = xcalloc(MAXTICKS, sizeof(*late_us[i]));
 	if ((devnull = open("/dev/null", O_WRONLY)) == -1 ||
@@ -278,6 +287,39 @@ main(void)
 		idle[run] = stall_max_us;
 	}
 	measuring = 0;
+	busy_cpu = busy_max_us[2];
+	rate = (double)ncommit * 1e6 / (double)burst_us;
+	qsort(commit_us, ncommit, sizeof(*commit_us), cmp_u64);
+	p50 = commit_us[ncommit / 2];
+	p99 = commit_us[(ncommit * 99) / 100];
+
+	/* One more burst with a reader holding a snapshot. */
+	if (sqlite3_open_v2(path, &rd, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK || sqlite3_prepare_v2(rd, "SELECT count(*) FROM actions",
+	    -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(rd, "BEGIN", -1, &bst, NULL) != SQLITE_OK ||
+	    sqlite3_step(bst) != SQLITE_DONE ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		fatalx("bench: reader: %s", sqlite3_errmsg(rd));
+	held = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	ncommit = 0;
+	begun = finished = 0;
+	busy_max_us[2] = 0;
+	last_tick_us = last_cpu_us = 0;
+	measuring = 2;
+	once = evtimer_new(base, start_cb, NULL);
+	evtimer_add(once, &zero);
+	event_base_dispatch(base);
+	event_free(once);
+	measuring = 0;
+	if (audit_sync(audit) == -1 || sqlite3_step(st) != SQLITE_ROW ||
+	    sqlite3_column_int64(st, 0) != held)
+		fatalx("bench: the reader's snapshot moved");
+	sqlite3_finalize(st);
+	sqlite3_finalize(bst);
+	sqlite3_close(rd);
+	qsort(commit_us, ncommit, sizeof(*commit_us), cmp_u64);
 
 	/* Queuing a whole burst at once, from one callback. */
 	t0 = clock_mono_us();
@@ -295,15 +337,13 @@ main(void)
 	event_free(tick);
 	event_base_free(base);
 
-	qsort(commit_us, ncommit, sizeof(*commit_us), cmp_u64);
 	for (i = 1; i < 3; i++)
 		qsort(late_us[i], nlate[i], sizeof(*late_us[i]), cmp_u64);
 	qsort(busy, RUNS, sizeof(*busy), cmp_u64);
 	qsort(submit_ns, nsubmit, sizeof(*submit_ns), cmp_u64);
 	qsort(idle, RUNS, sizeof(*idle), cmp_u64);
-	figure("audit_commit_us_p50", (double)commit_us[ncommit / 2], "us");
-	figure("audit_commit_us_p99",
-	    (double)commit_us[(ncommit * 99) / 100], "us");
+	figure("audit_commit_us_p50", (double)p50, "us");
+	figure("audit_commit_us_p99", (double)p99, "us");
 	figure("loop_stall_max_us", (double)busy[RUNS / 2], "us");
 	figure("loop_stall_worst_us", (double)busy[RUNS - 1], "us");
 	figure("loop_stall_idle_max_us", (double)idle[RUNS / 2], "us");
@@ -311,13 +351,16 @@ main(void)
 	    "us");
 	figure("loop_late_idle_p99_us",
 	    (double)late_us[1][(nlate[1] * 99) / 100], "us");
-	figure("loop_busy_max_us", (double)busy_max_us[2], "us");
+	figure("loop_busy_max_us", (double)busy_cpu, "us");
 	figure("loop_busy_idle_max_us", (double)busy_max_us[1], "us");
 	figure("begin_submit_ns_p50", (double)submit_ns[nsubmit / 2], "ns");
 	figure("submit_us_max", (double)submit_max_us, "us");
-	figure("actions_per_s", (double)ncommit * 1e6 / (double)burst_us,
-	    "1/s");
+	figure("actions_per_s", rate, "1/s");
 	figure("queue_1000_us", (double)queue_us, "us");
+	figure("reader_commit_us_p50", (double)commit_us[ncommit / 2], "us");
+	figure("reader_commit_us_p99",
+	    (double)commit_us[(ncommit * 99) / 100], "us");
+	figure("reader_loop_busy_max_us", (double)busy_max_us[2], "us");
 	free(commit_us);
 	free(submit_ns);
 	free(late_us[1]);
