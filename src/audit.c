@@ -214,7 +214,6 @@ struct audit {
 	struct event		*ev_retain;
 	int			 wake[2];	/* writer -> loop pipe */
 	pthread_t		 thread;
-	int			 started;
 
 	pthread_mutex_t		 mtx;		/* guards all below */
 	pthread_cond_t		 cond;		/* work queued, or stopping */
@@ -606,7 +605,6 @@ audit_open(struct event_base *base, const char *path, int retention_days,
 		pthread_cond_destroy(&a->sync_cond);
 		goto fail;
 	}
-	a->started = 1;
 	log_info("audit: %s: open, schema version %d, retention %d days",
 	    path, AUDIT_SCHEMA_VERSION, a->retention_days);
 	if (a->retention_days > 0)
