@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,40 @@ api_query_param(struct evhttp_request *req, const char *name, char *buf,
 	return found;
 }
 
+/* "ingest": lines, errors by reason, dropped, kernel_drops, ... */
+static void
+api_status_ingest(struct daemon *d, cJSON *doc)
+{
+	const struct statsd_stats	*ps = ingest_parser_stats(d);
+	const struct ingest_stats	*is = ingest_stats(d);
+	const struct metrics_stats	*ms = metrics_stats(d->metrics);
+	cJSON				*in, *errors;
+	int				 r;
+
+	in = cJSON_AddObjectToObject(doc, "ingest");
+	cJSON_AddNumberToObject(in, "lines", (double)ps->lines);
+	errors = cJSON_AddObjectToObject(in, "errors");
+	for (r = 1; r < STATSD_NREASONS; r++)
+		cJSON_AddNumberToObject(errors,
+		    statsd_reason_name((enum statsd_reason)r),
+		    (double)ps->errors[r]);
+	cJSON_AddNumberToObject(in, "samples", (double)ms->values);
+	cJSON_AddNumberToObject(in, "dropped", (double)(ms->values_dropped +
+	    ms->values_refused));
+	cJSON_AddNumberToObject(in, "series_dropped",
+	    (double)ms->series_dropped);
+	cJSON_AddNumberToObject(in, "type_conflicts",
+	    (double)ms->type_conflicts);
+	cJSON_AddNumberToObject(in, "values_refused",
+	    (double)ms->values_refused);
+	cJSON_AddNumberToObject(in, "kernel_drops", (double)is->kernel_drops);
+	cJSON_AddNumberToObject(in, "datagrams", (double)is->datagrams);
+	cJSON_AddNumberToObject(in, "truncated", (double)is->truncated);
+	cJSON_AddNumberToObject(in, "rcvbuf", is->rcvbuf);
+	cJSON_AddNumberToObject(in, "memory_bytes",
+	    (double)metrics_bytes(d->metrics));
+}
+
 static void
 api_status(struct daemon *d, struct evhttp_request *req, const char *rest)
 {
@@ -166,9 +201,14 @@ api_status(struct daemon *d, struct evhttp_request *req, const char *rest)
 	cJSON_AddNumberToObject(doc, "reloads", (double)d->reloads);
 	cJSON_AddNumberToObject(doc, "reload_failures",
 	    (double)d->reload_failures);
+	cJSON_AddNumberToObject(doc, "series", (double)metrics_count(d->metrics));
+	api_status_ingest(d, doc);
 	listen = cJSON_AddObjectToObject(doc, "listen");
 	if (d->api != NULL && d->api->port != 0)
 		cJSON_AddNumberToObject(listen, "api_port", d->api->port);
+	if (ingest_stats(d)->udp_port != 0)
+		cJSON_AddNumberToObject(listen, "statsd_udp_port",
+		    ingest_stats(d)->udp_port);
 	tick = cJSON_AddObjectToObject(doc, "last_tick");
 	cJSON_AddNumberToObject(tick, "count", (double)d->ticks);
 	if (d->last_tick.wall_ms != 0) {
@@ -186,17 +226,74 @@ api_status(struct daemon *d, struct evhttp_request *req, const char *rest)
 }
 
 static void
+api_series_list_cb(struct series *s, void *arg)
+{
+	cJSON	*item = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(item, "name", series_key(s));
+	cJSON_AddStringToObject(item, "type", statsd_type_name(series_type(s)));
+	cJSON_AddItemToArray(arg, item);
+}
+
+static void
 api_series_list(struct daemon *d, struct evhttp_request *req,
     const char *rest)
 {
-	api_reply_error(req, 503, "series registry not built yet");
+	cJSON	*doc = cJSON_CreateArray();
+
+	metrics_foreach(d->metrics, api_series_list_cb, doc);
+	api_reply_json(req, 200, doc);
+}
+
+/* Add a number, or null when it is NaN (no samples, not this type). */
+static void
+api_add_number(cJSON *o, const char *name, double v)
+{
+	if (isnan(v))
+		cJSON_AddNullToObject(o, name);
+	else
+		cJSON_AddNumberToObject(o, name, v);
 }
 
 static void
 api_series_one(struct daemon *d, struct evhttp_request *req,
     const char *rest)
 {
-	api_reply_error(req, 503, "series registry not built yet");
+	struct series_stats	 st;
+	struct series		*s;
+	cJSON			*doc;
+	char			*key;
+
+	if ((key = evhttp_uridecode(rest, 0, NULL)) == NULL) {
+		api_reply_error(req, 400, "bad series name encoding");
+		return;
+	}
+	if ((s = metrics_find(d->metrics, key)) == NULL) {
+		api_reply_error(req, 404, "no series %s", key);
+		free(key);
+		return;
+	}
+	free(key);
+	series_stats(d->metrics, s, clock_mono_ms(), &st);
+	doc = cJSON_CreateObject();
+	cJSON_AddStringToObject(doc, "name", series_key(s));
+	cJSON_AddStringToObject(doc, "type", statsd_type_name(series_type(s)));
+	cJSON_AddNumberToObject(doc, "window_s", st.window_s);
+	cJSON_AddNumberToObject(doc, "count", (double)st.w.count);
+	api_add_number(doc, "rate", st.w.rate);
+	api_add_number(doc, "sum", st.w.sum);
+	api_add_number(doc, "min", st.w.min);
+	api_add_number(doc, "max", st.w.max);
+	api_add_number(doc, "mean", st.w.mean);
+	api_add_number(doc, "p50", st.w.p50);
+	api_add_number(doc, "p90", st.w.p90);
+	api_add_number(doc, "p95", st.w.p95);
+	api_add_number(doc, "p99", st.w.p99);
+	api_add_number(doc, "p999", st.w.p999);
+	api_add_number(doc, "last", st.last);
+	if (series_type(s) == STATSD_COUNTER)
+		api_add_number(doc, "total", st.total);
+	api_reply_json(req, 200, doc);
 }
 
 static void
@@ -249,7 +346,27 @@ api_post_resume(struct daemon *d, struct evhttp_request *req, const char *rest)
 static void
 api_metrics(struct daemon *d, struct evhttp_request *req, const char *rest)
 {
-	api_reply_error(req, 503, "metrics not built yet");
+	struct prom_self	 self;
+	struct evbuffer		*buf;
+
+	memset(&self, 0, sizeof(self));
+	self.parser = ingest_parser_stats(d);
+	self.ingest = ingest_stats(d);
+	self.metrics = metrics_stats(d->metrics);
+	self.series = metrics_count(d->metrics);
+	self.ticks = d->ticks;
+	self.reloads = d->reloads;
+	self.uptime_s = (double)(clock_mono_ms() - d->started_ms) / 1000.0;
+	self.tick_duration_s = (double)d->last_tick.duration_us / 1e6;
+	if ((buf = evbuffer_new()) == NULL) {
+		api_reply_error(req, 500, "out of memory");
+		return;
+	}
+	prom_write(buf, d->metrics, clock_mono_ms(), &self);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, 200, "OK", buf);
+	evbuffer_free(buf);
 }
 
 /* Find the route for path; sets *rest to what follows a prefix route. */

@@ -25,6 +25,9 @@ static void	tick_stop(struct daemon *);
 static int	tick_reload(struct daemon *, const struct mt_config *);
 static int	signals_start(struct daemon *);
 static void	signals_stop(struct daemon *);
+static int	registry_start(struct daemon *);
+static void	registry_stop(struct daemon *);
+static int	registry_reload(struct daemon *, const struct mt_config *);
 
 /*
  * The subsystems, in start order.  stop runs in reverse; reload (optional)
@@ -38,9 +41,44 @@ static const struct daemon_subsystem {
 	int		(*reload)(struct daemon *, const struct mt_config *);
 } subsystems[] = {
 	{ "signals", signals_start, signals_stop, NULL },
+	{ "registry", registry_start, registry_stop, registry_reload },
+	{ "ingest", ingest_start, ingest_stop, ingest_reload },
+	{ "collect", collect_start, collect_stop, collect_reload },
 	{ "api", api_start, api_stop, api_reload },
 	{ "tick", tick_start, tick_stop, tick_reload },
 };
+
+static int
+registry_start(struct daemon *d)
+{
+	d->metrics = metrics_new((unsigned int)d->conf->window_seconds,
+	    (unsigned int)d->conf->window_slices, (size_t)d->conf->max_series);
+	if (d->metrics == NULL) {
+		log_warnx("registry: bad window shape");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+registry_stop(struct daemon *d)
+{
+	metrics_free(d->metrics);
+	d->metrics = NULL;
+}
+
+/* The window shape is fixed for the life of the series; the cap is not. */
+static int
+registry_reload(struct daemon *d, const struct mt_config *nc)
+{
+	if (nc->window_seconds != d->conf->window_seconds ||
+	    nc->window_slices != d->conf->window_slices)
+		log_warnx("registry: window.seconds and window.slices take "
+		    "effect when meshtuned restarts (series keep their "
+		    "windows)");
+	metrics_set_max_series(d->metrics, (size_t)nc->max_series);
+	return 0;
+}
 
 static void
 tick_cb(evutil_socket_t fd, short events, void *arg)

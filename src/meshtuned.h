@@ -146,6 +146,9 @@ struct daemon {
 	int			 paused;	/* POST /v1/pause */
 	int			 stopping;
 	struct api		*api;
+	struct metrics		*metrics;
+	struct ingest		*ingest;
+	struct collect		*collect;
 	uint64_t		 started_ms;	/* monotonic */
 	struct event		*ev_signal[3];
 	struct event		*ev_tick;
@@ -288,6 +291,83 @@ const char	*statsd_reason_name(enum statsd_reason);
 const char	*statsd_type_name(enum statsd_type);
 
 /* metrics.c */
+struct metrics;
+struct series;
+
+/* Drops and totals of the registry (the parser counts its own). */
+struct metrics_stats {
+	uint64_t	 values;		/* stored */
+	uint64_t	 values_dropped;	/* of a series not admitted */
+	uint64_t	 values_refused;	/* NaN, Inf, negative for a window */
+	uint64_t	 series_dropped;	/* lines of new series past the cap */
+	uint64_t	 type_conflicts;	/* key seen with another type */
+	uint64_t	 series_created;
+	uint64_t	 series_expired;
+};
+
+struct series_stats {
+	struct window_stats w;		/* counters: rate and sum only */
+	double		 last;		/* gauges; NaN otherwise */
+	double		 total;		/* counters; NaN otherwise */
+	unsigned int	 window_s;
+};
+
+struct metrics	*metrics_new(unsigned int, unsigned int, size_t);
+void		 metrics_free(struct metrics *);
+size_t		 metrics_add_line(struct metrics *, const struct statsd_line *,
+		    uint64_t);
+int		 metrics_add(struct metrics *, const char *, enum statsd_type,
+		    double, uint64_t);
+struct series	*metrics_find(struct metrics *, const char *);
+size_t		 metrics_expire(struct metrics *, uint64_t, uint64_t);
+void		 metrics_set_max_series(struct metrics *, size_t);
+size_t		 metrics_count(const struct metrics *);
+const struct metrics_stats *metrics_stats(const struct metrics *);
+void		 metrics_foreach(struct metrics *,
+		    void (*)(struct series *, void *), void *);
+size_t		 metrics_bytes(const struct metrics *);
+const char	*series_key(const struct series *);
+enum statsd_type series_type(const struct series *);
+void		 series_stats(struct metrics *, struct series *, uint64_t,
+		    struct series_stats *);
+
+/* ingest_statsd.c */
+struct ingest;
+struct ingest_stats {
+	uint64_t	 now_ms;		/* clock of the current batch */
+	uint64_t	 datagrams;
+	uint64_t	 truncated;		/* datagrams over 64 KiB */
+	uint64_t	 kernel_drops;		/* SO_RXQ_OVFL, all sockets */
+	uint64_t	 recv_errors;
+	int		 rcvbuf;		/* bytes the kernel granted */
+	int		 udp_port;		/* bound port, for port 0 */
+};
+int		 ingest_start(struct daemon *);
+void		 ingest_stop(struct daemon *);
+int		 ingest_reload(struct daemon *, const struct mt_config *);
+const struct ingest_stats *ingest_stats(const struct daemon *);
+const struct statsd_stats *ingest_parser_stats(const struct daemon *);
+
+/* collect.c */
+struct collect;
+int		 collect_start(struct daemon *);
+void		 collect_stop(struct daemon *);
+int		 collect_reload(struct daemon *, const struct mt_config *);
+
+/* prom.c */
+struct evbuffer;
+struct prom_self {				/* the daemon's own figures */
+	const struct statsd_stats	*parser;
+	const struct ingest_stats	*ingest;
+	const struct metrics_stats	*metrics;
+	size_t				 series;
+	uint64_t			 ticks;
+	uint64_t			 reloads;
+	double				 uptime_s;
+	double				 tick_duration_s;
+};
+void		 prom_write(struct evbuffer *, struct metrics *, uint64_t,
+		    const struct prom_self *);
 
 /* collect_proc.c */
 #define PROC_MAX_IFACES	64	/* interfaces tracked from net/dev */

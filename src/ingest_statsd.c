@@ -1,0 +1,325 @@
+/*
+ * ingest_statsd.c -- StatsD listeners: UDP (IPv4 or IPv6) and a unix
+ * datagram socket, drained in batches with recvmmsg into the parser
+ * (statsd.c) and the registry (metrics.c).
+ *
+ * The kernel's drop counter for each socket (SO_RXQ_OVFL) is kept, so
+ * loss in the socket buffer is visible next to the parser's drops.  One
+ * read callback handles at most INGEST_ROUNDS batches before it returns
+ * to the event loop, so a flood cannot starve ticks or the API.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "meshtuned.h"
+
+#define INGEST_BATCH	32		/* datagrams per recvmmsg */
+#define INGEST_DGRAM	65536		/* largest datagram kept whole */
+#define INGEST_ROUNDS	64		/* batches per wake-up */
+
+struct ingest_sock {
+	int		 fd;
+	struct event	*ev;
+	char		*desc;		/* "udp 127.0.0.1:8125" */
+	char		*unix_path;	/* to unlink at stop */
+	uint32_t	 kernel_drops;	/* last SO_RXQ_OVFL value seen */
+	struct ingest	*in;
+};
+
+struct ingest {
+	struct daemon		*d;
+	struct ingest_sock	 socks[2];
+	size_t			 nsocks;
+	struct statsd_parser	 parser;
+	struct ingest_stats	 stats;
+	/* recvmmsg scratch: pages are touched only as datagrams need them. */
+	struct mmsghdr		 msgs[INGEST_BATCH];
+	struct iovec		 iov[INGEST_BATCH];
+	char			 ctl[INGEST_BATCH][CMSG_SPACE(sizeof(uint32_t))];
+	char			*bufs;		/* INGEST_BATCH x INGEST_DGRAM */
+};
+
+static void
+ingest_line(const struct statsd_line *ln, void *arg)
+{
+	struct ingest	*in = arg;
+
+	metrics_add_line(in->d->metrics, ln, in->stats.now_ms);
+}
+
+/* The cumulative drop count the kernel attached to a message, if any. */
+static void
+ingest_note_drops(struct ingest_sock *is, struct msghdr *mh)
+{
+	struct cmsghdr	*c;
+	uint32_t	 drops;
+
+	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+			memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+			if (drops != is->kernel_drops) {
+				is->in->stats.kernel_drops +=
+				    (uint32_t)(drops - is->kernel_drops);
+				is->kernel_drops = drops;
+			}
+		}
+	}
+}
+
+/* Read and ingest up to INGEST_ROUNDS batches of datagrams. */
+static void
+ingest_read_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct ingest_sock	*is = arg;
+	struct ingest		*in = is->in;
+	int			 round, n, i;
+
+	for (round = 0; round < INGEST_ROUNDS; round++) {
+		for (i = 0; i < INGEST_BATCH; i++) {
+			in->msgs[i].msg_hdr.msg_controllen = sizeof(in->ctl[i]);
+			in->msgs[i].msg_hdr.msg_flags = 0;
+		}
+		n = recvmmsg(fd, in->msgs, INGEST_BATCH, MSG_DONTWAIT, NULL);
+		if (n == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR) {
+				in->stats.recv_errors++;
+				log_warn("ingest: %s: recvmmsg", is->desc);
+			}
+			return;
+		}
+		in->stats.now_ms = clock_mono_ms();
+		for (i = 0; i < n; i++) {
+			struct msghdr *mh = &in->msgs[i].msg_hdr;
+
+			in->stats.datagrams++;
+			if (mh->msg_flags & MSG_TRUNC) {
+				/* Larger than INGEST_DGRAM: cannot be whole. */
+				in->stats.truncated++;
+				continue;
+			}
+			statsd_parse(&in->parser, in->iov[i].iov_base,
+			    in->msgs[i].msg_len, ingest_line, in);
+		}
+		if (n > 0)
+			ingest_note_drops(is,
+			    &in->msgs[n - 1].msg_hdr);
+		if (n < INGEST_BATCH)
+			return;
+	}
+}
+
+/* Set the receive buffer, forcing past rmem_max when permitted. */
+static void
+ingest_rcvbuf(struct ingest_sock *is, int want)
+{
+	int		got = 0;
+	socklen_t	len = sizeof(got);
+
+	if (setsockopt(is->fd, SOL_SOCKET, SO_RCVBUFFORCE, &want,
+	    sizeof(want)) == -1 &&
+	    setsockopt(is->fd, SOL_SOCKET, SO_RCVBUF, &want,
+	    sizeof(want)) == -1)
+		log_warn("ingest: %s: SO_RCVBUF %d", is->desc, want);
+	if (getsockopt(is->fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0)
+		log_info("ingest: %s: receive buffer %d bytes (asked %d)",
+		    is->desc, got / 2, want);
+	is->in->stats.rcvbuf = got / 2;
+}
+
+static int
+ingest_bind_udp(struct ingest_sock *is, const char *addr)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 one = 1;
+	char			 port[8];
+
+	if (config_parse_addr(addr, &ss, &len) == -1) {
+		log_warnx("ingest: bad address %s", addr);
+		return -1;
+	}
+	is->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (is->fd == -1) {
+		log_warn("ingest: socket for %s", addr);
+		return -1;
+	}
+	if (bind(is->fd, (struct sockaddr *)&ss, len) == -1) {
+		log_warn("ingest: cannot bind udp %s", addr);
+		return -1;
+	}
+	len = sizeof(ss);
+	if (getsockname(is->fd, (struct sockaddr *)&ss, &len) == -1) {
+		log_warn("ingest: getsockname");
+		return -1;
+	}
+	snprintf(port, sizeof(port), "%u", ntohs(ss.ss_family == AF_INET ?
+	    ((struct sockaddr_in *)&ss)->sin_port :
+	    ((struct sockaddr_in6 *)&ss)->sin6_port));
+	is->in->stats.udp_port = atoi(port);
+	xasprintf(&is->desc, "udp %.*s:%s", (int)(strrchr(addr, ':') - addr),
+	    addr, port);
+	if (setsockopt(is->fd, SOL_SOCKET, SO_RXQ_OVFL, &one,
+	    sizeof(one)) == -1)
+		log_warn("ingest: %s: SO_RXQ_OVFL (kernel drops not counted)",
+		    is->desc);
+	return 0;
+}
+
+static int
+ingest_bind_unix(struct ingest_sock *is, const char *path)
+{
+	struct sockaddr_un	sun;
+	struct stat		st;
+
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_warnx("ingest: %s exists and is not a socket", path);
+			return -1;
+		}
+		if (unlink(path) == -1) {
+			log_warn("ingest: unlink %s", path);
+			return -1;
+		}
+	}
+	is->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (is->fd == -1) {
+		log_warn("ingest: socket for %s", path);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (bind(is->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_warn("ingest: cannot bind %s", path);
+		return -1;
+	}
+	/* The node may run as another user of the same group. */
+	if (chmod(path, 0660) == -1)
+		log_warn("ingest: chmod %s", path);
+	is->unix_path = xstrdup(path);
+	xasprintf(&is->desc, "unix %s", path);
+	return 0;
+}
+
+static int
+ingest_open(struct ingest *in, const char *addr, int is_unix)
+{
+	struct ingest_sock	*is = &in->socks[in->nsocks++];
+
+	is->in = in;
+	is->fd = -1;
+	if ((is_unix ? ingest_bind_unix(is, addr) :
+	    ingest_bind_udp(is, addr)) == -1)
+		return -1;
+	ingest_rcvbuf(is, (int)in->d->conf->statsd_rcvbuf);
+	is->ev = event_new(in->d->base, is->fd, EV_READ | EV_PERSIST,
+	    ingest_read_cb, is);
+	if (is->ev == NULL || event_add(is->ev, NULL) == -1) {
+		log_warnx("ingest: cannot watch %s", is->desc);
+		return -1;
+	}
+	log_info("ingest: listening on %s", is->desc);
+	return 0;
+}
+
+/* Open the StatsD listeners of the configuration; none is fine. */
+int
+ingest_start(struct daemon *d)
+{
+	struct ingest	*in;
+	int		 i;
+
+	in = d->ingest = xcalloc(1, sizeof(*in));
+	in->d = d;
+	statsd_init(&in->parser);
+	in->bufs = xmalloc((size_t)INGEST_BATCH * INGEST_DGRAM);
+	for (i = 0; i < INGEST_BATCH; i++) {
+		in->iov[i].iov_base = in->bufs + (size_t)i * INGEST_DGRAM;
+		in->iov[i].iov_len = INGEST_DGRAM;
+		in->msgs[i].msg_hdr.msg_iov = &in->iov[i];
+		in->msgs[i].msg_hdr.msg_iovlen = 1;
+		in->msgs[i].msg_hdr.msg_control = in->ctl[i];
+	}
+	if (d->conf->statsd_udp != NULL &&
+	    ingest_open(in, d->conf->statsd_udp, 0) == -1)
+		return -1;
+	if (d->conf->statsd_unix != NULL &&
+	    ingest_open(in, d->conf->statsd_unix, 1) == -1)
+		return -1;
+	if (in->nsocks == 0)
+		log_info("ingest: no StatsD listener configured");
+	return 0;
+}
+
+/* Close the listeners; frees what ingest_start made, even half-made. */
+void
+ingest_stop(struct daemon *d)
+{
+	struct ingest	*in = d->ingest;
+	size_t		 i;
+
+	if (in == NULL)
+		return;
+	for (i = 0; i < in->nsocks; i++) {
+		struct ingest_sock *is = &in->socks[i];
+
+		if (is->ev != NULL)
+			event_free(is->ev);
+		if (is->fd != -1)
+			close(is->fd);
+		if (is->unix_path != NULL && unlink(is->unix_path) == -1)
+			log_warn("ingest: unlink %s", is->unix_path);
+		free(is->unix_path);
+		free(is->desc);
+	}
+	free(in->bufs);
+	free(in);
+	d->ingest = NULL;
+}
+
+/* Listener addresses take effect at restart; the buffer size at once. */
+int
+ingest_reload(struct daemon *d, const struct mt_config *nc)
+{
+	const struct mt_config	*oc = d->conf;
+	size_t			 i;
+
+#define INGEST_SAME(a, b) (((a) == NULL && (b) == NULL) || \
+	((a) != NULL && (b) != NULL && strcmp((a), (b)) == 0))
+	if (!INGEST_SAME(oc->statsd_udp, nc->statsd_udp) ||
+	    !INGEST_SAME(oc->statsd_unix, nc->statsd_unix))
+		log_warnx("ingest: listen.statsd_* changed; it takes effect "
+		    "when meshtuned restarts");
+#undef INGEST_SAME
+	if (oc->statsd_rcvbuf != nc->statsd_rcvbuf)
+		for (i = 0; i < d->ingest->nsocks; i++)
+			ingest_rcvbuf(&d->ingest->socks[i],
+			    (int)nc->statsd_rcvbuf);
+	return 0;
+}
+
+/* Counters for /v1/status and /metrics. */
+const struct ingest_stats *
+ingest_stats(const struct daemon *d)
+{
+	return &d->ingest->stats;
+}
+
+/* The parser's counters: lines read and errors by reason. */
+const struct statsd_stats *
+ingest_parser_stats(const struct daemon *d)
+{
+	return &d->ingest->parser.stats;
+}

@@ -1,0 +1,445 @@
+/*
+ * metrics.c -- the series registry: series key -> window, gauge, counter.
+ *
+ * A series key is the metric name plus its sorted tags, "name{k=v,k2=v2}".
+ * Timers, histograms, distributions and gauges feed a sliding-window
+ * histogram (window.c); gauges also keep their last value; counters keep
+ * their total and a ring of per-slice sums for the rate over the window.
+ *
+ * Lookups go through an open-addressing table of (hash, series) with
+ * linear probing and backward-shift deletion, sized to a power of two and
+ * at most half full, so the ingest path costs one hash probe per line.
+ * Nothing grows without bound: past max_series, lines of new series are
+ * dropped and counted, and series idle for longer than idle_ms go.
+ */
+#include <sys/types.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meshtuned.h"
+
+struct series {
+	uint64_t	 hash;
+	char		*key;		/* NUL-terminated */
+	size_t		 keylen;
+	size_t		 namelen;	/* key[0 .. namelen) is the name */
+	enum statsd_type type;
+	uint64_t	 last_seen_ms;
+	struct window	*w;		/* all but counters */
+	double		 last;		/* gauges: current value */
+	double		 total;		/* counters: sum of increments */
+	double		*slice_sum;	/* counters: per-slice increments */
+	uint64_t	 slice_epoch;	/* counters: index of the newest slice */
+};
+
+struct metrics_slot {
+	uint64_t	 hash;
+	struct series	*s;		/* NULL: empty */
+};
+
+struct metrics {
+	struct metrics_slot *slots;
+	size_t		 cap;		/* power of two */
+	size_t		 count;
+	size_t		 max_series;
+	unsigned int	 window_s;
+	unsigned int	 slices;
+	uint64_t	 slice_ms;
+	struct metrics_stats stats;
+};
+
+#define METRICS_MIN_CAP	64
+
+/*
+ * Make a registry whose series summarise the last window_s seconds in
+ * slices steps, holding at most max_series series.  Returns NULL if the
+ * window shape is invalid.
+ */
+struct metrics *
+metrics_new(unsigned int window_s, unsigned int slices, size_t max_series)
+{
+	struct metrics	*m;
+
+	if (window_s == 0 || slices == 0 || max_series == 0 ||
+	    ((uint64_t)window_s * 1000) % slices != 0)
+		return NULL;
+	m = xcalloc(1, sizeof(*m));
+	m->cap = METRICS_MIN_CAP;
+	m->slots = xcalloc(m->cap, sizeof(*m->slots));
+	m->max_series = max_series;
+	m->window_s = window_s;
+	m->slices = slices;
+	m->slice_ms = (uint64_t)window_s * 1000 / slices;
+	return m;
+}
+
+static void
+series_free(struct series *s)
+{
+	if (s->w != NULL)
+		window_free(s->w);
+	free(s->slice_sum);
+	free(s->key);
+	free(s);
+}
+
+/* Free the registry and every series in it; NULL is a no-op. */
+void
+metrics_free(struct metrics *m)
+{
+	size_t	i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->cap; i++)
+		if (m->slots[i].s != NULL)
+			series_free(m->slots[i].s);
+	free(m->slots);
+	free(m);
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static struct metrics_slot *
+metrics_probe(struct metrics *m, const char *key, size_t keylen,
+    uint64_t hash)
+{
+	struct metrics_slot	*slot;
+	size_t			 mask = m->cap - 1, i = hash & mask;
+
+	for (;;) {
+		slot = &m->slots[i];
+		if (slot->s == NULL)
+			return slot;
+		if (slot->hash == hash && slot->s->keylen == keylen &&
+		    memcmp(slot->s->key, key, keylen) == 0)
+			return slot;
+		i = (i + 1) & mask;
+	}
+}
+
+static void
+metrics_grow(struct metrics *m)
+{
+	struct metrics_slot	*old = m->slots, *slot;
+	size_t			 oldcap = m->cap, i;
+
+	m->cap *= 2;
+	m->slots = xcalloc(m->cap, sizeof(*m->slots));
+	for (i = 0; i < oldcap; i++) {
+		if (old[i].s == NULL)
+			continue;
+		slot = metrics_probe(m, old[i].s->key, old[i].s->keylen,
+		    old[i].hash);
+		*slot = old[i];
+	}
+	free(old);
+}
+
+static struct series *
+series_new(struct metrics *m, const char *key, size_t keylen,
+    size_t namelen, uint64_t hash, enum statsd_type type, uint64_t now_ms)
+{
+	struct series	*s;
+
+	s = xcalloc(1, sizeof(*s));
+	s->hash = hash;
+	s->key = xmalloc(keylen + 1);
+	memcpy(s->key, key, keylen);
+	s->key[keylen] = '\0';
+	s->keylen = keylen;
+	s->namelen = namelen;
+	s->type = type;
+	s->last = NAN;
+	if (type == STATSD_COUNTER) {
+		s->slice_sum = xcalloc(m->slices, sizeof(double));
+		s->slice_epoch = now_ms / m->slice_ms;
+	} else if ((s->w = window_new(m->window_s, m->slices, now_ms)) == NULL)
+		fatalx("%s: window_new(%u, %u) failed", __func__, m->window_s,
+		    m->slices);
+	return s;
+}
+
+/*
+ * Find the series of key, creating it if there is room.  Returns NULL,
+ * counting the drop, if the registry is full or key already names a
+ * series of another type.
+ */
+static struct series *
+metrics_get(struct metrics *m, const char *key, size_t keylen,
+    size_t namelen, uint64_t hash, enum statsd_type type, uint64_t now_ms)
+{
+	struct metrics_slot	*slot;
+
+	slot = metrics_probe(m, key, keylen, hash);
+	if (slot->s != NULL) {
+		if (slot->s->type != type) {
+			m->stats.type_conflicts++;
+			return NULL;
+		}
+		return slot->s;
+	}
+	if (m->count >= m->max_series) {
+		m->stats.series_dropped++;
+		return NULL;
+	}
+	slot->hash = hash;
+	slot->s = series_new(m, key, keylen, namelen, hash, type, now_ms);
+	m->count++;
+	m->stats.series_created++;
+	if (m->count * 2 > m->cap)
+		metrics_grow(m);
+	/* The slot may have moved; find the series again. */
+	return metrics_probe(m, key, keylen, hash)->s;
+}
+
+/* Move a counter's ring forward to now, zeroing the slices that expired. */
+static void
+counter_advance(struct metrics *m, struct series *s, uint64_t now_ms)
+{
+	uint64_t	epoch = now_ms / m->slice_ms, e;
+
+	if (epoch <= s->slice_epoch)
+		return;
+	if (epoch - s->slice_epoch >= m->slices)
+		memset(s->slice_sum, 0, m->slices * sizeof(double));
+	else
+		for (e = s->slice_epoch + 1; e <= epoch; e++)
+			s->slice_sum[e % m->slices] = 0;
+	s->slice_epoch = epoch;
+}
+
+/* Apply one value to a series; -1 if the window refused it. */
+static int
+series_add(struct metrics *m, struct series *s, double v, int delta,
+    double rate, uint64_t now_ms)
+{
+	s->last_seen_ms = now_ms;
+	switch (s->type) {
+	case STATSD_COUNTER:
+		/* A sampled counter stands for 1/rate increments. */
+		v /= rate;
+		counter_advance(m, s, now_ms);
+		s->slice_sum[s->slice_epoch % m->slices] += v;
+		s->total += v;
+		return 0;
+	case STATSD_GAUGE:
+		if (delta)
+			v += isnan(s->last) ? 0 : s->last;
+		s->last = v;
+		break;
+	default:
+		break;
+	}
+	return window_record(s->w, v, now_ms);
+}
+
+/*
+ * Add every value of a parsed StatsD line.  Returns the number of values
+ * stored; the others are counted in the registry's stats.
+ */
+size_t
+metrics_add_line(struct metrics *m, const struct statsd_line *ln,
+    uint64_t now_ms)
+{
+	struct series	*s;
+	size_t		 i, stored = 0;
+
+	s = metrics_get(m, ln->key, ln->keylen, ln->namelen, ln->hash,
+	    ln->type, now_ms);
+	if (s == NULL) {
+		m->stats.values_dropped += ln->nvalues;
+		return 0;
+	}
+	for (i = 0; i < ln->nvalues; i++) {
+		if (series_add(m, s, ln->values[i], ln->delta != NULL &&
+		    ln->delta[i], ln->rate, now_ms) == 0)
+			stored++;
+		else
+			m->stats.values_refused++;
+	}
+	m->stats.values += stored;
+	return stored;
+}
+
+/*
+ * Add one value to the series key (a NUL-terminated canonical key): the
+ * way /proc collectors feed the registry.  Returns 0, or -1 if it was
+ * dropped (registry full, type conflict, value refused by the window).
+ */
+int
+metrics_add(struct metrics *m, const char *key, enum statsd_type type,
+    double value, uint64_t now_ms)
+{
+	struct series	*s;
+	size_t		 keylen = strlen(key);
+	const char	*brace = memchr(key, '{', keylen);
+
+	s = metrics_get(m, key, keylen, brace ? (size_t)(brace - key) : keylen,
+	    statsd_hash(key, keylen), type, now_ms);
+	if (s == NULL) {
+		m->stats.values_dropped++;
+		return -1;
+	}
+	if (series_add(m, s, value, 0, 1.0, now_ms) == -1) {
+		m->stats.values_refused++;
+		return -1;
+	}
+	m->stats.values++;
+	return 0;
+}
+
+/* The series called key (canonical form, NUL-terminated), or NULL. */
+struct series *
+metrics_find(struct metrics *m, const char *key)
+{
+	size_t	keylen = strlen(key);
+
+	return metrics_probe(m, key, keylen, statsd_hash(key, keylen))->s;
+}
+
+/* Remove the series in slot i, shifting later entries of its run back. */
+static void
+metrics_remove_slot(struct metrics *m, size_t i)
+{
+	size_t	mask = m->cap - 1, j = i, home;
+
+	series_free(m->slots[i].s);
+	m->slots[i].s = NULL;
+	m->count--;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (m->slots[j].s == NULL)
+			return;
+		home = m->slots[j].hash & mask;
+		/* Move j back to i unless its home lies in (i, j]. */
+		if ((j > i && (home <= i || home > j)) ||
+		    (j < i && (home <= i && home > j))) {
+			m->slots[i] = m->slots[j];
+			m->slots[j].s = NULL;
+			i = j;
+		}
+	}
+}
+
+/*
+ * Remove every series without a sample for longer than idle_ms.  Returns
+ * how many went.
+ */
+size_t
+metrics_expire(struct metrics *m, uint64_t now_ms, uint64_t idle_ms)
+{
+	size_t	i = 0, removed = 0;
+
+	while (i < m->cap) {
+		struct series *s = m->slots[i].s;
+
+		if (s != NULL && now_ms > s->last_seen_ms &&
+		    now_ms - s->last_seen_ms > idle_ms) {
+			metrics_remove_slot(m, i);
+			removed++;
+			/* Slot i may now hold a shifted entry: look again. */
+			continue;
+		}
+		i++;
+	}
+	m->stats.series_expired += removed;
+	return removed;
+}
+
+/* Change the cap; series already held above it stay until they expire. */
+void
+metrics_set_max_series(struct metrics *m, size_t max_series)
+{
+	m->max_series = max_series;
+}
+
+/* Number of series held. */
+size_t
+metrics_count(const struct metrics *m)
+{
+	return m->count;
+}
+
+/* The registry's own counters. */
+const struct metrics_stats *
+metrics_stats(const struct metrics *m)
+{
+	return &m->stats;
+}
+
+/*
+ * Call fn for every series, in table order.  fn must not add or remove
+ * series.
+ */
+void
+metrics_foreach(struct metrics *m, void (*fn)(struct series *, void *),
+    void *arg)
+{
+	size_t	i;
+
+	for (i = 0; i < m->cap; i++)
+		if (m->slots[i].s != NULL)
+			fn(m->slots[i].s, arg);
+}
+
+/* Bytes held by the registry and its series, for /v1/status. */
+size_t
+metrics_bytes(const struct metrics *m)
+{
+	size_t	i, n = sizeof(*m) + m->cap * sizeof(*m->slots);
+
+	for (i = 0; i < m->cap; i++) {
+		const struct series *s = m->slots[i].s;
+
+		if (s == NULL)
+			continue;
+		n += sizeof(*s) + s->keylen + 1;
+		n += s->w != NULL ? window_bytes(s->w) :
+		    m->slices * sizeof(double);
+	}
+	return n;
+}
+
+const char *
+series_key(const struct series *s)
+{
+	return s->key;
+}
+
+enum statsd_type
+series_type(const struct series *s)
+{
+	return s->type;
+}
+
+/*
+ * The statistics of a series over the window ending at now_ms.  A counter
+ * fills only rate and sum (increments in the window) and total; its
+ * quantiles, min, max and mean are NaN, as is last for all but gauges.
+ */
+void
+series_stats(struct metrics *m, struct series *s, uint64_t now_ms,
+    struct series_stats *out)
+{
+	size_t	i;
+	double	sum = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->window_s = m->window_s;
+	out->last = s->last;
+	out->total = NAN;
+	if (s->type != STATSD_COUNTER) {
+		window_stats(s->w, now_ms, &out->w);
+		return;
+	}
+	counter_advance(m, s, now_ms);
+	for (i = 0; i < m->slices; i++)
+		sum += s->slice_sum[i];
+	out->total = s->total;
+	out->w.sum = sum;
+	out->w.rate = sum / m->window_s;
+	out->w.min = out->w.max = out->w.mean = NAN;
+	out->w.p50 = out->w.p90 = out->w.p95 = out->w.p99 = out->w.p999 = NAN;
+}
