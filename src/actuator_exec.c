@@ -322,7 +322,8 @@ exec_spawn(struct exec_conf *ec, struct actuator_op *op, const char *value,
 	posix_spawnattr_t		 attr;
 	sigset_t			 none, all;
 	char				**argv, *env[5];
-	int				 out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int				 out[2] = { -1, -1 };
+	int				 errp[2] = { -1, -1 };
 	int				 rc, ret = -1;
 	size_t				 i;
 

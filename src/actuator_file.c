@@ -205,7 +205,8 @@ file_parse(enum file_format ff, const char *text, struct file_value *fv,
 		return 0;
 	case FF_CPU_MAX:
 		if (n != 2 || file_number(tok[1], toklen[1], &period,
-		    &integer) == -1 || !integer || period <= 0)
+		    &integer) == -1 || !integer || period <= 0 ||
+		    period > 1e9)
 			goto bad;
 		fv->period = (long long)period;
 		fv->integer = 1;

@@ -468,6 +468,7 @@ test_new_refused(void **state)
 {
 	struct env		*e = *state;
 	struct mt_actuator_conf	 c;
+	struct actuator		*a;
 	char			 err[ACTUATOR_ERRLEN], longpath[200];
 
 	memset(&c, 0, sizeof(c));
@@ -484,6 +485,17 @@ test_new_refused(void **state)
 	assert_contains(err, "loopback");
 	c.url = "https://127.0.0.1/knobs";
 	assert_null(actuator_new(e->base, &c, err, sizeof(err)));
+	c.url = "http://user@127.0.0.1/knobs";
+	assert_null(actuator_new(e->base, &c, err, sizeof(err)));
+	/* Loopback in every spelling is accepted. */
+	c.url = "http://[::1]:8080/knobs";
+	a = actuator_new(e->base, &c, err, sizeof(err));
+	assert_non_null(a);
+	actuator_free(a);
+	c.url = "http://127.1.2.3/";
+	a = actuator_new(e->base, &c, err, sizeof(err));
+	assert_non_null(a);
+	actuator_free(a);
 	c.type = "unix";
 	memset(longpath, 'a', sizeof(longpath) - 1);
 	longpath[0] = '/';
