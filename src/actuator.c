@@ -293,7 +293,8 @@ actuator_set(struct actuator *a, const struct mt_knob_conf *knob,
 
 /*
  * Stop op and free it; its callback is never called.  op must be a
- * handle whose callback has not run yet.
+ * handle whose callback has not been called yet and is not running (a
+ * callback must not cancel its own operation: it is freed on return).
  */
 void
 actuator_cancel(struct actuator_op *op)
