@@ -683,4 +683,112 @@ void		 sha256_final(struct sha256 *, uint8_t [SHA256_LEN]);
 void		 sha256_hex(const uint8_t [SHA256_LEN], char [SHA256_HEXLEN]);
 int		 sha256_fd(int, char [SHA256_HEXLEN]);
 
+/* actuator.c */
+struct actuator;		/* one configured actuator */
+struct actuator_op;		/* one get or set in flight */
+struct actuators;		/* every actuator of a configuration */
+
+#define ACTUATOR_ERRLEN		256	/* error texts are cut to this */
+#define ACTUATOR_MAX_REPLY	4096	/* bytes of a reply line or body */
+
+enum actuator_opkind {
+	ACTUATOR_GET,
+	ACTUATOR_SET
+};
+
+/* The outcome of one operation; strings valid during the callback only. */
+struct actuator_result {
+	enum actuator_opkind	 kind;
+	const char		*actuator;	/* its configured name */
+	const char		*knob;
+	int			 ok;
+	double			 value;		/* read, or in effect after the
+						   set; NAN if unknown */
+	double			 old_value;	/* before the set, if the
+						   backend read it (file) */
+	double			 requested;	/* set: asked for; get: NAN */
+	int			 readback;	/* value read from the target,
+						   not echoed or remembered */
+	const char		*error;		/* NULL when ok */
+	uint64_t		 elapsed_us;
+};
+typedef void	(*actuator_done_fn)(const struct actuator_result *, void *);
+
+struct actuator_stats {
+	uint64_t		 started, succeeded, failed, timeouts;
+	size_t			 pending;
+};
+
+/*
+ * A backend, one per actuator_<type>.c.  configure reads conf (and may
+ * refuse it: -1 and a reason in err), get and set start an operation and
+ * return at once, reporting later with actuator_op_done/_fail; release
+ * stops what an operation still does and frees its state, called exactly
+ * once per operation from outside the backend's callbacks; free undoes
+ * configure after every operation is released.
+ */
+struct actuator_backend {
+	const char	*name;
+	int		(*configure)(struct actuator *,
+			    const struct mt_actuator_conf *, char *, size_t);
+	void		(*get)(struct actuator_op *);
+	void		(*set)(struct actuator_op *);
+	void		(*release)(struct actuator_op *);
+	void		(*free)(struct actuator *);
+};
+
+const struct actuator_backend *actuator_backend_lookup(const char *);
+struct actuator	*actuator_new(struct event_base *,
+		    const struct mt_actuator_conf *, char *, size_t);
+void		 actuator_free(struct actuator *);
+struct actuator_op *actuator_get(struct actuator *,
+		    const struct mt_knob_conf *, actuator_done_fn, void *);
+struct actuator_op *actuator_set(struct actuator *,
+		    const struct mt_knob_conf *, double, actuator_done_fn,
+		    void *);
+void		 actuator_cancel(struct actuator_op *);
+const char	*actuator_name(const struct actuator *);
+const char	*actuator_type(const struct actuator *);
+size_t		 actuator_pending(const struct actuator *);
+void		 actuator_get_stats(const struct actuator *,
+		    struct actuator_stats *);
+struct actuators *actuators_new(struct event_base *,
+		    const struct mt_config *, struct conf_errors *);
+void		 actuators_free(struct actuators *);
+struct actuator	*actuators_find(const struct actuators *, const char *);
+size_t		 actuators_pending(const struct actuators *);
+/* for backends */
+struct event_base *actuator_base(const struct actuator *);
+void		*actuator_data(const struct actuator *);
+void		 actuator_set_data(struct actuator *, void *);
+int64_t		 actuator_timeout_ms(const struct actuator *);
+struct actuator	*actuator_op_actuator(const struct actuator_op *);
+const char	*actuator_op_knob(const struct actuator_op *);
+const char	*actuator_op_path(const struct actuator_op *);
+double		 actuator_op_value(const struct actuator_op *);
+double		 actuator_op_initial(const struct actuator_op *);
+enum actuator_opkind actuator_op_kind(const struct actuator_op *);
+void		*actuator_op_data(const struct actuator_op *);
+void		 actuator_op_set_data(struct actuator_op *, void *);
+void		 actuator_op_stage(struct actuator_op *, const char *);
+void		 actuator_op_old(struct actuator_op *, double);
+int		 actuator_op_finished(const struct actuator_op *);
+void		 actuator_op_done(struct actuator_op *, double, int);
+void		 actuator_op_fail(struct actuator_op *, const char *, ...)
+		    __printflike(2, 3);
+int		 actuator_memo_get(const struct actuator *, const char *,
+		    double *);
+void		 actuator_memo_put(struct actuator *, const char *, double);
+int		 actuator_format_value(double, char *, size_t);
+char		*actuator_request_json(const struct actuator_op *);
+int		 actuator_parse_reply(const char *, size_t, double *, char *,
+		    size_t);
+/* actuator_unix.c actuator_exec.c actuator_http.c actuator_file.c
+   actuator_log.c: one backend each */
+extern const struct actuator_backend actuator_backend_unix;
+extern const struct actuator_backend actuator_backend_exec;
+extern const struct actuator_backend actuator_backend_http;
+extern const struct actuator_backend actuator_backend_file;
+extern const struct actuator_backend actuator_backend_log;
+
 #endif /* MESHTUNED_H */
