@@ -300,13 +300,114 @@ static void
 api_strategies(struct daemon *d, struct evhttp_request *req,
     const char *rest)
 {
-	api_reply_error(req, 503, "strategies not built yet");
+	struct plugin_stats	 st;
+	cJSON			*doc = cJSON_CreateArray(), *o;
+	const char		*why;
+	char			 abi[16], ts[32];
+	uint64_t		 when;
+	size_t			 i;
+
+	for (i = 0; i < plugin_count(d->engine); i++) {
+		plugin_get_stats(plugin_at(d->engine, i), &st);
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", st.name);
+		cJSON_AddStringToObject(o, "module", st.module);
+		cJSON_AddStringToObject(o, "strategy", st.strategy);
+		cJSON_AddStringToObject(o, "version",
+		    st.version ? st.version : "");
+		snprintf(abi, sizeof(abi), "%u.%u", st.abi_major,
+		    st.abi_minor);
+		cJSON_AddStringToObject(o, "abi", abi);
+		cJSON_AddBoolToObject(o, "enabled", st.enabled);
+		if (st.disabled_reason != NULL)
+			cJSON_AddStringToObject(o, "disabled_reason",
+			    st.disabled_reason);
+		cJSON_AddNumberToObject(o, "evaluations",
+		    (double)st.evaluations);
+		cJSON_AddNumberToObject(o, "proposals", (double)st.proposals);
+		cJSON_AddNumberToObject(o, "errors", (double)st.errors);
+		cJSON_AddNumberToObject(o, "overruns", (double)st.overruns);
+		cJSON_AddNumberToObject(o, "last_duration_us",
+		    (double)st.last_us);
+		cJSON_AddNumberToObject(o, "max_duration_us",
+		    (double)st.max_us);
+		why = governor_last_decision(d->governor, st.name, &when);
+		if (why != NULL) {
+			clock_format_iso(when, ts, sizeof(ts));
+			cJSON_AddStringToObject(o, "last_decision", why);
+			cJSON_AddStringToObject(o, "last_decision_time", ts);
+		} else
+			cJSON_AddNullToObject(o, "last_decision");
+		cJSON_AddItemToArray(doc, o);
+	}
+	api_reply_json(req, 200, doc);
+}
+
+/*
+ * A request waiting for the audit writer.  If the client goes away first,
+ * libevent frees the request: the close callback forgets it.
+ */
+struct api_pending {
+	struct evhttp_request		*req;
+	struct evhttp_connection	*conn;
+};
+
+static void
+api_pending_closed(struct evhttp_connection *conn, void *arg)
+{
+	struct api_pending	*p = arg;
+
+	p->req = NULL;
+}
+
+static void
+api_actions_done(const char *json, void *arg)
+{
+	struct api_pending	*p = arg;
+	struct evbuffer		*buf;
+
+	if (p->req != NULL) {
+		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+		if (json == NULL)
+			api_reply_error(p->req, 500, "audit log query failed");
+		else if ((buf = evbuffer_new()) != NULL) {
+			evbuffer_add(buf, json, strlen(json));
+			evbuffer_add(buf, "\n", 1);
+			evhttp_add_header(evhttp_request_get_output_headers(
+			    p->req), "Content-Type", "application/json");
+			evhttp_send_reply(p->req, 200, "OK", buf);
+			evbuffer_free(buf);
+		}
+	}
+	free(p);
 }
 
 static void
 api_actions(struct daemon *d, struct evhttp_request *req, const char *rest)
 {
-	api_reply_error(req, 503, "audit log not built yet");
+	struct api_pending	*p;
+	char			 arg[16], *ep;
+	long			 limit = 50;
+
+	if (api_query_param(req, "limit", arg, sizeof(arg)) == 0) {
+		limit = strtol(arg, &ep, 10);
+		if (*arg == '\0' || *ep != '\0' || limit < 1 ||
+		    limit > AUDIT_LIMIT_MAX) {
+			api_reply_error(req, 400, "limit: expected an integer "
+			    "in 1..%d, got \"%s\"", AUDIT_LIMIT_MAX, arg);
+			return;
+		}
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->req = req;
+	p->conn = evhttp_request_get_connection(req);
+	evhttp_connection_set_closecb(p->conn, api_pending_closed, p);
+	if (audit_actions_json(d->audit, (int)limit, api_actions_done, p) ==
+	    -1) {
+		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+		free(p);
+		api_reply_error(req, 503, "audit log busy");
+	}
 }
 
 static void
@@ -334,7 +435,11 @@ api_post_resume(struct daemon *d, struct evhttp_request *req, const char *rest)
 	char	knob[256];
 
 	if (api_query_param(req, "knob", knob, sizeof(knob)) == 0) {
-		api_reply_error(req, 404, "no knob %s is marked manual", knob);
+		if (governor_resume(d->governor, knob) == -1)
+			api_reply_error(req, 404, "no knob %s is marked manual",
+			    knob);
+		else
+			api_reply_ok(req);
 		return;
 	}
 	if (d->paused)

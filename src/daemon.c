@@ -25,9 +25,12 @@ static void	tick_stop(struct daemon *);
 static int	tick_reload(struct daemon *, const struct mt_config *);
 static int	signals_start(struct daemon *);
 static void	signals_stop(struct daemon *);
-static int	registry_start(struct daemon *);
-static void	registry_stop(struct daemon *);
-static int	registry_reload(struct daemon *, const struct mt_config *);
+static int	daemon_audit_start(struct daemon *);
+static void	daemon_audit_stop(struct daemon *);
+static int	daemon_audit_reload(struct daemon *, const struct mt_config *);
+static int	daemon_registry_start(struct daemon *);
+static void	daemon_registry_stop(struct daemon *);
+static int	daemon_registry_reload(struct daemon *, const struct mt_config *);
 
 /*
  * The subsystems, in start order.  stop runs in reverse; reload (optional)
@@ -41,7 +44,10 @@ static const struct daemon_subsystem {
 	int		(*reload)(struct daemon *, const struct mt_config *);
 } subsystems[] = {
 	{ "signals", signals_start, signals_stop, NULL },
-	{ "registry", registry_start, registry_stop, registry_reload },
+	{ "audit", daemon_audit_start, daemon_audit_stop, daemon_audit_reload },
+	{ "registry", daemon_registry_start, daemon_registry_stop, daemon_registry_reload },
+	{ "governor", governor_start, governor_stop, governor_reload },
+	{ "engine", engine_start, engine_stop, engine_reload },
 	{ "ingest", ingest_start, ingest_stop, ingest_reload },
 	{ "collect", collect_start, collect_stop, collect_reload },
 	{ "api", api_start, api_stop, api_reload },
@@ -49,7 +55,43 @@ static const struct daemon_subsystem {
 };
 
 static int
-registry_start(struct daemon *d)
+daemon_audit_start(struct daemon *d)
+{
+	char	err[512];
+
+	d->audit = audit_open(d->base, d->conf->audit_path,
+	    (int)d->conf->retention_days, err, sizeof(err));
+	if (d->audit == NULL) {
+		log_warnx("audit: %s", err);
+		return -1;
+	}
+	(void)audit_event(d->audit, "start", "meshtuned", "meshtuned "
+	    PACKAGE_VERSION " started", NULL);
+	return 0;
+}
+
+static void
+daemon_audit_stop(struct daemon *d)
+{
+	if (d->audit == NULL)
+		return;
+	(void)audit_event(d->audit, "stop", "meshtuned", "meshtuned stopped",
+	    NULL);
+	audit_close(d->audit);
+	d->audit = NULL;
+}
+
+static int
+daemon_audit_reload(struct daemon *d, const struct mt_config *nc)
+{
+	if (strcmp(nc->audit_path, d->conf->audit_path) != 0)
+		log_warnx("audit: audit.path changes take effect when "
+		    "meshtuned restarts");
+	return 0;
+}
+
+static int
+daemon_registry_start(struct daemon *d)
 {
 	d->metrics = metrics_new((unsigned int)d->conf->window_seconds,
 	    (unsigned int)d->conf->window_slices, (size_t)d->conf->max_series);
@@ -61,7 +103,7 @@ registry_start(struct daemon *d)
 }
 
 static void
-registry_stop(struct daemon *d)
+daemon_registry_stop(struct daemon *d)
 {
 	metrics_free(d->metrics);
 	d->metrics = NULL;
@@ -69,7 +111,7 @@ registry_stop(struct daemon *d)
 
 /* The window shape is fixed for the life of the series; the cap is not. */
 static int
-registry_reload(struct daemon *d, const struct mt_config *nc)
+daemon_registry_reload(struct daemon *d, const struct mt_config *nc)
 {
 	if (nc->window_seconds != d->conf->window_seconds ||
 	    nc->window_slices != d->conf->window_slices)
@@ -88,7 +130,7 @@ tick_cb(evutil_socket_t fd, short events, void *arg)
 
 	d->ticks++;
 	d->last_tick.wall_ms = clock_wall_ms();
-	/* The governor's work is hooked in here by later subsystems. */
+	engine_tick(d, clock_mono_ms());
 	d->last_tick.duration_us = clock_mono_us() - start;
 	log_debug("tick %llu took %llu us", (unsigned long long)d->ticks,
 	    (unsigned long long)d->last_tick.duration_us);
@@ -174,6 +216,9 @@ daemon_reload(struct daemon *d)
 	config_free(d->conf);
 	d->conf = nc;
 	d->reloads++;
+	engine_reloaded(d);
+	(void)audit_event(d->audit, "reload", "meshtuned",
+	    "configuration reloaded", NULL);
 	log_info("configuration reloaded");
 	return 0;
 }

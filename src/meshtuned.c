@@ -79,8 +79,15 @@ main(int argc, char **argv)
 	if (dry_run)
 		d.conf->dry_run = 1;
 	if (check) {
-		printf("%s: configuration OK\n", conf_path);
+		size_t refused = engine_check(d.conf);
+
 		config_free(d.conf);
+		if (refused > 0) {
+			fprintf(stderr, "meshtuned: %zu strateg%s refused\n",
+			    refused, refused == 1 ? "y" : "ies");
+			return 1;
+		}
+		printf("%s: configuration OK\n", conf_path);
 		return 0;
 	}
 	if (!foreground && daemon(0, 0) == -1)

@@ -149,6 +149,9 @@ struct daemon {
 	struct metrics		*metrics;
 	struct ingest		*ingest;
 	struct collect		*collect;
+	struct audit		*audit;
+	struct plugin_set	*engine;
+	struct governor		*governor;
 	uint64_t		 started_ms;	/* monotonic */
 	struct event		*ev_signal[3];
 	struct event		*ev_tick;
@@ -330,6 +333,8 @@ const char	*series_key(const struct series *);
 enum statsd_type series_type(const struct series *);
 void		 series_stats(struct metrics *, struct series *, uint64_t,
 		    struct series_stats *);
+int		 series_quantile(struct metrics *, struct series *, uint64_t,
+		    double, double *);
 
 /* ingest_statsd.c */
 struct ingest;
@@ -353,6 +358,54 @@ struct collect;
 int		 collect_start(struct daemon *);
 void		 collect_stop(struct daemon *);
 int		 collect_reload(struct daemon *, const struct mt_config *);
+
+/* hostapi.c */
+struct tick;
+struct mt_host_api;
+struct tick	*tick_new(struct daemon *, uint64_t);
+unsigned int	 tick_free(struct tick *);
+const struct series_stats *tick_stats(struct tick *, const char *,
+		    struct series **);
+int		 tick_stat_value(const struct series_stats *, enum statsd_type,
+		    const char *, double *);
+const struct mt_host_api *hostapi_table(void);
+
+/* engine.c */
+struct plugin_set;
+struct plugin_set *engine_load(struct daemon *, const struct mt_config *,
+		    size_t *);
+int		 engine_start(struct daemon *);
+void		 engine_stop(struct daemon *);
+int		 engine_reload(struct daemon *, const struct mt_config *);
+void		 engine_reloaded(struct daemon *);
+void		 engine_tick(struct daemon *, uint64_t);
+size_t		 engine_check(const struct mt_config *);
+
+/* governor.c */
+struct governor;
+struct mt_action;
+
+/* A strategy's proposal as the governor receives it during a tick. */
+struct gov_proposal {
+	const char		*strategy;	/* instance name */
+	int			 priority;	/* of that instance */
+	int			 advise;	/* mode "advise": dry run for it */
+	const struct mt_action	*action;	/* valid during the call */
+	double			 baseline;	/* expect_stat now, or NAN */
+	uint64_t		 baseline_count; /* samples behind it */
+};
+
+int		 governor_start(struct daemon *);
+void		 governor_stop(struct daemon *);
+int		 governor_reload(struct daemon *, const struct mt_config *);
+void		 governor_propose(struct governor *, const struct gov_proposal *,
+		    uint64_t);
+unsigned int	 governor_decide(struct governor *, uint64_t);
+int		 governor_knob(struct governor *, const char *, double *,
+		    double *, double *);
+int		 governor_resume(struct governor *, const char *);
+const char	*governor_last_decision(struct governor *, const char *,
+		    uint64_t *);
 
 /* prom.c */
 struct evbuffer;
@@ -656,6 +709,8 @@ size_t			 plugin_eval_all(struct plugin_set *, void *,
 void			 plugin_get_stats(const struct plugin_inst *,
 			    struct plugin_stats *);
 void			 plugin_set_udata(struct plugin_inst *, void *);
+void			 plugin_inst_set_limits(struct plugin_inst *, uint64_t,
+			    unsigned int);
 struct plugin_inst	*plugin_ctx_inst(struct mt_ctx *);
 const char		*plugin_ctx_name(struct mt_ctx *);
 void			*plugin_ctx_udata(struct mt_ctx *);

@@ -443,3 +443,16 @@ series_stats(struct metrics *m, struct series *s, uint64_t now_ms,
 	out->w.min = out->w.max = out->w.mean = NAN;
 	out->w.p50 = out->w.p90 = out->w.p95 = out->w.p99 = out->w.p999 = NAN;
 }
+
+/*
+ * Quantile q in [0, 1] of a window series as of now_ms into *out (NaN for
+ * an empty window).  Returns -1 for a counter or a bad q.
+ */
+int
+series_quantile(struct metrics *m, struct series *s, uint64_t now_ms,
+    double q, double *out)
+{
+	if (s->w == NULL)
+		return -1;
+	return window_quantiles(s->w, now_ms, &q, 1, out);
+}

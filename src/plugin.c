@@ -78,6 +78,8 @@ struct plugin_inst {
 	uint64_t			 overruns;
 	uint64_t			 last_us;
 	uint64_t			 max_us;
+	uint64_t			 budget_us;	/* 0: the set's */
+	unsigned int			 max_strikes;	/* 0: the set's */
 };
 
 struct plugin_set {
@@ -756,7 +758,8 @@ plugin_eval(struct plugin_inst *pi, void *tick, uint64_t now_ms)
 {
 	struct plugin_set		*ps = pi->set;
 	const struct mt_strategy	*d = pi->desc;
-	uint64_t			 t0, t1;
+	uint64_t			 t0, t1, budget_us;
+	unsigned int			 max_strikes;
 	int				 rs, ra = MT_NOOP, failed;
 	char				 last[128];
 
@@ -786,8 +789,10 @@ plugin_eval(struct plugin_inst *pi, void *tick, uint64_t now_ms)
 	pi->last_us = t1 - t0;
 	if (pi->last_us > pi->max_us)
 		pi->max_us = pi->last_us;
+	budget_us = pi->budget_us != 0 ? pi->budget_us : ps->budget_us;
+	max_strikes = pi->max_strikes != 0 ? pi->max_strikes : ps->max_strikes;
 	failed = rs < 0 || ra < 0;
-	if (!failed && pi->last_us <= ps->budget_us) {
+	if (!failed && pi->last_us <= budget_us) {
 		pi->strikes = 0;
 		return rs > 0 && ra == MT_OK;
 	}
@@ -800,14 +805,26 @@ plugin_eval(struct plugin_inst *pi, void *tick, uint64_t now_ms)
 		pi->overruns++;
 		snprintf(last, sizeof(last), "took %llu us, budget %llu us",
 		    (unsigned long long)pi->last_us,
-		    (unsigned long long)ps->budget_us);
+		    (unsigned long long)budget_us);
 	}
-	if (pi->strikes >= ps->max_strikes)
+	if (pi->strikes >= max_strikes)
 		inst_disable(pi, failed ? "errors" : "overrun", last);
 	else
 		log_warnx("plugin: strategy \"%s\": %s (%u of %u)", pi->name,
-		    last, pi->strikes, ps->max_strikes);
+		    last, pi->strikes, max_strikes);
 	return -1;
+}
+
+/*
+ * Give one instance its own budget and strike limit (a strategies[]
+ * entry's budget_ms and max_failures); 0 keeps the set's.
+ */
+void
+plugin_inst_set_limits(struct plugin_inst *pi, uint64_t budget_us,
+    unsigned int max_strikes)
+{
+	pi->budget_us = budget_us;
+	pi->max_strikes = max_strikes;
 }
 
 /* Evaluate every instance in order; returns how many applied. */

@@ -1,0 +1,1147 @@
+/*
+ * governor.c -- strategies propose, the governor decides.
+ *
+ * Each tick's proposals are judged in the order of DESIGN.md:
+ *  1. the knob is configured and not marked manual;
+ *  2. the value is clamped to [min, max] and to max_step_pct of the
+ *     current value (a proposal that then changes nothing is refused);
+ *  3. the same strategy has asked for the same direction for for_s;
+ *  4. the knob is not in flight, being verified, frozen for flapping or
+ *     cooling down, and the hourly action budget is not spent;
+ *  5. the knob's owner, if any, proposed it; of several proposals for one
+ *     knob in a tick the highest priority wins; a proposal that reverses a
+ *     higher-priority change within flap_window_s is refused;
+ *  6. in a dry run (-n, "dry_run", mode "advise") it is recorded as
+ *     dry_run and nothing is applied; while paused nothing is;
+ *  7. otherwise: a pending row is committed, the knob is read (a value
+ *     that differs from what meshtune last set marks it manual), set, and
+ *     the row updated to applied or failed;
+ *  8. after verify_s the expected statistic is compared with its value
+ *     before the change: kept if it moved the expected way by at least
+ *     VERIFY_IMPROVE (10 %), else rolled back (a rollback row, the
+ *     knob's cooldown doubled); unverified with too few samples.
+ * Every refusal has a reason code, counted in the audit log's decisions
+ * table.  Cooldowns, the budget, flap history and pending verifications
+ * are rebuilt from the audit log at start.
+ */
+#include <sys/types.h>
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "meshtuned.h"
+#include "meshtune/strategy.h"
+
+#define VERIFY_IMPROVE		0.10	/* required relative improvement */
+#define VERIFY_MIN_SAMPLES	20	/* fewer: unverified */
+#define COOLDOWN_MAX_S		86400	/* rollbacks double up to this */
+#define FLAP_HISTORY		16	/* reversal times kept per knob */
+#define BUDGET_WINDOW_MS	3600000
+
+struct gov_knob {
+	char		*name;
+	double		 value;		/* believed in effect; NAN unknown */
+	int		 manual;	/* changed behind meshtune's back */
+	int		 busy;		/* an action in flight */
+	uint64_t	 last_action_ms; /* monotonic; 0: never */
+	int		 last_dir;	/* -1, +1, 0 */
+	int64_t		 cooldown_s;	/* current, lengthened by rollbacks */
+	uint64_t	 reversals[FLAP_HISTORY]; /* ring of reversal times */
+	unsigned int	 nreversals;
+	uint64_t	 frozen_until_ms;
+	int64_t		 verifying;	/* action id under verification */
+	char		*last_strategy;	/* who made the last change */
+	int		 last_priority;
+	/* for_s: the proposal being sustained */
+	char		*sustain_strategy;
+	int		 sustain_dir;
+	uint64_t	 sustain_since_ms;
+	uint64_t	 sustain_tick;
+};
+
+/* A proposal copied out of the plugin call, judged at the end of tick. */
+struct gov_prop {
+	char		*strategy;
+	int		 priority;
+	int		 advise;
+	int		 kind;		/* MT_ACT_SET, MT_ACT_TRIGGER */
+	char		*knob;
+	double		 value;
+	char		*reason;
+	char		*evidence;
+	char		*expect_metric;
+	char		*expect_stat;
+	int		 expect_dir;
+	double		 baseline;
+	uint64_t	 baseline_count;
+};
+
+/* An applied action waiting for its verification time. */
+struct gov_verify {
+	int64_t		 id;
+	char		*knob;
+	char		*strategy;
+	char		*metric;
+	char		*stat;
+	int		 dir;
+	double		 baseline;
+	double		 old_value;	/* to roll back to */
+	uint64_t	 due_ms;	/* monotonic */
+};
+
+/* One action on its way through pending -> read -> set -> update. */
+struct gov_job {
+	struct governor	*g;
+	struct gov_knob	*k;
+	int64_t		 id;
+	int64_t		 parent_id;	/* rollback */
+	int		 kind;
+	double		 old_value;
+	double		 target;
+	char		*strategy;
+	int		 priority;
+	char		*expect_metric;
+	char		*expect_stat;
+	int		 expect_dir;
+	double		 baseline;
+	int64_t		 verify_s;
+};
+
+struct gov_last {
+	char		*strategy;
+	char		*text;
+	uint64_t	 wall_ms;
+};
+
+struct governor {
+	struct daemon		*d;
+	struct actuators	*acts;
+	struct gov_knob		*knobs;
+	size_t			 nknobs;
+	struct gov_prop		*props;
+	size_t			 nprops, capprops;
+	struct gov_verify	*verifs;
+	size_t			 nverifs;
+	uint64_t		*actions;	/* times of recent actions */
+	size_t			 nactions;
+	struct gov_last		*last;
+	size_t			 nlast;
+	uint64_t		 tickno;
+	size_t			 jobs;		/* in flight */
+};
+
+static void	gov_job_pending_cb(int64_t, void *);
+static void	gov_job_free(struct gov_job *);
+
+static struct gov_knob *
+gov_knob_find(struct governor *g, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < g->nknobs; i++)
+		if (strcmp(g->knobs[i].name, name) == 0)
+			return &g->knobs[i];
+	return NULL;
+}
+
+static char *
+gov_strdup(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* Remember what was last decided for a strategy, for /v1/strategies. */
+static void
+gov_note(struct governor *g, const char *strategy, const char *fmt, ...)
+    __printflike(3, 4);
+
+static void
+gov_note(struct governor *g, const char *strategy, const char *fmt, ...)
+{
+	struct gov_last	*l = NULL;
+	va_list		 ap;
+	size_t		 i;
+
+	for (i = 0; i < g->nlast; i++)
+		if (strcmp(g->last[i].strategy, strategy) == 0)
+			l = &g->last[i];
+	if (l == NULL) {
+		g->last = xreallocarray(g->last, g->nlast + 1, sizeof(*l));
+		l = &g->last[g->nlast++];
+		l->strategy = xstrdup(strategy);
+		l->text = NULL;
+	}
+	free(l->text);
+	va_start(ap, fmt);
+	if (vasprintf(&l->text, fmt, ap) == -1)
+		fatal("%s", __func__);
+	va_end(ap);
+	l->wall_ms = clock_wall_ms();
+}
+
+/* Refuse a proposal: count it in the decisions table and say why. */
+static void
+gov_refuse(struct governor *g, const struct gov_prop *p, const char *code,
+    const char *detail)
+{
+	log_debug("governor: %s on %s refused: %s%s%s", p->strategy, p->knob,
+	    code, detail ? ": " : "", detail ? detail : "");
+	if (g->d->audit != NULL)
+		(void)audit_decision(g->d->audit, p->strategy, p->knob, code);
+	if (detail != NULL)
+		gov_note(g, p->strategy, "refused %s: %s (%s)", p->knob, code,
+		    detail);
+	else
+		gov_note(g, p->strategy, "refused %s: %s", p->knob, code);
+}
+
+static void
+gov_prop_clear(struct gov_prop *p)
+{
+	free(p->strategy);
+	free(p->knob);
+	free(p->reason);
+	free(p->evidence);
+	free(p->expect_metric);
+	free(p->expect_stat);
+}
+
+/*
+ * Queue a proposal made during the current tick; the governor judges all
+ * of them in governor_decide.  Everything is copied.
+ */
+void
+governor_propose(struct governor *g, const struct gov_proposal *gp,
+    uint64_t now_ms)
+{
+	const struct mt_action	*a = gp->action;
+	struct gov_prop		*p;
+
+	if (g->nprops == g->capprops) {
+		g->capprops = g->capprops ? g->capprops * 2 : 16;
+		g->props = xreallocarray(g->props, g->capprops, sizeof(*p));
+	}
+	p = &g->props[g->nprops++];
+	memset(p, 0, sizeof(*p));
+	p->strategy = xstrdup(gp->strategy);
+	p->priority = gp->priority;
+	p->advise = gp->advise;
+	p->kind = a->kind;
+	p->knob = xstrdup(a->knob);
+	p->value = a->value;
+	p->reason = xstrdup(a->reason);
+	p->evidence = gov_strdup(a->evidence);
+	p->expect_metric = gov_strdup(a->expect_metric);
+	p->expect_stat = gov_strdup(a->expect_stat);
+	p->expect_dir = a->expect_dir;
+	p->baseline = gp->baseline;
+	p->baseline_count = gp->baseline_count;
+}
+
+/* Actions applied in the last hour (the global budget). */
+static size_t
+gov_recent_actions(struct governor *g, uint64_t now_ms)
+{
+	size_t	i, j = 0;
+
+	for (i = 0; i < g->nactions; i++)
+		if (now_ms - g->actions[i] < BUDGET_WINDOW_MS)
+			g->actions[j++] = g->actions[i];
+	g->nactions = j;
+	return j;
+}
+
+static void
+gov_count_action(struct governor *g, uint64_t when_ms)
+{
+	g->actions = xreallocarray(g->actions, g->nactions + 1,
+	    sizeof(uint64_t));
+	g->actions[g->nactions++] = when_ms;
+}
+
+/* Reversals of a knob within the flap window ending at now_ms. */
+static unsigned int
+gov_reversals(const struct gov_knob *k, uint64_t now_ms, uint64_t window_ms)
+{
+	unsigned int	i, n = 0, have = k->nreversals < FLAP_HISTORY ?
+			    k->nreversals : FLAP_HISTORY;
+
+	for (i = 0; i < have; i++)
+		if (now_ms - k->reversals[i] < window_ms)
+			n++;
+	return n;
+}
+
+/* A change in direction dir was applied at now_ms: track flapping. */
+static void
+gov_note_direction(struct governor *g, struct gov_knob *k, int dir,
+    uint64_t now_ms)
+{
+	const struct mt_config	*c = g->d->conf;
+	uint64_t		 window = (uint64_t)c->flap_window_s * 1000;
+
+	if (k->last_dir != 0 && dir != 0 && dir != k->last_dir) {
+		k->reversals[k->nreversals++ % FLAP_HISTORY] = now_ms;
+		if (gov_reversals(k, now_ms, window) >=
+		    (unsigned int)c->flap_reversals) {
+			k->frozen_until_ms = now_ms + window;
+			log_warnx("governor: %s reversed direction %u times in "
+			    "%lld s: frozen for %lld s", k->name,
+			    gov_reversals(k, now_ms, window),
+			    (long long)c->flap_window_s,
+			    (long long)c->flap_window_s);
+			if (g->d->audit != NULL)
+				(void)audit_event(g->d->audit, "flap", k->name,
+				    "knob frozen: too many direction reversals",
+				    NULL);
+		}
+	}
+	if (dir != 0)
+		k->last_dir = dir;
+}
+
+/*
+ * Rule 2: the value a SET proposal becomes after the bounds and the step
+ * limit.  The step is a share of the current value, or of the range when
+ * the value is unknown or zero.
+ */
+static double
+gov_clamp(const struct mt_knob_conf *kc, double cur, double want)
+{
+	double	step;
+
+	if (want < kc->min)
+		want = kc->min;
+	if (want > kc->max)
+		want = kc->max;
+	if (isnan(cur))
+		return want;
+	step = fabs(cur) > 0 ? fabs(cur) : kc->max - kc->min;
+	step *= kc->max_step_pct / 100.0;
+	if (want > cur + step)
+		want = cur + step;
+	if (want < cur - step)
+		want = cur - step;
+	return want;
+}
+
+/* Of several proposals for one knob in a tick, the highest priority wins. */
+static int
+gov_outranked(struct governor *g, size_t i)
+{
+	const struct gov_prop	*p = &g->props[i];
+	size_t			 j;
+
+	for (j = 0; j < g->nprops; j++) {
+		const struct gov_prop *o = &g->props[j];
+
+		if (j == i || strcmp(o->knob, p->knob) != 0)
+			continue;
+		if (o->priority > p->priority ||
+		    (o->priority == p->priority && j < i))
+			return 1;
+	}
+	return 0;
+}
+
+/* Rule 3: has this strategy asked for this direction for for_s? */
+static int
+gov_sustained(struct governor *g, struct gov_knob *k,
+    const struct gov_prop *p, int dir, int64_t for_s, uint64_t now_ms)
+{
+	if (k->sustain_strategy == NULL ||
+	    strcmp(k->sustain_strategy, p->strategy) != 0 ||
+	    k->sustain_dir != dir || k->sustain_tick + 1 < g->tickno) {
+		free(k->sustain_strategy);
+		k->sustain_strategy = xstrdup(p->strategy);
+		k->sustain_dir = dir;
+		k->sustain_since_ms = now_ms;
+	}
+	k->sustain_tick = g->tickno;
+	return now_ms - k->sustain_since_ms >= (uint64_t)for_s * 1000;
+}
+
+/* Judge one proposal; returns 1 if it became an action (or dry_run row). */
+static int
+gov_judge(struct governor *g, size_t idx, uint64_t now_ms)
+{
+	const struct mt_config		*c = g->d->conf;
+	struct gov_prop			*p = &g->props[idx];
+	const struct mt_knob_conf	*kc;
+	struct gov_knob			*k;
+	struct gov_job			*job;
+	struct audit_action		 row;
+	char				 why[160];
+	double				 target;
+	int				 dir = 0;
+
+	/* 1. known, not manual */
+	if ((kc = config_knob(c, p->knob)) == NULL ||
+	    (k = gov_knob_find(g, p->knob)) == NULL) {
+		gov_refuse(g, p, "unknown_knob", NULL);
+		return 0;
+	}
+	if (k->manual) {
+		gov_refuse(g, p, "manual", "changed outside meshtune; "
+		    "meshtunectl resume releases it");
+		return 0;
+	}
+	/* 2. bounds and step */
+	target = p->value;
+	if (p->kind == MT_ACT_SET) {
+		target = gov_clamp(kc, k->value, p->value);
+		if (!isnan(k->value) && target == k->value) {
+			snprintf(why, sizeof(why), "%g is already in effect "
+			    "(asked %g, bounds %g..%g)", k->value, p->value,
+			    kc->min, kc->max);
+			gov_refuse(g, p, "no_change", why);
+			return 0;
+		}
+		dir = isnan(k->value) ? 0 : target > k->value ? 1 : -1;
+	}
+	/* 3. sustained */
+	if (!gov_sustained(g, k, p, dir, kc->for_s, now_ms)) {
+		gov_refuse(g, p, "not_sustained", NULL);
+		return 0;
+	}
+	/* 4. in flight, verifying, frozen, cooldown, budget */
+	if (k->busy) {
+		gov_refuse(g, p, "in_flight", NULL);
+		return 0;
+	}
+	if (k->verifying != 0) {
+		snprintf(why, sizeof(why), "action %lld", (long long)k->verifying);
+		gov_refuse(g, p, "verifying", why);
+		return 0;
+	}
+	if (now_ms < k->frozen_until_ms) {
+		snprintf(why, sizeof(why), "%llu s left",
+		    (unsigned long long)(k->frozen_until_ms - now_ms) / 1000);
+		gov_refuse(g, p, "flapping", why);
+		return 0;
+	}
+	if (k->last_action_ms != 0 &&
+	    now_ms - k->last_action_ms < (uint64_t)k->cooldown_s * 1000) {
+		snprintf(why, sizeof(why), "%llu s left",
+		    (unsigned long long)((uint64_t)k->cooldown_s * 1000 -
+		    (now_ms - k->last_action_ms)) / 1000);
+		gov_refuse(g, p, "cooldown", why);
+		return 0;
+	}
+	if (gov_recent_actions(g, now_ms) >=
+	    (size_t)c->max_actions_per_hour) {
+		gov_refuse(g, p, "budget", "max_actions_per_hour spent");
+		return 0;
+	}
+	/* 5. conflicts */
+	if (kc->owner != NULL && strcmp(kc->owner, p->strategy) != 0) {
+		gov_refuse(g, p, "not_owner", kc->owner);
+		return 0;
+	}
+	if (gov_outranked(g, idx)) {
+		gov_refuse(g, p, "conflict", "a higher-priority proposal "
+		    "for the same knob");
+		return 0;
+	}
+	if (k->last_strategy != NULL && k->last_priority > p->priority &&
+	    dir != 0 && dir != k->last_dir &&
+	    now_ms - k->last_action_ms < (uint64_t)c->flap_window_s * 1000) {
+		gov_refuse(g, p, "undoes_higher_priority", k->last_strategy);
+		return 0;
+	}
+	/* 6. paused, dry run */
+	if (g->d->paused) {
+		gov_refuse(g, p, "paused", NULL);
+		return 0;
+	}
+	memset(&row, 0, sizeof(row));
+	row.strategy = p->strategy;
+	row.kind = p->kind == MT_ACT_TRIGGER ? AUDIT_TRIGGER : AUDIT_SET;
+	row.knob = p->knob;
+	row.old_value = k->value;
+	row.new_value = target;
+	row.reason = p->reason;
+	row.evidence = p->evidence;
+	row.actuator = kc->actuator;
+	row.expect_metric = p->expect_metric;
+	row.expect_stat = p->expect_stat;
+	row.expect_dir = p->expect_dir;
+	row.baseline = p->baseline;
+	if (c->dry_run || p->advise) {
+		row.status = AUDIT_DRY_RUN;
+		if (g->d->audit != NULL)
+			(void)audit_action_begin(g->d->audit, &row, NULL, NULL);
+		gov_note(g, p->strategy, "dry run: %s %g -> %g", p->knob,
+		    k->value, target);
+		log_info("governor: dry run: %s: %s %g -> %g: %s",
+		    p->strategy, p->knob, k->value, target, p->reason);
+		return 1;
+	}
+	/* 7. apply */
+	job = xcalloc(1, sizeof(*job));
+	job->g = g;
+	job->k = k;
+	job->kind = p->kind;
+	job->old_value = k->value;
+	job->target = target;
+	job->strategy = xstrdup(p->strategy);
+	job->priority = p->priority;
+	if (p->expect_metric != NULL && p->expect_stat != NULL &&
+	    p->expect_dir != 0 && !isnan(p->baseline)) {
+		job->expect_metric = xstrdup(p->expect_metric);
+		job->expect_stat = xstrdup(p->expect_stat);
+		job->expect_dir = p->expect_dir;
+		job->baseline = p->baseline;
+		job->verify_s = kc->verify_s ? kc->verify_s :
+		    c->window_seconds;
+	}
+	row.status = AUDIT_PENDING;
+	row.verify_s = (int)job->verify_s;
+	k->busy = 1;
+	log_info("governor: %s: %s %g -> %g: %s", p->strategy, p->knob,
+	    k->value, target, p->reason);
+	gov_note(g, p->strategy, "applying %s %g -> %g", p->knob, k->value,
+	    target);
+	g->jobs++;
+	if (g->d->audit == NULL ||
+	    audit_action_begin(g->d->audit, &row, gov_job_pending_cb, job) ==
+	    -1) {
+		/* No pending row, no actuation. */
+		log_warnx("governor: %s: cannot write the pending row; not "
+		    "applied", p->knob);
+		gov_job_free(job);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+gov_job_free(struct gov_job *job)
+{
+	job->k->busy = 0;
+	job->g->jobs--;
+	free(job->strategy);
+	free(job->expect_metric);
+	free(job->expect_stat);
+	free(job);
+}
+
+/* End a job with a failed row and, for actuator trouble, an event. */
+static void
+gov_job_fail(struct gov_job *job, const char *error)
+{
+	struct governor	*g = job->g;
+
+	log_warnx("governor: %s: not applied: %s", job->k->name, error);
+	(void)audit_action_update(g->d->audit, job->id, AUDIT_FAILED, NAN,
+	    error);
+	(void)audit_event(g->d->audit, "actuator_fault", job->k->name, error,
+	    NULL);
+	gov_note(g, job->strategy, "failed %s: %s", job->k->name, error);
+	gov_job_free(job);
+}
+
+/* Schedule the verification of an applied action. */
+static void
+gov_verify_add(struct governor *g, struct gov_job *job, uint64_t due_ms)
+{
+	struct gov_verify	*v;
+
+	g->verifs = xreallocarray(g->verifs, g->nverifs + 1, sizeof(*v));
+	v = &g->verifs[g->nverifs++];
+	v->id = job->id;
+	v->knob = xstrdup(job->k->name);
+	v->strategy = xstrdup(job->strategy);
+	v->metric = xstrdup(job->expect_metric);
+	v->stat = xstrdup(job->expect_stat);
+	v->dir = job->expect_dir;
+	v->baseline = job->baseline;
+	v->old_value = job->old_value;
+	v->due_ms = due_ms;
+	job->k->verifying = job->id;
+}
+
+/* The set came back: record it, and start the knob's new life. */
+static void
+gov_job_set_cb(const struct actuator_result *r, void *arg)
+{
+	struct gov_job	*job = arg;
+	struct governor	*g = job->g;
+	struct gov_knob	*k = job->k;
+	uint64_t	 now = clock_mono_ms();
+	double		 in_effect;
+	int		 dir;
+
+	if (!r->ok) {
+		gov_job_fail(job, r->error);
+		return;
+	}
+	in_effect = isnan(r->value) ? job->target : r->value;
+	(void)audit_action_update(g->d->audit, job->id, AUDIT_APPLIED,
+	    in_effect, NULL);
+	dir = isnan(job->old_value) ? 0 : in_effect > job->old_value ? 1 :
+	    in_effect < job->old_value ? -1 : 0;
+	if (job->kind == MT_ACT_SET) {
+		k->value = in_effect;
+		gov_note_direction(g, k, dir, now);
+	}
+	k->last_action_ms = now;
+	free(k->last_strategy);
+	k->last_strategy = xstrdup(job->strategy);
+	k->last_priority = job->priority;
+	gov_count_action(g, now);
+	if (job->parent_id != 0) {
+		(void)audit_action_outcome(g->d->audit, job->parent_id,
+		    AUDIT_ROLLED_BACK);
+		gov_note(g, job->strategy, "rolled back %s to %g",
+		    k->name, in_effect);
+	} else {
+		gov_note(g, job->strategy, "applied %s %g -> %g", k->name,
+		    job->old_value, in_effect);
+		if (job->verify_s > 0)
+			gov_verify_add(g, job, now +
+			    (uint64_t)job->verify_s * 1000);
+	}
+	gov_job_free(job);
+}
+
+static void
+gov_job_set(struct gov_job *job)
+{
+	struct governor			*g = job->g;
+	const struct mt_knob_conf	*kc = config_knob(g->d->conf,
+					    job->k->name);
+	struct actuator			*a;
+
+	if (kc == NULL || (a = actuators_find(g->acts, kc->actuator)) ==
+	    NULL) {
+		gov_job_fail(job, "knob or actuator no longer configured");
+		return;
+	}
+	if (actuator_set(a, kc, job->target, gov_job_set_cb, job) == NULL)
+		gov_job_fail(job, "actuator refused to start the set");
+}
+
+/*
+ * The knob as read before the set: if it is not what meshtune last set,
+ * someone else changed it; mark it manual and leave it alone.
+ */
+static void
+gov_job_read_cb(const struct actuator_result *r, void *arg)
+{
+	struct gov_job	*job = arg;
+	struct gov_knob	*k = job->k;
+	char		 msg[256];
+
+	if (r->ok && r->readback && !isnan(r->value) && !isnan(k->value) &&
+	    job->kind == MT_ACT_SET && job->parent_id == 0 &&
+	    fabs(r->value - k->value) > 1e-9 * fmax(1, fabs(k->value))) {
+		snprintf(msg, sizeof(msg), "knob reads %g but meshtune last "
+		    "set %g: changed outside meshtune, left alone until "
+		    "resumed", r->value, k->value);
+		k->manual = 1;
+		k->value = r->value;
+		(void)audit_event(job->g->d->audit, "manual_change", k->name,
+		    msg, NULL);
+		(void)audit_action_update(job->g->d->audit, job->id,
+		    AUDIT_FAILED, NAN, msg);
+		log_warnx("governor: %s: %s", k->name, msg);
+		gov_note(job->g, job->strategy, "%s marked manual", k->name);
+		gov_job_free(job);
+		return;
+	}
+	gov_job_set(job);
+}
+
+/* The pending row is committed: now the actuator may run. */
+static void
+gov_job_pending_cb(int64_t id, void *arg)
+{
+	struct gov_job			*job = arg;
+	struct governor			*g = job->g;
+	const struct mt_knob_conf	*kc;
+	struct actuator			*a;
+
+	if (id < 0) {
+		log_warnx("governor: %s: the pending row was not written; "
+		    "not applied", job->k->name);
+		gov_job_free(job);
+		return;
+	}
+	job->id = id;
+	kc = config_knob(g->d->conf, job->k->name);
+	if (kc == NULL || (a = actuators_find(g->acts, kc->actuator)) ==
+	    NULL) {
+		gov_job_fail(job, "knob or actuator no longer configured");
+		return;
+	}
+	if (actuator_get(a, kc, gov_job_read_cb, job) == NULL)
+		gov_job_set(job);
+}
+
+/* Start a rollback of verification v to its old value. */
+static void
+gov_rollback(struct governor *g, struct gov_knob *k,
+    const struct gov_verify *v, double after, const char *evidence)
+{
+	const struct mt_knob_conf	*kc = config_knob(g->d->conf, k->name);
+	struct audit_action		 row;
+	struct gov_job			*job;
+	char				*reason;
+
+	if (kc == NULL || isnan(v->old_value) || k->busy)
+		return;
+	xasprintf(&reason, "rollback of action %lld: %s %s went from %g to "
+	    "%g, not %s by %d%%", (long long)v->id, v->metric, v->stat,
+	    v->baseline, after, v->dir < 0 ? "down" : "up",
+	    (int)(VERIFY_IMPROVE * 100));
+	memset(&row, 0, sizeof(row));
+	row.strategy = v->strategy;
+	row.kind = AUDIT_ROLLBACK;
+	row.knob = k->name;
+	row.old_value = k->value;
+	row.new_value = v->old_value;
+	row.status = AUDIT_PENDING;
+	row.reason = reason;
+	row.evidence = evidence;
+	row.actuator = kc->actuator;
+	row.parent_id = v->id;
+	row.baseline = NAN;
+	job = xcalloc(1, sizeof(*job));
+	job->g = g;
+	job->k = k;
+	job->kind = MT_ACT_SET;
+	job->old_value = k->value;
+	job->target = v->old_value;
+	job->strategy = xstrdup(v->strategy);
+	job->parent_id = v->id;
+	k->busy = 1;
+	k->cooldown_s = k->cooldown_s * 2 > COOLDOWN_MAX_S ? COOLDOWN_MAX_S :
+	    (k->cooldown_s ? k->cooldown_s * 2 : 60);
+	g->jobs++;
+	log_warnx("governor: %s", reason);
+	if (audit_action_begin(g->d->audit, &row, gov_job_pending_cb, job) ==
+	    -1)
+		gov_job_free(job);
+	free(reason);
+}
+
+/* Rule 8: judge one due verification; the knob is free again after. */
+static void
+gov_verify_one(struct governor *g, const struct gov_verify *v,
+    uint64_t now_ms)
+{
+	const struct series_stats	*st;
+	struct gov_knob			*k = gov_knob_find(g, v->knob);
+	struct series			*s;
+	struct tick			*t = tick_new(g->d, now_ms);
+	enum audit_outcome		 out;
+	char				*evidence;
+	double				 after = NAN;
+	int				 better;
+
+	st = tick_stats(t, v->metric, &s);
+	if (st == NULL || st->w.count < VERIFY_MIN_SAMPLES ||
+	    tick_stat_value(st, series_type(s), v->stat, &after) != MT_OK) {
+		out = AUDIT_UNVERIFIED;
+	} else {
+		better = v->dir < 0 ?
+		    after <= v->baseline * (1 - VERIFY_IMPROVE) :
+		    after >= v->baseline * (1 + VERIFY_IMPROVE);
+		out = better ? AUDIT_KEPT : AUDIT_ROLLED_BACK;
+	}
+	xasprintf(&evidence, "{\"verify\":{\"metric\":\"%s\",\"stat\":"
+	    "\"%s\",\"baseline\":%.6g,\"after\":%.6g,\"count\":%llu}}",
+	    v->metric, v->stat, v->baseline, isnan(after) ? -1.0 : after,
+	    st ? (unsigned long long)st->w.count : 0ULL);
+	tick_free(t);
+	log_info("governor: action %lld on %s: %s %s %g -> %g: %s",
+	    (long long)v->id, v->knob, v->metric, v->stat, v->baseline, after,
+	    audit_outcome_name(out));
+	if (k != NULL)
+		k->verifying = 0;
+	if (out == AUDIT_ROLLED_BACK && k != NULL)
+		gov_rollback(g, k, v, after, evidence);
+	else
+		(void)audit_action_outcome(g->d->audit, v->id, out);
+	gov_note(g, v->strategy, "verified %s: %s", v->knob,
+	    audit_outcome_name(out));
+	free(evidence);
+}
+
+static void
+gov_verify_due(struct governor *g, uint64_t now_ms)
+{
+	size_t	i = 0;
+
+	while (i < g->nverifs) {
+		struct gov_verify *v = &g->verifs[i];
+
+		if (now_ms < v->due_ms) {
+			i++;
+			continue;
+		}
+		gov_verify_one(g, v, now_ms);
+		free(v->knob);
+		free(v->strategy);
+		free(v->metric);
+		free(v->stat);
+		/* The array may have grown: recompute v's place. */
+		g->verifs[i] = g->verifs[--g->nverifs];
+	}
+}
+
+/*
+ * End of a tick: judge every queued proposal, then verify what is due.
+ * Returns the number of actions (dry_run rows included) started.
+ */
+unsigned int
+governor_decide(struct governor *g, uint64_t now_ms)
+{
+	unsigned int	n = 0;
+	size_t		i;
+
+	g->tickno++;
+	for (i = 0; i < g->nprops; i++)
+		n += (unsigned int)gov_judge(g, i, now_ms);
+	for (i = 0; i < g->nprops; i++)
+		gov_prop_clear(&g->props[i]);
+	g->nprops = 0;
+	gov_verify_due(g, now_ms);
+	return n;
+}
+
+/* A knob's believed value and bounds; -1 if it is not configured. */
+int
+governor_knob(struct governor *g, const char *name, double *value,
+    double *min, double *max)
+{
+	const struct mt_knob_conf	*kc = config_knob(g->d->conf, name);
+	struct gov_knob			*k = gov_knob_find(g, name);
+
+	if (kc == NULL || k == NULL)
+		return -1;
+	if (value != NULL)
+		*value = k->value;
+	if (min != NULL)
+		*min = kc->min;
+	if (max != NULL)
+		*max = kc->max;
+	return 0;
+}
+
+/* Release a knob marked manual; -1 if it is unknown or not manual. */
+int
+governor_resume(struct governor *g, const char *name)
+{
+	struct gov_knob	*k = gov_knob_find(g, name);
+
+	if (k == NULL || !k->manual)
+		return -1;
+	k->manual = 0;
+	log_info("governor: %s resumed: meshtune may turn it again (now %g)",
+	    name, k->value);
+	(void)audit_event(g->d->audit, "resume", name, "manual mark released",
+	    NULL);
+	return 0;
+}
+
+/* The last decision about a strategy's proposals, or NULL. */
+const char *
+governor_last_decision(struct governor *g, const char *strategy,
+    uint64_t *wall_ms)
+{
+	size_t	i;
+
+	for (i = 0; g != NULL && i < g->nlast; i++)
+		if (strcmp(g->last[i].strategy, strategy) == 0) {
+			*wall_ms = g->last[i].wall_ms;
+			return g->last[i].text;
+		}
+	return NULL;
+}
+
+/* The initial value of a knob without "initial": ask its actuator. */
+static void
+gov_initial_cb(const struct actuator_result *r, void *arg)
+{
+	struct governor	*g = arg;
+	struct gov_knob	*k = gov_knob_find(g, r->knob);
+
+	if (k == NULL)
+		return;
+	if (r->ok && !isnan(r->value) && isnan(k->value))
+		k->value = r->value;
+	else if (!r->ok)
+		log_warnx("governor: cannot read %s: %s", r->knob, r->error);
+}
+
+/* Make the knob table of c, keeping the state of knobs that stay. */
+static void
+gov_knobs_sync(struct governor *g, const struct mt_config *c)
+{
+	struct gov_knob	*nk;
+	struct actuator	*a;
+	size_t		 i = 0, j;
+
+	nk = c->knobs.n ? xcalloc(c->knobs.n, sizeof(*nk)) : NULL;
+	CONF_FOREACH(struct mt_knob_conf, kc, c->knobs) {
+		struct gov_knob *old = gov_knob_find(g, kc->name);
+
+		if (old != NULL) {
+			nk[i] = *old;
+			old->name = NULL;	/* moved */
+			old->last_strategy = NULL;
+			old->sustain_strategy = NULL;
+		} else {
+			nk[i].name = xstrdup(kc->name);
+			nk[i].value = kc->initial;
+			nk[i].cooldown_s = kc->cooldown_s;
+		}
+		if (nk[i].cooldown_s < kc->cooldown_s)
+			nk[i].cooldown_s = kc->cooldown_s;
+		i++;
+	}
+	for (j = 0; j < g->nknobs; j++) {
+		free(g->knobs[j].name);
+		free(g->knobs[j].last_strategy);
+		free(g->knobs[j].sustain_strategy);
+	}
+	free(g->knobs);
+	g->knobs = nk;
+	g->nknobs = i;
+	for (j = 0; j < g->nknobs; j++) {
+		const struct mt_knob_conf *kc = config_knob(c,
+		    g->knobs[j].name);
+
+		if (!isnan(g->knobs[j].value) || g->acts == NULL ||
+		    (a = actuators_find(g->acts, kc->actuator)) == NULL)
+			continue;
+		(void)actuator_get(a, kc, gov_initial_cb, g);
+	}
+}
+
+/* mono time of a wall-clock instant, for state read from the log. */
+static uint64_t
+gov_mono_of(uint64_t wall_ms, uint64_t now_mono, uint64_t now_wall)
+{
+	if (wall_ms >= now_wall)
+		return now_mono;
+	if (now_wall - wall_ms >= now_mono)
+		return 1;
+	return now_mono - (now_wall - wall_ms);
+}
+
+/*
+ * A pending row left by a crash: read the knob back and mark the row
+ * applied if the knob holds the new value, failed otherwise.
+ */
+struct gov_reconcile {
+	struct governor	*g;
+	int64_t		 id;
+	double		 new_value;
+};
+
+static void
+gov_reconcile_cb(const struct actuator_result *r, void *arg)
+{
+	struct gov_reconcile	*rc = arg;
+	char			 note[160];
+	int			 held = r->ok && !isnan(r->value) &&
+				    fabs(r->value - rc->new_value) <= 1e-9 *
+				    fmax(1, fabs(rc->new_value));
+
+	snprintf(note, sizeof(note), "left pending by a stop; the knob reads "
+	    "%g%s", r->value, r->ok ? "" : " (read failed)");
+	(void)audit_reconcile(rc->g->d->audit, rc->id, held ? AUDIT_APPLIED :
+	    AUDIT_FAILED, r->value, note);
+	free(rc);
+}
+
+/* Rebuild cooldowns, budget, flap history and verifications from the log. */
+static void
+gov_rebuild(struct governor *g)
+{
+	struct audit_row	*rows;
+	struct gov_knob		*k;
+	struct actuator		*a;
+	struct gov_reconcile	*rc;
+	uint64_t		 mono = clock_mono_ms(), wall = clock_wall_ms();
+	size_t			 n, i;
+	int			 dir;
+
+	if (audit_sync(g->d->audit) == -1)
+		return;
+	if (audit_pending(g->d->audit, &rows, &n) == 0) {
+		for (i = 0; i < n; i++) {
+			const struct mt_knob_conf *kc = config_knob(g->d->conf,
+			    rows[i].knob);
+
+			rc = xcalloc(1, sizeof(*rc));
+			rc->g = g;
+			rc->id = rows[i].id;
+			rc->new_value = rows[i].new_value;
+			if (kc == NULL || (a = actuators_find(g->acts,
+			    kc->actuator)) == NULL ||
+			    actuator_get(a, kc, gov_reconcile_cb, rc) == NULL) {
+				(void)audit_reconcile(g->d->audit, rc->id,
+				    AUDIT_FAILED, NAN, "left pending by a stop; "
+				    "knob no longer readable");
+				free(rc);
+			}
+		}
+		audit_rows_free(rows, n);
+	}
+	if (audit_applied_since(g->d->audit, wall - BUDGET_WINDOW_MS, &rows,
+	    &n) == 0) {
+		for (i = 0; i < n; i++) {
+			uint64_t t = gov_mono_of(rows[i].done_ms ?
+			    rows[i].done_ms : rows[i].ts_ms, mono, wall);
+
+			gov_count_action(g, t);
+			if ((k = gov_knob_find(g, rows[i].knob)) == NULL ||
+			    isnan(rows[i].old_value))
+				continue;
+			dir = rows[i].new_value > rows[i].old_value ? 1 :
+			    rows[i].new_value < rows[i].old_value ? -1 : 0;
+			gov_note_direction(g, k, dir, t);
+		}
+		audit_rows_free(rows, n);
+	}
+	if (audit_last_applied(g->d->audit, &rows, &n) == 0) {
+		for (i = 0; i < n; i++) {
+			if ((k = gov_knob_find(g, rows[i].knob)) == NULL)
+				continue;
+			k->last_action_ms = gov_mono_of(rows[i].done_ms ?
+			    rows[i].done_ms : rows[i].ts_ms, mono, wall);
+			if (!isnan(rows[i].new_value) &&
+			    rows[i].kind != AUDIT_TRIGGER)
+				k->value = rows[i].new_value;
+			free(k->last_strategy);
+			k->last_strategy = gov_strdup(rows[i].strategy);
+		}
+		audit_rows_free(rows, n);
+	}
+	if (audit_awaiting_verify(g->d->audit, &rows, &n) == 0) {
+		for (i = 0; i < n; i++) {
+			struct gov_job job;
+
+			if ((k = gov_knob_find(g, rows[i].knob)) == NULL ||
+			    rows[i].expect_metric == NULL ||
+			    rows[i].expect_stat == NULL)
+				continue;
+			memset(&job, 0, sizeof(job));
+			job.id = rows[i].id;
+			job.k = k;
+			job.strategy = rows[i].strategy;
+			job.expect_metric = rows[i].expect_metric;
+			job.expect_stat = rows[i].expect_stat;
+			job.expect_dir = rows[i].expect_dir;
+			job.baseline = rows[i].baseline;
+			job.old_value = rows[i].old_value;
+			gov_verify_add(g, &job, gov_mono_of(
+			    rows[i].verify_due_ms, mono, wall));
+		}
+		if (n > 0)
+			log_info("governor: %zu verifications carried over "
+			    "from before the restart", n);
+		audit_rows_free(rows, n);
+	}
+}
+
+/* Open the actuators, build the knob table, rebuild state from the log. */
+int
+governor_start(struct daemon *d)
+{
+	struct conf_errors	 errs = { NULL, 0 };
+	struct governor		*g;
+	size_t			 i;
+
+	g = d->governor = xcalloc(1, sizeof(*g));
+	g->d = d;
+	if ((g->acts = actuators_new(d->base, d->conf, &errs)) == NULL) {
+		for (i = 0; i < errs.n; i++)
+			log_warnx("governor: %s", errs.v[i]);
+		config_errors_clear(&errs);
+		return -1;
+	}
+	gov_knobs_sync(g, d->conf);
+	gov_rebuild(g);
+	log_info("governor: %zu knobs%s", g->nknobs,
+	    d->conf->dry_run ? ", dry run" : "");
+	return 0;
+}
+
+void
+governor_stop(struct daemon *d)
+{
+	struct governor	*g = d->governor;
+	size_t		 i;
+
+	if (g == NULL)
+		return;
+	if (g->jobs > 0)
+		log_warnx("governor: stopping with %zu actions in flight; "
+		    "their rows stay pending and are reconciled at the next "
+		    "start", g->jobs);
+	if (g->acts != NULL)
+		actuators_free(g->acts);	/* cancels what is in flight */
+	for (i = 0; i < g->nknobs; i++) {
+		free(g->knobs[i].name);
+		free(g->knobs[i].last_strategy);
+		free(g->knobs[i].sustain_strategy);
+	}
+	free(g->knobs);
+	for (i = 0; i < g->nprops; i++)
+		gov_prop_clear(&g->props[i]);
+	free(g->props);
+	for (i = 0; i < g->nverifs; i++) {
+		free(g->verifs[i].knob);
+		free(g->verifs[i].strategy);
+		free(g->verifs[i].metric);
+		free(g->verifs[i].stat);
+	}
+	free(g->verifs);
+	free(g->actions);
+	for (i = 0; i < g->nlast; i++) {
+		free(g->last[i].strategy);
+		free(g->last[i].text);
+	}
+	free(g->last);
+	free(g);
+	d->governor = NULL;
+}
+
+/*
+ * New knobs and actuators.  Actions in flight keep their old actuator;
+ * the swap waits for them, so a reload with jobs in flight is refused.
+ */
+int
+governor_reload(struct daemon *d, const struct mt_config *nc)
+{
+	struct governor		*g = d->governor;
+	struct conf_errors	 errs = { NULL, 0 };
+	struct actuators	*na;
+	size_t			 i;
+
+	if (g->jobs > 0) {
+		log_warnx("governor: %zu actions in flight; reload again "
+		    "when they finish", g->jobs);
+		return -1;
+	}
+	if ((na = actuators_new(d->base, nc, &errs)) == NULL) {
+		for (i = 0; i < errs.n; i++)
+			log_warnx("governor: %s", errs.v[i]);
+		config_errors_clear(&errs);
+		return -1;
+	}
+	actuators_free(g->acts);
+	g->acts = na;
+	gov_knobs_sync(g, nc);
+	return 0;
+}
