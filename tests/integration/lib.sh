@@ -11,6 +11,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+[ -n "${KEEP_TMP:-}" ] && trap - EXIT
 
 fail() {
 	echo "FAIL: $*" >&2
