@@ -1,0 +1,95 @@
+#!/bin/sh
+# crash.sh -- kill -9 the daemon in the middle of a stream of actions, 20
+# times in a row on one audit log: every time PRAGMA integrity_check is
+# "ok", every actuation that ran has its row, and the next start
+# reconciles the rows left pending.
+set -eu
+. "$top_srcdir/tests/integration/lib.sh"
+
+tmpl="$top_builddir/strategies/.libs/template.so"
+plugins="$T/plugins"
+mkdir -m 0755 "$plugins"
+cp "$tmpl" "$plugins/template.so"
+chmod 0755 "$plugins/template.so"
+
+# Ten template instances, each doubling or halving its own knob whenever
+# net.rtt_ms p95 exceeds 1 ms: a steady stream of actions on a log
+# actuator (nothing applied, every set logged before its reply).
+knobs="" strategies=""
+for i in 0 1 2 3 4 5 6 7 8 9; do
+	knobs="$knobs${knobs:+,} \"k$i\": { \"actuator\": \"log\", \"min\": 1,
+	    \"max\": 1024, \"initial\": 2, \"cooldown_s\": 0 }"
+	strategies="$strategies${strategies:+,} { \"name\": \"s$i\",
+	    \"module\": \"template.so\", \"config\": { \"knob\": \"k$i\",
+	    \"threshold\": 1, \"min_count\": 1, \"factor\": $(( i % 2 ? 2 : 0 )).5 } }"
+done
+cat > "$T/conf" <<CONF
+{ "tick_interval_ms": 100, "window": { "seconds": 1, "slices": 10 },
+  "listen": { "statsd_udp": "127.0.0.1:0" },
+  "audit": { "path": "$T/audit.db" },
+  "plugin_dir": "$plugins",
+  "governor": { "max_actions_per_hour": 100000 },
+  "actuators": { "log": { "type": "log" } },
+  "knobs": { $knobs },
+  "strategies": [ $strategies ] }
+CONF
+
+feed() {	# keep net.rtt_ms above the threshold until the daemon dies
+	python3 - "$1" "$DPID" <<'PY' &
+import os, socket, sys, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(400):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        break
+    s.sendto(b"net.rtt_ms:50|ms\n" * 20, ("127.0.0.1", port))
+    time.sleep(0.02)
+PY
+	PIDS="$PIDS $!"
+}
+
+total=0
+for round in $(seq 1 20); do
+	: > "$T/log"
+	first=$(sqlite3 "$T/audit.db" "select coalesce(max(id), 0) from actions" \
+	    2>/dev/null || echo 0)
+	start_daemon
+	wait_for "$T/log" "meshtuned 0.1.0 started" 20
+	udp=$(sed -n 's/.*listening on udp 127.0.0.1:\([0-9]*\)$/\1/p' "$T/log")
+	feed "$udp"
+	# Die at a different point of the stream each round.
+	sleep "0.$((300 + (round * 37) % 600))"
+	kill -KILL "$DPID"
+	wait "$DPID" 2>/dev/null || true
+	ok=$(sqlite3 "$T/audit.db" "pragma integrity_check")
+	[ "$ok" = ok ] || fail "round $round: integrity_check: $ok"
+	# Every "actuator log: kN = V" line must have its row (pending or
+	# already updated): the row is committed before the actuator runs.
+	sed -n 's/.*actuator log: \(k[0-9]\) = \([0-9.]*\) .*/\1 \2/p' "$T/log" |
+	    sort | uniq -c > "$T/ran"
+	while read -r n knob value; do
+		rows=$(sqlite3 "$T/audit.db" "select count(*) from actions
+		    where knob = '$knob' and new_value = $value
+		    and id > $first")
+		[ "$rows" -ge "$n" ] ||
+		    fail "round $round: $knob = $value ran $n times, $rows rows"
+		total=$((total + n))
+	done < "$T/ran"
+done
+[ "$total" -gt 20 ] || fail "only $total actuations in 20 rounds: no burst"
+
+# A last start reconciles whatever the kills left pending.
+: > "$T/log"
+start_daemon
+wait_for "$T/log" "meshtuned 0.1.0 started" 20
+n=0
+while [ "$(sqlite3 "$T/audit.db" "select count(*) from actions
+    where status = 'pending'")" != 0 ]; do
+	n=$((n + 1)); [ "$n" -lt 100 ] || fail "pending rows not reconciled"
+	sleep 0.1
+done
+stop_daemon
+[ "$DSTATUS" -eq 0 ] || fail "exit status $DSTATUS"
+echo "crash: ok ($total actuations over 20 kills, all recorded)"
