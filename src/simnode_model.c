@@ -72,7 +72,8 @@
 #define C_SLOT_MS	0.2	/* per reserved message slot */
 #define C_BYTE_MS	0.002	/* per wire byte: 500 kB/s */
 #define C_MSG_CPU_MS	0.3	/* CPU to build or parse a message */
-#define C_ZIP_MS_KB	0.4	/* CPU to compress one KiB */
+#define C_ZIP_MS	0.3	/* CPU to set up a compression */
+#define C_ZIP_MS_KB	1.0	/* CPU to compress one KiB */
 #define HOP_MS		4.0	/* per hop latency, plus an exponential */
 #define HOP_JITTER_MS	2.0	/*   jitter of this mean */
 #define RETRY_MS	10.0	/* a hop's retransmission timeout */
@@ -146,7 +147,7 @@ static const struct sn_phase phases[] = {
 	[P_MEMORY] = { "memory-pressure", 30, 200, 0.15, 40, 0, 320, 160,
 	    0.15, 0.7, 96, 1.0, 0.002 },
 	[P_CHURN] = { "peer-churn", 30, 200, 0.15, 40, 0.03, 120, 40, 0.02,
-	    0.6, 55, 0.5, 0.15 },
+	    0.6, 55, 0.6, 0.1 },
 	[P_BACKLOG] = { "consensus-backlog", 30, 200, 0.15, 120, 0, 140, 40,
 	    0.03, 1.6, 96, 1.0, 0.002 },
 };
@@ -204,6 +205,7 @@ struct sn_peer {
 struct simmodel {
 	uint64_t	 rng[4];	/* the model's stream */
 	uint64_t	 srng[4];	/* which samples to emit */
+	uint64_t	 trng[4];	/* topology: churn and link noise */
 	double		 kv[K_COUNT];
 	const struct sn_scenario *sc;
 	size_t		 si;		/* current scenario step */
@@ -301,6 +303,14 @@ urand(struct simmodel *m)
 	return (double)(xnext(m->rng) >> 11) * 0x1.0p-53;
 }
 
+/* Uniform in [0, 1) from the topology stream, so that the mesh moves the
+ * same way whatever the knobs do to the traffic. */
+static double
+trand(struct simmodel *m)
+{
+	return (double)(xnext(m->trng) >> 11) * 0x1.0p-53;
+}
+
 static double
 exprand(struct simmodel *m, double mean)
 {
@@ -381,10 +391,10 @@ mesh_update(struct simmodel *m, const struct sn_phase *ph, int second)
 	pfind = 1.0 - exp(-SIMMODEL_STEP_MS / (4.0 * m->kv[K_MESH_ADV]));
 	d = (int)m->direct;
 	for (i = (int)m->direct; i > 0; i--)
-		if (urand(m) < pbreak)
+		if (trand(m) < pbreak)
 			d--;
 	for (i = d; i < (int)cap; i++)
-		if (urand(m) < pfind)
+		if (trand(m) < pfind)
 			d++;
 	if (d > (int)cap)
 		d = (int)cap;
@@ -395,7 +405,8 @@ mesh_update(struct simmodel *m, const struct sn_phase *ph, int second)
 		struct sn_peer *p = &m->peer[i];
 
 		if (second) {
-			p->noise = 0.8 * p->noise + 2.0 * normrand(m);
+			p->noise = 0.8 * p->noise + 2.0 * (trand(m) + trand(m) +
+			    trand(m) - 1.5) * 2.0;
 		}
 		p->quality = fmin(100, fmax(5, ph->quality + p->offset +
 		    p->noise));
@@ -525,8 +536,9 @@ net_arrival(struct simmodel *m, const struct sn_phase *ph, double t)
 		double ratio = 0.35 + 0.3 * urand(m);
 
 		msg->wire = (uint32_t)(b * ratio) + 1;
-		msg->zip_ms = b / 1024 * C_ZIP_MS_KB * slowdown(m->util);
-		m->cpu_ms += b / 1024 * C_ZIP_MS_KB;
+		msg->zip_ms = (C_ZIP_MS + b / 1024 * C_ZIP_MS_KB) *
+		    slowdown(m->util);
+		m->cpu_ms += C_ZIP_MS + b / 1024 * C_ZIP_MS_KB;
 	} else {
 		msg->wire = msg->bytes;
 		msg->zip_ms = 0;
@@ -867,6 +879,7 @@ simmodel_new(const char *name, uint64_t seed, int npeers)
 	m->sc = &scenarios[sc];
 	xseed(m->rng, seed);
 	xseed(m->srng, seed ^ 0x5a5a5a5a5a5a5a5aULL);
+	xseed(m->trng, seed ^ 0xa5a5a5a5a5a5a5a5ULL);
 	for (i = 0; i < K_COUNT; i++)
 		m->kv[i] = knobs[i].initial;
 	m->npeers = npeers;
