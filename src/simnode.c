@@ -173,7 +173,8 @@ statsd_open(struct simnode *sn, const char *inet, const char *path)
 	memset(&sn->ss, 0, sizeof(sn->ss));
 	if (path != NULL) {
 		if (strlen(path) >= sizeof(sun->sun_path)) {
-			sn_log("error", "--statsd-unix %s: path too long", path);
+			sn_log("error", "--statsd-unix %s: path too long",
+			    path);
 			return -1;
 		}
 		sun->sun_family = AF_UNIX;
@@ -235,7 +236,8 @@ ctl_handle(struct simnode *sn, const char *line, size_t len)
 		}
 	} else if (strcmp(op->valuestring, "set") == 0) {
 		if (!cJSON_IsNumber(val)) {
-			snprintf(err, sizeof(err), "\"value\" must be a number");
+			snprintf(err, sizeof(err),
+			    "\"value\" must be a number");
 			goto done;
 		}
 		v = val->valuedouble;

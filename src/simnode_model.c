@@ -139,17 +139,22 @@ struct sn_phase {
 
 enum sn_kind { P_CALM, P_CONGESTION, P_MEMORY, P_CHURN, P_BACKLOG };
 
+/*
+ * Columns: messages/s, small bytes, big share, ops/s, fault chance,
+ * base heap MiB, working set MiB, fragmentation MiB/s, busy cores, link
+ * quality, share in range, link breaks/s.
+ */
 static const struct sn_phase phases[] = {
-	/* name		msg  small big   ops  fault heap  ws  frag cpu  q   range churn */
-	[P_CALM] = { "calm", 30, 200, 0.15, 40, 0, 120, 40, 0.02, 0.6, 96, 1.0, 0.002 },
-	[P_CONGESTION] = { "congestion", 800, 120, 0.03, 40, 0, 130, 40,
-	    0.05, 0.8, 94, 1.0, 0.002 },
-	[P_MEMORY] = { "memory-pressure", 30, 200, 0.15, 40, 0, 320, 160,
-	    0.15, 0.7, 96, 1.0, 0.002 },
-	[P_CHURN] = { "peer-churn", 30, 200, 0.15, 40, 0.03, 120, 40, 0.02,
-	    0.6, 55, 0.6, 0.1 },
-	[P_BACKLOG] = { "consensus-backlog", 30, 200, 0.15, 120, 0, 140, 40,
-	    0.03, 1.6, 96, 1.0, 0.002 },
+	[P_CALM] = { "calm",
+	    30, 200, 0.15, 40, 0, 120, 40, 0.02, 0.6, 96, 1.0, 0.002 },
+	[P_CONGESTION] = { "congestion",
+	    800, 120, 0.03, 40, 0, 130, 40, 0.05, 0.8, 94, 1.0, 0.002 },
+	[P_MEMORY] = { "memory-pressure",
+	    30, 200, 0.15, 40, 0, 320, 160, 0.15, 0.7, 96, 1.0, 0.002 },
+	[P_CHURN] = { "peer-churn",
+	    30, 200, 0.15, 40, 0.03, 120, 40, 0.02, 0.6, 55, 0.6, 0.1 },
+	[P_BACKLOG] = { "consensus-backlog",
+	    30, 200, 0.15, 120, 0, 140, 40, 0.03, 1.6, 96, 1.0, 0.002 },
 };
 
 /* A scenario: phases in sequence; seconds 0 means until the end. */
@@ -199,7 +204,7 @@ struct sn_peer {
 	double		 quality;	/* 0-100 */
 	int		 rank;		/* 0 = best link */
 	int		 hops;		/* 0: unreachable */
-	char		 tag[8];	/* "pN" */
+	char		 tag[16];	/* "pN" */
 };
 
 struct simmodel {
@@ -471,7 +476,8 @@ static double
 deliver(struct simmodel *m, const struct sn_peer *p, int *hop1_retries,
     double *dups)
 {
-	double	 d = 0, pl = (100 - p->quality) / 200, ttl = m->kv[K_MESH_TTL];
+	double	 d = 0, pl = (100 - p->quality) / 200;
+	double	 ttl = m->kv[K_MESH_TTL];
 	int	 h, a, got, retx = (int)m->kv[K_MESH_RETX];
 
 	*hop1_retries = 0;
@@ -515,7 +521,7 @@ net_arrival(struct simmodel *m, const struct sn_phase *ph, double t)
 
 	if (m->qlen == SN_SENDQ_MAX) {
 		m->c_drop++;
-		/* Still draw what it would have been: same stream either way. */
+		/* Draw what it would have been: the same stream either way. */
 		(void)urand(m);
 		(void)urand(m);
 		(void)urand(m);
@@ -588,7 +594,8 @@ net_flush(struct simmodel *m, const struct sn_phase *ph, double t)
 		m->cpu_ms += C_MSG_CPU_MS + 0.1 * dups;
 		rtt = msg->zip_ms + (t - msg->t) + air + d +
 		    p->hops * (HOP_MS + exprand(m, HOP_JITTER_MS)) +
-		    C_MSG_CPU_MS * slow + (urand(m) < 0.04 ? urand(m) * idle : 0);
+		    C_MSG_CPU_MS * slow +
+		    (urand(m) < 0.04 ? urand(m) * idle : 0);
 		if (sampled(m, rate, MSG_SAMPLES_S)) {
 			emit(m, "net.rtt_ms", p->tag, "ms", rtt);
 			emit(m, "net.msg_bytes", NULL, "h", msg->bytes);
