@@ -846,4 +846,35 @@ extern const struct actuator_backend actuator_backend_http;
 extern const struct actuator_backend actuator_backend_file;
 extern const struct actuator_backend actuator_backend_log;
 
+/* simnode_model.c */
+#define SIMMODEL_STEP_MS	100	/* model time per step */
+#define SIMMODEL_MAX_PEERS	64
+
+struct simmodel;
+
+/* One knob of the simulated node (STRATEGIES.md bounds). */
+struct simmodel_knob {
+	const char	*name;
+	double		 min, max, initial;
+	int		 integer;	/* whole numbers only */
+	int		 trigger;	/* any set fires it; no bounds */
+};
+
+/* One sample: type is "ms", "h", "g" or "c"; tag is a peer or NULL. */
+typedef void	(*simmodel_emit_fn)(const char *name, const char *tag,
+		    const char *type, double value, void *arg);
+
+struct simmodel	*simmodel_new(const char *, uint64_t, int);
+void		 simmodel_free(struct simmodel *);
+int		 simmodel_step(struct simmodel *, simmodel_emit_fn, void *);
+uint64_t	 simmodel_now_ms(const struct simmodel *);
+const char	*simmodel_phase(const struct simmodel *);
+size_t		 simmodel_knob_count(void);
+const struct simmodel_knob *simmodel_knob_at(size_t);
+int		 simmodel_knob_get(const struct simmodel *, const char *,
+		    double *, char *, size_t);
+int		 simmodel_knob_set(struct simmodel *, const char *, double,
+		    char *, size_t);
+const char	*simmodel_scenario_name(size_t);
+
 #endif /* MESHTUNED_H */
