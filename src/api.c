@@ -263,8 +263,11 @@ api_series_one(struct daemon *d, struct evhttp_request *req,
 	struct series		*s;
 	cJSON			*doc;
 	char			*key;
+	size_t			 len;
 
-	if ((key = evhttp_uridecode(rest, 0, NULL)) == NULL) {
+	if ((key = evhttp_uridecode(rest, 0, &len)) == NULL ||
+	    strlen(key) != len) {	/* %00 would cut the name short */
+		free(key);
 		api_reply_error(req, 400, "bad series name encoding");
 		return;
 	}

@@ -218,8 +218,7 @@ series_add(struct metrics *m, struct series *s, double v, int delta,
 	s->last_seen_ms = now_ms;
 	switch (s->type) {
 	case STATSD_COUNTER:
-		/* A sampled counter stands for 1/rate increments. */
-		v /= rate;
+		/* statsd.c has already divided a sampled counter by rate. */
 		counter_advance(m, s, now_ms);
 		s->slice_sum[s->slice_epoch % m->slices] += v;
 		s->total += v;

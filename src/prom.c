@@ -12,8 +12,11 @@
  * meshtune_net_rtt_seconds, mem.heap_mb meshtune_mem_heap_bytes.  Series are sorted by family so
  * that each family is written once, whole; when two names map to one
  * family (net.rtt and net_rtt) the first type wins and a series whose
- * labels repeat an earlier one is left out, since either would make the
- * whole page invalid for Prometheus.
+ * labels repeat an earlier one is left out (first by series key, so the
+ * winner is stable), since either would make the whole page invalid for
+ * Prometheus.  For the same reason a series whose tags map to one label
+ * name twice, or to "quantile" in a summary, is left out, and so is a
+ * summary family that is the _sum or _count of another summary family.
  */
 #include <sys/types.h>
 
@@ -168,6 +171,61 @@ prom_family_words(struct evbuffer *b, const char *name, size_t len)
 	return scale;
 }
 
+/* Do metric or label names a and b map to the same name? */
+static int
+prom_name_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t	i;
+	char	x, y;
+
+	if (alen != blen)
+		return 0;
+	for (i = 0; i < alen; i++) {
+		x = a[i];
+		y = b[i];
+		if (!((x >= 'a' && x <= 'z') || (x >= 'A' && x <= 'Z') ||
+		    (i > 0 && x >= '0' && x <= '9')))
+			x = '_';
+		if (!((y >= 'a' && y <= 'z') || (y >= 'A' && y <= 'Z') ||
+		    (i > 0 && y >= '0' && y <= '9')))
+			y = '_';
+		if (x != y)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * 1 if two keys of tags "k=v,k2=v2" map to one label name, or one maps to
+ * "quantile" in a summary: either would make the whole page invalid.
+ */
+static int
+prom_labels_clash(const char *tags, size_t len, int summary)
+{
+	const char	*k[STATSD_TAGS_MAX + 1], *p = tags, *end = tags + len;
+	const char	*comma, *eq;
+	size_t		 klen[STATSD_TAGS_MAX + 1], n = 0, i;
+
+	while (p < end) {
+		if ((comma = memchr(p, ',', (size_t)(end - p))) == NULL)
+			comma = end;
+		if ((eq = memchr(p, '=', (size_t)(comma - p))) == NULL)
+			eq = comma;
+		if (n == nitems(k))
+			return 1;
+		k[n] = p;
+		klen[n] = (size_t)(eq - p);
+		if (summary && prom_name_eq(k[n], klen[n], "quantile", 8))
+			return 1;
+		for (i = 0; i < n; i++)
+			if (prom_name_eq(k[i], klen[i], k[n], klen[n]))
+				return 1;
+		n++;
+		p = comma + 1;
+	}
+	return 0;
+}
+
 static void
 prom_collect_cb(struct series *s, void *arg)
 {
@@ -185,6 +243,11 @@ prom_collect_cb(struct series *s, void *arg)
 	e->s = s;
 	brace = strchr(key, '{');
 	namelen = brace ? (size_t)(brace - key) : strlen(key);
+	if (brace != NULL && prom_labels_clash(brace + 1, strlen(brace + 1) - 1,
+	    series_type(s) != STATSD_COUNTER)) {
+		c->n--;		/* left out */
+		return;
+	}
 	if ((b = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new", __func__);
 	evbuffer_add(b, "meshtune", 8);
@@ -208,7 +271,47 @@ prom_entry_cmp(const void *a, const void *b)
 
 	if ((c = strcmp(x->family, y->family)) != 0)
 		return c;
-	return strcmp(x->labels, y->labels);
+	if ((c = strcmp(x->labels, y->labels)) != 0)
+		return c;
+	/* Collisions: the same winner whatever the table order. */
+	return strcmp(series_key(x->s), series_key(y->s));
+}
+
+/*
+ * Is e's family (a summary) the _sum or _count of an earlier summary
+ * family?  Parsers take its lines for that family's, a second HELP.
+ */
+static int
+prom_shadowed(const struct prom_collect *c, const struct prom_entry *e)
+{
+	static const char *const suffix[] = { "_sum", "_count" };
+	size_t			 flen = strlen(e->family), plen, slen;
+	size_t			 lo, hi, mid, k;
+	const char		*f;
+
+	if (series_type(e->s) == STATSD_COUNTER)
+		return 0;
+	for (k = 0; k < nitems(suffix); k++) {
+		slen = strlen(suffix[k]);
+		if (flen <= slen ||
+		    strcmp(e->family + flen - slen, suffix[k]) != 0)
+			continue;
+		plen = flen - slen;
+		/* The first entry whose family is not below the prefix. */
+		for (lo = 0, hi = c->n; lo < hi; ) {
+			mid = lo + (hi - lo) / 2;
+			f = c->v[mid].family;
+			if (strncmp(f, e->family, plen) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < c->n && strncmp(c->v[lo].family, e->family,
+		    plen) == 0 && c->v[lo].family[plen] == '\0' &&
+		    series_type(c->v[lo].s) != STATSD_COUNTER)
+			return 1;
+	}
+	return 0;
 }
 
 /* " value\n": the shortest of %.15g and %.17g that reads back exactly. */
@@ -341,6 +444,7 @@ prom_write(struct evbuffer *b, struct metrics *m, uint64_t now_ms,
 	struct prom_collect	 c = { NULL, 0, 0 };
 	const struct prom_entry	*e, *head = NULL;
 	size_t			 i;
+	int			 skip = 0;
 
 	if (m != NULL)
 		metrics_foreach(m, prom_collect_cb, &c);
@@ -350,13 +454,16 @@ prom_write(struct evbuffer *b, struct metrics *m, uint64_t now_ms,
 		e = &c.v[i];
 		if (head == NULL || strcmp(head->family, e->family) != 0) {
 			head = e;
-			prom_help(b, e);
+			if ((skip = prom_shadowed(&c, e)) == 0)
+				prom_help(b, e);
 		} else if (series_type(e->s) != series_type(head->s) &&
 		    (series_type(e->s) == STATSD_COUNTER ||
 		    series_type(head->s) == STATSD_COUNTER))
 			continue;	/* another kind under the same name */
 		else if (strcmp(c.v[i - 1].labels, e->labels) == 0)
 			continue;	/* same name and labels after mapping */
+		if (skip)
+			continue;	/* the _sum or _count of a summary */
 		prom_series(b, m, e, now_ms);
 	}
 	for (i = 0; i < c.n; i++) {
