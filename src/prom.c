@@ -139,16 +139,20 @@ prom_labels(const char *tags, size_t len)
 
 /*
  * Append "_word" for each word of a metric name (words are split at
- * '.', '-' and '_'), unit words turned into base units.  Returns the
- * factor that takes values to those units.
+ * '.', '-' and '_'); a unit as the last word becomes its base unit
+ * ("h" elsewhere is not hours).  Returns the factor that takes values
+ * to that unit.
  */
 static double
 prom_family_words(struct evbuffer *b, const char *name, size_t len)
 {
-	const char	*p = name, *end = name + len, *w;
-	double		 scale = 1;
+	const char	*p = name, *end = name + len, *w, *last = NULL;
 	size_t		 wlen, i;
 
+	for (w = name; w < end; w++)
+		if ((w == name || w[-1] == '.' || w[-1] == '-' ||
+		    w[-1] == '_') && *w != '.' && *w != '-' && *w != '_')
+			last = w;
 	while (p < end) {
 		for (w = p; p < end && *p != '.' && *p != '-' && *p != '_'; p++)
 			;
@@ -158,17 +162,17 @@ prom_family_words(struct evbuffer *b, const char *name, size_t len)
 		if (wlen == 0)
 			continue;
 		evbuffer_add(b, "_", 1);
-		for (i = 0; i < nitems(prom_units); i++)
+		for (i = 0; w == last && i < nitems(prom_units); i++) {
 			if (strlen(prom_units[i].token) == wlen &&
-			    strncasecmp(prom_units[i].token, w, wlen) == 0)
-				break;
-		if (i < nitems(prom_units)) {
-			evbuffer_add_printf(b, "%s", prom_units[i].base);
-			scale *= prom_units[i].scale;
-		} else
-			prom_name(b, w, wlen);
+			    strncasecmp(prom_units[i].token, w, wlen) == 0) {
+				evbuffer_add_printf(b, "%s",
+				    prom_units[i].base);
+				return prom_units[i].scale;
+			}
+		}
+		prom_name(b, w, wlen);
 	}
-	return scale;
+	return 1;
 }
 
 /* Do metric or label names a and b map to the same name? */

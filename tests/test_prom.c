@@ -306,6 +306,24 @@ test_numbers(void **state)
 	metrics_free(m);
 }
 
+/* Only a name's last word is read as a unit. */
+static void
+test_unit_last_word(void **state)
+{
+	struct metrics	*m = metrics_new(60, 60, 100);
+	char		*got;
+
+	add(m, "h.rate:2|c", 1000);
+	add(m, "a.ms_total:3|c", 1000);
+	add(m, "job.run_h:2|c", 1000);
+	got = page(m, 2000, NULL);
+	assert_non_null(strstr(got, "\nmeshtune_h_rate_total 2\n"));
+	assert_non_null(strstr(got, "\nmeshtune_a_ms_total_total 3\n"));
+	assert_non_null(strstr(got, "\nmeshtune_job_run_seconds_total 7200\n"));
+	free(got);
+	metrics_free(m);
+}
+
 static const char page_self[] =
 "# HELP meshtuned_ingest_lines_total StatsD lines read, good or bad.\n"
 "# TYPE meshtuned_ingest_lines_total counter\n"
@@ -404,6 +422,7 @@ main(void)
 		cmocka_unit_test_setup(test_invalid_left_out, setup),
 		cmocka_unit_test_setup(test_numbers, setup),
 		cmocka_unit_test_setup(test_self, setup),
+		cmocka_unit_test_setup(test_unit_last_word, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
