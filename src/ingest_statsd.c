@@ -53,6 +53,7 @@ struct ingest {
 	struct ingest_sock	 socks[2];
 	size_t			 nsocks;
 	struct statsd_parser	 parser;
+	struct metrics_batch	 batch;		/* lines of one recvmmsg */
 	struct ingest_stats	 stats;
 	/* recvmmsg scratch: pages are touched only as datagrams need them. */
 	struct mmsghdr		 msgs[INGEST_BATCH];
@@ -61,13 +62,6 @@ struct ingest {
 	char			*bufs;		/* INGEST_BATCH x INGEST_DGRAM */
 };
 
-static void
-ingest_line(const struct statsd_line *ln, void *arg)
-{
-	struct ingest	*in = arg;
-
-	metrics_add_line(in->d->metrics, ln, in->stats.now_ms);
-}
 
 /* The cumulative drop count the kernel attached to a message, if any. */
 static void
@@ -95,8 +89,10 @@ ingest_note_drops(struct ingest_sock *is, struct msghdr *mh)
 static int
 ingest_drain(struct ingest_sock *is)
 {
-	struct ingest	*in = is->in;
-	int		 round, n, i, got = 0;
+	struct ingest		*in = is->in;
+	struct metrics		*m = in->d->metrics;
+	struct statsd_line	 ln;
+	int			 round, n, i, got = 0;
 
 	for (round = 0; round < INGEST_ROUNDS; round++) {
 		for (i = 0; i < INGEST_BATCH; i++) {
@@ -124,9 +120,14 @@ ingest_drain(struct ingest_sock *is)
 				in->stats.truncated++;
 				continue;
 			}
-			statsd_parse(&in->parser, in->iov[i].iov_base,
-			    in->msgs[i].msg_len, ingest_line, in);
+			statsd_begin(&in->parser, in->iov[i].iov_base,
+			    in->msgs[i].msg_len);
+			while (statsd_next(&in->parser, &ln))
+				metrics_batch_add(&in->batch, m, &ln,
+				    in->stats.now_ms);
 		}
+		/* Before the buffers are read into again. */
+		metrics_batch_flush(&in->batch, m, in->stats.now_ms);
 		if (n > 0)
 			ingest_note_drops(is,
 			    &in->msgs[n - 1].msg_hdr);
@@ -297,6 +298,7 @@ ingest_start(struct daemon *d)
 	in = d->ingest = xcalloc(1, sizeof(*in));
 	in->d = d;
 	statsd_init(&in->parser);
+	metrics_batch_init(&in->batch);
 	in->bufs = xmalloc((size_t)INGEST_BATCH * INGEST_DGRAM);
 	for (i = 0; i < INGEST_BATCH; i++) {
 		in->iov[i].iov_base = in->bufs + (size_t)i * INGEST_DGRAM;

@@ -147,21 +147,27 @@ pool_free(struct pool *pl)
 	free(pl->len);
 }
 
-/* One pass over the pool, as ingest_statsd.c does it; good lines. */
+/* One pass over the pool, as ingest_statsd.c does it; values stored. */
 static uint64_t
 pass(struct statsd_parser *sp, struct metrics *m, const struct pool *pl,
     uint64_t now_ms)
 {
-	struct statsd_line	ln;
-	uint64_t		good = 0;
-	size_t			i;
+	static struct metrics_batch	 b;
+	struct statsd_line		 ln;
+	uint64_t			 before = metrics_stats(m)->values;
+	size_t				 i;
 
+	/* Batches of 32 datagrams, as ingest_statsd.c reads them. */
+	metrics_batch_init(&b);
 	for (i = 0; i < pl->ndgram; i++) {
 		statsd_begin(sp, pl->buf + pl->off[i], pl->len[i]);
 		while (statsd_next(sp, &ln))
-			good += metrics_add_line(m, &ln, now_ms);
+			metrics_batch_add(&b, m, &ln, now_ms);
+		if (i % 32 == 31)
+			metrics_batch_flush(&b, m, now_ms);
 	}
-	return good;
+	metrics_batch_flush(&b, m, now_ms);
+	return metrics_stats(m)->values - before;
 }
 
 static int
