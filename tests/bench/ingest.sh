@@ -200,17 +200,20 @@ search() {
 		lo=0
 		hi=$top
 		i=0
-		while [ $i -lt "$BISECT" ] || [ "$lo" = 0 ]; do
-			[ $i -ge $((BISECT + 3)) ] && break
+		halvings=0
+		# Halve until one holds (4 times at most), then bisect.
+		while [ $i -lt "$BISECT" ]; do
 			if [ "$lo" = 0 ]; then
+				[ $halvings -ge 4 ] && break
 				r=$(awk -v h="$hi" 'BEGIN { printf "%.0f", h / 2 }')
+				halvings=$((halvings + 1))
 			else
 				r=$(awk -v a="$lo" -v b="$hi" \
 				    'BEGIN { printf "%.0f", (a + b) / 2 }')
+				i=$((i + 1))
 			fi
 			trial "$r" "$k" "$TRIAL_S"
 			if [ "$OK" = 1 ]; then lo=$r; else hi=$r; fi
-			i=$((i + 1))
 		done
 		best=$lo
 	fi
