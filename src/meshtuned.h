@@ -315,6 +315,22 @@ struct series_stats {
 	unsigned int	 window_s;
 };
 
+/*
+ * A batch of parsed lines for the registry, added in order with their
+ * cache misses overlapped (metrics.c).  Untagged keys still point into
+ * the datagram: it must stay unchanged until metrics_batch_flush().
+ */
+#define METRICS_BATCH_LINES	256
+#define METRICS_BATCH_KEYS	(METRICS_BATCH_LINES * 64)
+struct metrics_batch {
+	size_t		 n;
+	size_t		 keyused;
+	struct statsd_line lines[METRICS_BATCH_LINES];
+	double		 values[METRICS_BATCH_LINES];
+	uint8_t		 delta[METRICS_BATCH_LINES];
+	char		 keys[METRICS_BATCH_KEYS];
+};
+
 struct metrics	*metrics_new(unsigned int, unsigned int, size_t);
 void		 metrics_free(struct metrics *);
 size_t		 metrics_add_line(struct metrics *, const struct statsd_line *,
@@ -329,6 +345,11 @@ const struct metrics_stats *metrics_stats(const struct metrics *);
 void		 metrics_foreach(struct metrics *,
 		    void (*)(struct series *, void *), void *);
 size_t		 metrics_bytes(const struct metrics *);
+void		 metrics_batch_init(struct metrics_batch *);
+void		 metrics_batch_add(struct metrics_batch *, struct metrics *,
+		    const struct statsd_line *, uint64_t);
+void		 metrics_batch_flush(struct metrics_batch *, struct metrics *,
+		    uint64_t);
 const char	*series_key(const struct series *);
 enum statsd_type series_type(const struct series *);
 void		 series_stats(struct metrics *, struct series *, uint64_t,

@@ -20,18 +20,22 @@
 
 #include "meshtuned.h"
 
+/*
+ * What a line needs comes first, the key last, inline: one allocation,
+ * and a short key shares the first cache line with the fields.
+ */
 struct series {
-	uint64_t	 hash;
-	char		*key;		/* NUL-terminated */
+	struct window	*w;		/* all but counters */
 	size_t		 keylen;
-	size_t		 namelen;	/* key[0 .. namelen) is the name */
 	enum statsd_type type;
 	uint64_t	 last_seen_ms;
-	struct window	*w;		/* all but counters */
 	double		 last;		/* gauges: current value */
 	double		 total;		/* counters: sum of increments */
 	double		*slice_sum;	/* counters: per-slice increments */
 	uint64_t	 slice_epoch;	/* counters: index of the newest slice */
+	uint64_t	 hash;
+	size_t		 namelen;	/* key[0 .. namelen) is the name */
+	char		 key[];		/* NUL-terminated */
 };
 
 struct metrics_slot {
@@ -81,7 +85,6 @@ series_free(struct series *s)
 	if (s->w != NULL)
 		window_free(s->w);
 	free(s->slice_sum);
-	free(s->key);
 	free(s);
 }
 
@@ -143,9 +146,8 @@ series_new(struct metrics *m, const char *key, size_t keylen,
 {
 	struct series	*s;
 
-	s = xcalloc(1, sizeof(*s));
+	s = xcalloc(1, sizeof(*s) + keylen + 1);
 	s->hash = hash;
-	s->key = xmalloc(keylen + 1);
 	memcpy(s->key, key, keylen);
 	s->key[keylen] = '\0';
 	s->keylen = keylen;
@@ -213,7 +215,7 @@ counter_advance(struct metrics *m, struct series *s, uint64_t now_ms)
 /* Apply one value to a series; -1 if the window refused it. */
 static int
 series_add(struct metrics *m, struct series *s, double v, int delta,
-    double rate, uint64_t now_ms)
+    uint64_t now_ms)
 {
 	s->last_seen_ms = now_ms;
 	switch (s->type) {
@@ -253,13 +255,113 @@ metrics_add_line(struct metrics *m, const struct statsd_line *ln,
 	}
 	for (i = 0; i < ln->nvalues; i++) {
 		if (series_add(m, s, ln->values[i], ln->delta != NULL &&
-		    ln->delta[i], ln->rate, now_ms) == 0)
+		    ln->delta[i], now_ms) == 0)
 			stored++;
 		else
 			m->stats.values_refused++;
 	}
 	m->stats.values += stored;
 	return stored;
+}
+
+/*
+ * Batches: the registry is a chain of dependent loads per line (slot,
+ * series, window), each a cache miss when the series is cold, which it is
+ * with many series or after other processes ran.  metrics_batch_add()
+ * keeps lines (their keys and values copied), prefetches their slot, and
+ * metrics_batch_flush() walks them as a pipeline: while line i is added,
+ * the window of line i + MB_DIST and the series of line i + 2 * MB_DIST
+ * are already on their way, so the misses overlap instead of adding up.
+ * Lines are added in the order they came: gauges see the same sequence.
+ */
+#define MB_DIST		4
+
+static inline struct metrics_slot *
+metrics_home(const struct metrics *m, uint64_t hash)
+{
+	return &m->slots[hash & (m->cap - 1)];
+}
+
+/* Start a batch; it holds nothing and owns nothing outside itself. */
+void
+metrics_batch_init(struct metrics_batch *b)
+{
+	b->n = 0;
+	b->keyused = 0;
+}
+
+/* Add every line of the batch to m, in order, and empty it. */
+void
+metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
+    uint64_t now_ms)
+{
+	const struct metrics_slot	*slot;
+	const struct statsd_line	*ln;
+	size_t				 i;
+
+	for (i = 0; i < b->n; i++) {
+		/* Slots were prefetched as lines came: fetch the series. */
+		if (i + 2 * MB_DIST < b->n) {
+			ln = &b->lines[i + 2 * MB_DIST];
+			slot = metrics_home(m, ln->hash);
+			if (slot->s != NULL && slot->hash == ln->hash) {
+				__builtin_prefetch(slot->s);
+				__builtin_prefetch((const char *)slot->s + 64);
+			}
+		}
+		/* That series is in cache by now: fetch its window. */
+		if (i + MB_DIST < b->n) {
+			ln = &b->lines[i + MB_DIST];
+			slot = metrics_home(m, ln->hash);
+			if (slot->s != NULL && slot->hash == ln->hash &&
+			    slot->s->w != NULL) {
+				__builtin_prefetch(slot->s->w);
+				__builtin_prefetch((const char *)slot->s->w +
+				    64);
+			}
+		}
+		metrics_add_line(m, &b->lines[i], now_ms);
+	}
+	b->n = 0;
+	b->keyused = 0;
+}
+
+/*
+ * Queue a parsed line (valid during the call only) for m: its key and
+ * values are copied.  Flushes first if the batch is full; a line too big
+ * to keep (a long key, several values) is added at once, after the lines
+ * before it.
+ */
+void
+metrics_batch_add(struct metrics_batch *b, struct metrics *m,
+    const struct statsd_line *ln, uint64_t now_ms)
+{
+	struct statsd_line	*q;
+
+	if (ln->nvalues != 1 || ln->keylen > METRICS_BATCH_KEYS / 16) {
+		metrics_batch_flush(b, m, now_ms);
+		metrics_add_line(m, ln, now_ms);
+		return;
+	}
+	if (b->n == METRICS_BATCH_LINES ||
+	    (ln->ntags > 0 && b->keyused + ln->keylen > METRICS_BATCH_KEYS))
+		metrics_batch_flush(b, m, now_ms);
+	__builtin_prefetch(metrics_home(m, ln->hash));
+	q = &b->lines[b->n];
+	*q = *ln;
+	if (ln->ntags > 0) {
+		/* The parser's scratch key: keep a copy. */
+		memcpy(b->keys + b->keyused, ln->key, ln->keylen);
+		q->key = b->keys + b->keyused;
+		b->keyused += ln->keylen;
+	}
+	b->values[b->n] = ln->values[0];
+	q->values = &b->values[b->n];
+	if (ln->delta != NULL) {
+		b->delta[b->n] = ln->delta[0];
+		q->delta = &b->delta[b->n];
+	}
+	b->n++;
 }
 
 /*
@@ -281,7 +383,7 @@ metrics_add(struct metrics *m, const char *key, enum statsd_type type,
 		m->stats.values_dropped++;
 		return -1;
 	}
-	if (series_add(m, s, value, 0, 1.0, now_ms) == -1) {
+	if (series_add(m, s, value, 0, now_ms) == -1) {
 		m->stats.values_refused++;
 		return -1;
 	}

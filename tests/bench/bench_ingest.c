@@ -1,0 +1,289 @@
+/*
+ * bench_ingest.c -- in-process speed of the ingest path without sockets:
+ * the StatsD parser (statsd.c) feeding the series registry (metrics.c),
+ * the same work ingest_statsd.c does per datagram after recvmmsg.
+ *
+ * The datagrams look like what tests/bench/loadgen sends: 1,000 series
+ * (60% timers "lg.rtt_ms.N:1.234|ms|#peer:nM", 20% gauges, 20% counters),
+ * K lines per datagram, from a fixed seed, each series named once per pass
+ * in a shuffled order.  The registry is created and warmed with every
+ * series before timing, so the figure is the steady state.  Each figure
+ * is the median of RUNS runs of the given seconds.  Printed, one JSON
+ * object per line:
+ *	parse_lps		 K=10, tagged timers: the headline
+ *	parse_lps (k, tags)	 K = 1, 10, 25, timers tagged or not
+ *	parse_ns_per_line	 the same, per line
+ *	tag_cost_pct		 throughput lost to tags, at K=10
+ *
+ * usage: bench_ingest [seconds-per-run, default 0.25]
+ *	  bench_ingest -i N	 N passes over the K=10 tagged pool, no
+ *				 timing: for callgrind (instructions/line)
+ */
+#include <sys/types.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "meshtuned.h"
+
+#define RUNS		7
+#define SERIES		1000
+#define POOL_LINES	20000		/* a multiple of SERIES */
+#define LINE_MAX_B	96
+
+struct pool {
+	char	*buf;
+	size_t	*off, *len;
+	size_t	 ndgram, nlines;
+};
+
+static uint64_t	rng;
+
+static uint64_t
+rnd(void)
+{
+	uint64_t	z = (rng += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1) {
+		perror("clock_gettime");
+		exit(1);
+	}
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static void *
+alloc(size_t n)
+{
+	void	*p;
+
+	if ((p = calloc(1, n)) == NULL) {
+		perror("calloc");
+		exit(1);
+	}
+	return p;
+}
+
+static int
+line_make(char *dst, unsigned int type, unsigned int i, int tags)
+{
+	double	v;
+
+	switch (type) {
+	case 0:
+		v = exp(log(2.0) + 1.2 * ((double)(rnd() >> 11) /
+		    9007199254740992.0 * 3 - 1.5));
+		if (tags)
+			return snprintf(dst, LINE_MAX_B,
+			    "lg.rtt_ms.%u:%.3f|ms|#peer:n%u", i / 64, v,
+			    i % 64);
+		return snprintf(dst, LINE_MAX_B, "lg.rtt_ms.%u:%.3f|ms", i, v);
+	case 1:
+		return snprintf(dst, LINE_MAX_B, "lg.queue.%u:%u|g", i,
+		    (unsigned int)(rnd() % 5000));
+	default:
+		return snprintf(dst, LINE_MAX_B, "lg.ops.%u:1|c", i);
+	}
+}
+
+static void
+pool_make(struct pool *pl, unsigned int k, int tags)
+{
+	unsigned int	 types[SERIES], order[SERIES], i, j, t;
+	size_t		 n = 0, l;
+	int		 w;
+
+	rng = 1;
+	for (i = 0; i < SERIES; i++) {
+		t = (unsigned int)(rnd() % 100);
+		types[i] = t < 60 ? 0 : t < 80 ? 1 : 2;
+		order[i] = i;
+	}
+	pl->nlines = POOL_LINES / k * k;
+	pl->ndgram = pl->nlines / k;
+	pl->buf = alloc(pl->nlines * (LINE_MAX_B + 1));
+	pl->off = alloc(pl->ndgram * sizeof(*pl->off));
+	pl->len = alloc(pl->ndgram * sizeof(*pl->len));
+	for (l = 0; l < pl->nlines; l++) {
+		if (l % SERIES == 0)
+			for (i = SERIES - 1; i > 0; i--) {
+				j = (unsigned int)(rnd() % (i + 1));
+				t = order[i];
+				order[i] = order[j];
+				order[j] = t;
+			}
+		if (l % k == 0)
+			pl->off[l / k] = n;
+		else
+			pl->buf[n++] = '\n';
+		i = order[l % SERIES];
+		w = line_make(pl->buf + n, types[i], i, tags);
+		if (w <= 0 || w >= LINE_MAX_B)
+			abort();
+		n += (size_t)w;
+		if (l % k == k - 1)
+			pl->len[l / k] = n - pl->off[l / k];
+	}
+}
+
+static void
+pool_free(struct pool *pl)
+{
+	free(pl->buf);
+	free(pl->off);
+	free(pl->len);
+}
+
+/* One pass over the pool, as ingest_statsd.c does it; values stored. */
+static uint64_t
+pass(struct statsd_parser *sp, struct metrics *m, const struct pool *pl,
+    uint64_t now_ms)
+{
+	static struct metrics_batch	 b;
+	struct statsd_line		 ln;
+	uint64_t			 before = metrics_stats(m)->values;
+	size_t				 i;
+
+	/* Batches of 32 datagrams, as ingest_statsd.c reads them. */
+	metrics_batch_init(&b);
+	for (i = 0; i < pl->ndgram; i++) {
+		statsd_begin(sp, pl->buf + pl->off[i], pl->len[i]);
+		while (statsd_next(sp, &ln))
+			metrics_batch_add(&b, m, &ln, now_ms);
+		if (i % 32 == 31)
+			metrics_batch_flush(&b, m, now_ms);
+	}
+	metrics_batch_flush(&b, m, now_ms);
+	return metrics_stats(m)->values - before;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double	x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median ns per line over RUNS runs of secs each. */
+static double
+measure(const struct pool *pl, double secs)
+{
+	static struct statsd_parser	 sp;
+	struct metrics			*m;
+	double				 r[RUNS];
+	uint64_t			 t0, t1, lines, good, now_ms = 1000;
+	int				 run;
+
+	if ((m = metrics_new(60, 60, 100000)) == NULL)
+		abort();
+	statsd_init(&sp);
+	pass(&sp, m, pl, now_ms);		/* every series made */
+	for (run = 0; run < RUNS; run++) {
+		lines = good = 0;
+		t0 = now_ns();
+		do {
+			/* Time moves on as in the daemon: 1 ms per pass. */
+			good += pass(&sp, m, pl, ++now_ms);
+			lines += pl->nlines;
+			t1 = now_ns();
+		} while ((double)(t1 - t0) < secs * 1e9);
+		if (good != lines) {
+			fprintf(stderr, "bench_ingest: %llu of %llu stored\n",
+			    (unsigned long long)good,
+			    (unsigned long long)lines);
+			exit(1);
+		}
+		r[run] = (double)(t1 - t0) / (double)lines;
+	}
+	if (metrics_count(m) != SERIES) {
+		fprintf(stderr, "bench_ingest: %zu series, not %d\n",
+		    metrics_count(m), SERIES);
+		exit(1);
+	}
+	metrics_free(m);
+	qsort(r, RUNS, sizeof(r[0]), cmp_double);
+	return r[RUNS / 2];
+}
+
+/* For callgrind: n passes over the K=10 tagged pool, no clock. */
+static int
+fixed_passes(long n)
+{
+	static struct statsd_parser	 sp;
+	struct metrics			*m;
+	struct pool			 pl;
+	uint64_t			 good = 0;
+	long				 i;
+
+	pool_make(&pl, 10, 1);
+	if ((m = metrics_new(60, 60, 100000)) == NULL)
+		abort();
+	statsd_init(&sp);
+	pass(&sp, m, &pl, 1000);
+	for (i = 0; i < n; i++)
+		good += pass(&sp, m, &pl, 1001 + (uint64_t)i);
+	printf("{\"bench\":\"ingest\",\"metric\":\"passes\",\"lines\":%llu,"
+	    "\"stored\":%llu}\n", (unsigned long long)(n * pl.nlines),
+	    (unsigned long long)good);
+	metrics_free(m);
+	pool_free(&pl);
+	return good == (uint64_t)n * pl.nlines ? 0 : 1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const unsigned int	 ks[] = { 1, 10, 25 };
+	struct pool			 pl;
+	double				 secs = 0.25, ns[2];
+	size_t				 i;
+	int				 tags;
+
+	if (argc == 3 && strcmp(argv[1], "-i") == 0)
+		return fixed_passes(atol(argv[2]));
+	if (argc > 2 || (argc == 2 && (secs = atof(argv[1])) <= 0)) {
+		fprintf(stderr, "usage: bench_ingest [seconds-per-run]\n"
+		    "       bench_ingest -i passes\n");
+		return 1;
+	}
+	for (i = 0; i < nitems(ks); i++) {
+		for (tags = 1; tags >= 0; tags--) {
+			pool_make(&pl, ks[i], tags);
+			ns[tags] = measure(&pl, secs);
+			pool_free(&pl);
+			if (ks[i] == 10 && tags)
+				printf("{\"bench\":\"ingest\",\"metric\":"
+				    "\"parse_lps\",\"value\":%.0f,"
+				    "\"unit\":\"lines/s\"}\n", 1e9 / ns[1]);
+			printf("{\"bench\":\"ingest\",\"metric\":\"parse_lps\","
+			    "\"k\":%u,\"tags\":%s,\"value\":%.0f,"
+			    "\"unit\":\"lines/s\"}\n", ks[i],
+			    tags ? "true" : "false", 1e9 / ns[tags]);
+			printf("{\"bench\":\"ingest\",\"metric\":"
+			    "\"parse_ns_per_line\",\"k\":%u,\"tags\":%s,"
+			    "\"value\":%.1f,\"unit\":\"ns\"}\n", ks[i],
+			    tags ? "true" : "false", ns[tags]);
+			fflush(stdout);
+		}
+		if (ks[i] == 10)
+			printf("{\"bench\":\"ingest\",\"metric\":"
+			    "\"tag_cost_pct\",\"k\":10,\"value\":%.1f,"
+			    "\"unit\":\"%%\"}\n",
+			    100 * (1 - ns[0] / ns[1]));
+	}
+	return 0;
+}
