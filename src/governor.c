@@ -812,12 +812,13 @@ gov_rollback(struct governor *g, struct gov_knob *k,
 	TAILQ_INSERT_TAIL(&g->jobs, job, entry);
 	g->njobs++;
 	log_warnx("governor: %s", reason);
-	free(reason);
 	if (audit_action_begin(g->d->audit, &row, gov_job_pending_cb, job) ==
 	    -1) {
+		free(reason);
 		gov_job_free(job);
 		return -1;
 	}
+	free(reason);
 	return 0;
 }
 
