@@ -5,9 +5,11 @@
  *  1. the knob is configured and not marked manual;
  *  2. the value is clamped to [min, max] and to max_step_pct of the
  *     current value (a proposal that then changes nothing is refused);
- *  3. the same strategy has asked for the same direction for for_s;
+ *  3. the same strategy has asked for the same direction for for_s,
+ *     every tick (each strategy keeps its own run);
  *  4. the knob is not in flight, being verified, frozen for flapping or
- *     cooling down, and the hourly action budget is not spent;
+ *     cooling down, and the hourly action budget is not spent (actions
+ *     in flight count);
  *  5. the knob's owner, if any, proposed it; of several proposals for one
  *     knob in a tick the highest priority wins; a proposal that reverses a
  *     higher-priority change within flap_window_s is refused;
@@ -19,10 +21,21 @@
  *  8. after verify_s the expected statistic is compared with its value
  *     before the change: kept if it moved the expected way by at least
  *     VERIFY_IMPROVE (10 %), else rolled back (a rollback row, the
- *     knob's cooldown doubled); unverified with too few samples.
+ *     knob's cooldown doubled); unverified with fewer than
+ *     VERIFY_MIN_SAMPLES samples before (no baseline) or after.
  * Every refusal has a reason code, counted in the audit log's decisions
- * table.  Cooldowns, the budget, flap history and pending verifications
- * are rebuilt from the audit log at start.
+ * table.  Cooldowns (doubled once per rollback of the last hour), the
+ * budget, flap history, each knob's value and pending verifications (at
+ * their original due time) are rebuilt from the audit log at start; rows
+ * left pending are read back and reconciled, an applied one counting as
+ * an action made then.
+ *
+ * Time: every monotonic instant comes from governor_decide's now_ms or
+ * from g->clock (clock_mono_ms unless a test set governor_clock), so a
+ * fake clock drives all of it.  Wall time only maps the log's timestamps.
+ * A reload is refused while anything is in flight (governor_in_flight):
+ * jobs point into the knob table and operations belong to the actuators
+ * a reload replaces.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
