@@ -5,9 +5,11 @@
  *  1. the knob is configured and not marked manual;
  *  2. the value is clamped to [min, max] and to max_step_pct of the
  *     current value (a proposal that then changes nothing is refused);
- *  3. the same strategy has asked for the same direction for for_s;
+ *  3. the same strategy has asked for the same direction for for_s,
+ *     every tick (each strategy keeps its own run);
  *  4. the knob is not in flight, being verified, frozen for flapping or
- *     cooling down, and the hourly action budget is not spent;
+ *     cooling down, and the hourly action budget is not spent (actions
+ *     in flight count);
  *  5. the knob's owner, if any, proposed it; of several proposals for one
  *     knob in a tick the highest priority wins; a proposal that reverses a
  *     higher-priority change within flap_window_s is refused;
@@ -19,12 +21,24 @@
  *  8. after verify_s the expected statistic is compared with its value
  *     before the change: kept if it moved the expected way by at least
  *     VERIFY_IMPROVE (10 %), else rolled back (a rollback row, the
- *     knob's cooldown doubled); unverified with too few samples.
+ *     knob's cooldown doubled); unverified with fewer than
+ *     VERIFY_MIN_SAMPLES samples before (no baseline) or after.
  * Every refusal has a reason code, counted in the audit log's decisions
- * table.  Cooldowns, the budget, flap history and pending verifications
- * are rebuilt from the audit log at start.
+ * table.  Cooldowns (doubled once per rollback of the last hour), the
+ * budget, flap history, each knob's value and pending verifications (at
+ * their original due time) are rebuilt from the audit log at start; rows
+ * left pending are read back and reconciled, an applied one counting as
+ * an action made then.
+ *
+ * Time: every monotonic instant comes from governor_decide's now_ms or
+ * from g->clock (clock_mono_ms unless a test set governor_clock), so a
+ * fake clock drives all of it.  Wall time only maps the log's timestamps.
+ * A reload is refused while anything is in flight (governor_in_flight):
+ * jobs point into the knob table and operations belong to the actuators
+ * a reload replaces.
  */
 #include <sys/types.h>
+#include <sys/queue.h>
 
 #include <math.h>
 #include <stdarg.h>
@@ -43,6 +57,14 @@
 #define FLAP_HISTORY		16	/* reversal times kept per knob */
 #define BUDGET_WINDOW_MS	3600000
 
+/* One strategy's run of proposals for one knob in one direction (for_s). */
+struct gov_sustain {
+	char		*strategy;
+	int		 dir;
+	uint64_t	 since_ms;
+	uint64_t	 tick;		/* last tick it proposed */
+};
+
 struct gov_knob {
 	char		*name;
 	double		 value;		/* believed in effect; NAN unknown */
@@ -57,11 +79,8 @@ struct gov_knob {
 	int64_t		 verifying;	/* action id under verification */
 	char		*last_strategy;	/* who made the last change */
 	int		 last_priority;
-	/* for_s: the proposal being sustained */
-	char		*sustain_strategy;
-	int		 sustain_dir;
-	uint64_t	 sustain_since_ms;
-	uint64_t	 sustain_tick;
+	struct gov_sustain *sustain;	/* for_s, one per strategy */
+	size_t		 nsustain;
 };
 
 /* A proposal copied out of the plugin call, judged at the end of tick. */
@@ -94,10 +113,17 @@ struct gov_verify {
 	uint64_t	 due_ms;	/* monotonic */
 };
 
-/* One action on its way through pending -> read -> set -> update. */
+/*
+ * One action on its way through pending -> read -> set -> update.  While
+ * op is NULL it waits for the audit log's callback (the pending row);
+ * otherwise op is the actuator operation in flight.  g is NULL for a job
+ * orphaned by governor_stop, freed when its callback finally comes.
+ */
 struct gov_job {
+	TAILQ_ENTRY(gov_job) entry;
 	struct governor	*g;
 	struct gov_knob	*k;
+	struct actuator_op *op;
 	int64_t		 id;
 	int64_t		 parent_id;	/* rollback */
 	int		 kind;
@@ -118,8 +144,12 @@ struct gov_last {
 	uint64_t	 wall_ms;
 };
 
+TAILQ_HEAD(gov_jobs, gov_job);
+TAILQ_HEAD(gov_reconciles, gov_reconcile);
+
 struct governor {
 	struct daemon		*d;
+	uint64_t		(*clock)(void);	/* monotonic ms */
 	struct actuators	*acts;
 	struct gov_knob		*knobs;
 	size_t			 nknobs;
@@ -132,8 +162,13 @@ struct governor {
 	struct gov_last		*last;
 	size_t			 nlast;
 	uint64_t		 tickno;
-	size_t			 jobs;		/* in flight */
+	struct gov_jobs		 jobs;		/* in flight */
+	size_t			 njobs;
+	struct gov_reconciles	 reconciles;	/* reads of pending rows */
 };
+
+/* The monotonic clock of governors started from now on (tests: fake). */
+static uint64_t	(*gov_clock)(void) = clock_mono_ms;
 
 static void	gov_job_pending_cb(int64_t, void *);
 static void	gov_job_free(struct gov_job *);
@@ -143,8 +178,10 @@ gov_knob_find(struct governor *g, const char *name)
 {
 	size_t	i;
 
+	/* A knob moved by gov_knobs_sync has no name. */
 	for (i = 0; i < g->nknobs; i++)
-		if (strcmp(g->knobs[i].name, name) == 0)
+		if (g->knobs[i].name != NULL &&
+		    strcmp(g->knobs[i].name, name) == 0)
 			return &g->knobs[i];
 	return NULL;
 }
@@ -277,10 +314,13 @@ gov_reversals(const struct gov_knob *k, uint64_t now_ms, uint64_t window_ms)
 	return n;
 }
 
-/* A change in direction dir was applied at now_ms: track flapping. */
+/*
+ * A change in direction dir was applied at now_ms: track flapping.  A
+ * freeze is recorded in the events table unless replaying (rebuild).
+ */
 static void
 gov_note_direction(struct governor *g, struct gov_knob *k, int dir,
-    uint64_t now_ms)
+    uint64_t now_ms, int replay)
 {
 	const struct mt_config	*c = g->d->conf;
 	uint64_t		 window = (uint64_t)c->flap_window_s * 1000;
@@ -290,6 +330,8 @@ gov_note_direction(struct governor *g, struct gov_knob *k, int dir,
 		if (gov_reversals(k, now_ms, window) >=
 		    (unsigned int)c->flap_reversals) {
 			k->frozen_until_ms = now_ms + window;
+			if (replay)
+				return;
 			log_warnx("governor: %s reversed direction %u times in "
 			    "%lld s: frozen for %lld s", k->name,
 			    gov_reversals(k, now_ms, window),
@@ -349,21 +391,57 @@ gov_outranked(struct governor *g, size_t i)
 	return 0;
 }
 
-/* Rule 3: has this strategy asked for this direction for for_s? */
+/*
+ * Rule 3: has this strategy asked for this direction, tick after tick,
+ * for for_s?  Each strategy has its own run, so two strategies proposing
+ * the same knob do not reset each other's; a tick without the proposal,
+ * or the other direction, starts the run again.
+ */
 static int
 gov_sustained(struct governor *g, struct gov_knob *k,
     const struct gov_prop *p, int dir, int64_t for_s, uint64_t now_ms)
 {
-	if (k->sustain_strategy == NULL ||
-	    strcmp(k->sustain_strategy, p->strategy) != 0 ||
-	    k->sustain_dir != dir || k->sustain_tick + 1 < g->tickno) {
-		free(k->sustain_strategy);
-		k->sustain_strategy = xstrdup(p->strategy);
-		k->sustain_dir = dir;
-		k->sustain_since_ms = now_ms;
+	struct gov_sustain	*su = NULL;
+	size_t			 i;
+
+	for (i = 0; i < k->nsustain; i++)
+		if (strcmp(k->sustain[i].strategy, p->strategy) == 0)
+			su = &k->sustain[i];
+	if (su == NULL) {
+		k->sustain = xreallocarray(k->sustain, k->nsustain + 1,
+		    sizeof(*su));
+		su = &k->sustain[k->nsustain++];
+		su->strategy = xstrdup(p->strategy);
+		su->tick = 0;
 	}
-	k->sustain_tick = g->tickno;
-	return now_ms - k->sustain_since_ms >= (uint64_t)for_s * 1000;
+	if (su->tick == 0 || su->dir != dir || su->tick + 1 < g->tickno) {
+		su->dir = dir;
+		su->since_ms = now_ms;
+	}
+	su->tick = g->tickno;
+	return now_ms - su->since_ms >= (uint64_t)for_s * 1000;
+}
+
+static void
+gov_knob_clear(struct gov_knob *k)
+{
+	size_t	i;
+
+	free(k->name);
+	free(k->last_strategy);
+	for (i = 0; i < k->nsustain; i++)
+		free(k->sustain[i].strategy);
+	free(k->sustain);
+}
+
+/* The priority of strategy instance name in the running configuration. */
+static int
+gov_priority(struct governor *g, const char *name)
+{
+	CONF_FOREACH(struct mt_strategy_conf, sc, g->d->conf->strategies)
+		if (name != NULL && strcmp(sc->name, name) == 0)
+			return (int)sc->priority;
+	return 0;
 }
 
 /* Judge one proposal; returns 1 if it became an action (or dry_run row). */
@@ -433,7 +511,8 @@ gov_judge(struct governor *g, size_t idx, uint64_t now_ms)
 		gov_refuse(g, p, "cooldown", why);
 		return 0;
 	}
-	if (gov_recent_actions(g, now_ms) >=
+	/* Actions in flight count: they are about to be applied. */
+	if (gov_recent_actions(g, now_ms) + g->njobs >=
 	    (size_t)c->max_actions_per_hour) {
 		gov_refuse(g, p, "budget", "max_actions_per_hour spent");
 		return 0;
@@ -491,14 +570,20 @@ gov_judge(struct governor *g, size_t idx, uint64_t now_ms)
 	job->target = target;
 	job->strategy = xstrdup(p->strategy);
 	job->priority = p->priority;
+	/*
+	 * An expected effect is always verified; a baseline from too few
+	 * samples is none (NULL in the row), which ends as unverified.
+	 */
 	if (p->expect_metric != NULL && p->expect_stat != NULL &&
-	    p->expect_dir != 0 && !isnan(p->baseline)) {
+	    p->expect_dir != 0 && p->kind == MT_ACT_SET) {
 		job->expect_metric = xstrdup(p->expect_metric);
 		job->expect_stat = xstrdup(p->expect_stat);
 		job->expect_dir = p->expect_dir;
-		job->baseline = p->baseline;
+		job->baseline = p->baseline_count >= VERIFY_MIN_SAMPLES ?
+		    p->baseline : NAN;
 		job->verify_s = kc->verify_s ? kc->verify_s :
 		    c->window_seconds;
+		row.baseline = job->baseline;
 	}
 	row.status = AUDIT_PENDING;
 	row.verify_s = (int)job->verify_s;
@@ -507,7 +592,8 @@ gov_judge(struct governor *g, size_t idx, uint64_t now_ms)
 	    k->value, target, p->reason);
 	gov_note(g, p->strategy, "applying %s %g -> %g", p->knob, k->value,
 	    target);
-	g->jobs++;
+	TAILQ_INSERT_TAIL(&g->jobs, job, entry);
+	g->njobs++;
 	if (g->d->audit == NULL ||
 	    audit_action_begin(g->d->audit, &row, gov_job_pending_cb, job) ==
 	    -1) {
@@ -523,8 +609,11 @@ gov_judge(struct governor *g, size_t idx, uint64_t now_ms)
 static void
 gov_job_free(struct gov_job *job)
 {
-	job->k->busy = 0;
-	job->g->jobs--;
+	if (job->g != NULL) {
+		job->k->busy = 0;
+		TAILQ_REMOVE(&job->g->jobs, job, entry);
+		job->g->njobs--;
+	}
 	free(job->strategy);
 	free(job->expect_metric);
 	free(job->expect_stat);
@@ -573,10 +662,11 @@ gov_job_set_cb(const struct actuator_result *r, void *arg)
 	struct gov_job	*job = arg;
 	struct governor	*g = job->g;
 	struct gov_knob	*k = job->k;
-	uint64_t	 now = clock_mono_ms();
+	uint64_t	 now = g->clock();
 	double		 in_effect;
 	int		 dir;
 
+	job->op = NULL;
 	if (!r->ok) {
 		gov_job_fail(job, r->error);
 		return;
@@ -588,7 +678,7 @@ gov_job_set_cb(const struct actuator_result *r, void *arg)
 	    in_effect < job->old_value ? -1 : 0;
 	if (job->kind == MT_ACT_SET) {
 		k->value = in_effect;
-		gov_note_direction(g, k, dir, now);
+		gov_note_direction(g, k, dir, now, 0);
 	}
 	k->last_action_ms = now;
 	free(k->last_strategy);
@@ -623,8 +713,7 @@ gov_job_set(struct gov_job *job)
 		gov_job_fail(job, "knob or actuator no longer configured");
 		return;
 	}
-	if (actuator_set(a, kc, job->target, gov_job_set_cb, job) == NULL)
-		gov_job_fail(job, "actuator refused to start the set");
+	job->op = actuator_set(a, kc, job->target, gov_job_set_cb, job);
 }
 
 /*
@@ -638,6 +727,7 @@ gov_job_read_cb(const struct actuator_result *r, void *arg)
 	struct gov_knob	*k = job->k;
 	char		 msg[256];
 
+	job->op = NULL;
 	if (r->ok && r->readback && !isnan(r->value) && !isnan(k->value) &&
 	    job->kind == MT_ACT_SET && job->parent_id == 0 &&
 	    fabs(r->value - k->value) > 1e-9 * fmax(1, fabs(k->value))) {
@@ -667,6 +757,11 @@ gov_job_pending_cb(int64_t id, void *arg)
 	const struct mt_knob_conf	*kc;
 	struct actuator			*a;
 
+	if (g == NULL) {
+		/* Stopped meanwhile: the row stays pending, reconciled later. */
+		gov_job_free(job);
+		return;
+	}
 	if (id < 0) {
 		log_warnx("governor: %s: the pending row was not written; "
 		    "not applied", job->k->name);
@@ -680,12 +775,15 @@ gov_job_pending_cb(int64_t id, void *arg)
 		gov_job_fail(job, "knob or actuator no longer configured");
 		return;
 	}
-	if (actuator_get(a, kc, gov_job_read_cb, job) == NULL)
-		gov_job_set(job);
+	job->op = actuator_get(a, kc, gov_job_read_cb, job);
 }
 
-/* Start a rollback of verification v to its old value. */
-static void
+/*
+ * Start a rollback of verification v to its old value.  Returns 0, or -1
+ * if it cannot start (the old value is unknown, the knob is busy or gone,
+ * the log refused the row).
+ */
+static int
 gov_rollback(struct governor *g, struct gov_knob *k,
     const struct gov_verify *v, double after, const char *evidence)
 {
@@ -695,7 +793,7 @@ gov_rollback(struct governor *g, struct gov_knob *k,
 	char				*reason;
 
 	if (kc == NULL || isnan(v->old_value) || k->busy)
-		return;
+		return -1;
 	xasprintf(&reason, "rollback of action %lld: %s %s went from %g to "
 	    "%g, not %s by %d%%", (long long)v->id, v->metric, v->stat,
 	    v->baseline, after, v->dir < 0 ? "down" : "up",
@@ -719,19 +817,39 @@ gov_rollback(struct governor *g, struct gov_knob *k,
 	job->old_value = k->value;
 	job->target = v->old_value;
 	job->strategy = xstrdup(v->strategy);
+	job->priority = gov_priority(g, v->strategy);
 	job->parent_id = v->id;
 	k->busy = 1;
 	k->cooldown_s = k->cooldown_s * 2 > COOLDOWN_MAX_S ? COOLDOWN_MAX_S :
 	    (k->cooldown_s ? k->cooldown_s * 2 : 60);
-	g->jobs++;
+	TAILQ_INSERT_TAIL(&g->jobs, job, entry);
+	g->njobs++;
 	log_warnx("governor: %s", reason);
 	if (audit_action_begin(g->d->audit, &row, gov_job_pending_cb, job) ==
-	    -1)
+	    -1) {
+		free(reason);
 		gov_job_free(job);
+		return -1;
+	}
 	free(reason);
+	return 0;
 }
 
-/* Rule 8: judge one due verification; the knob is free again after. */
+static void
+gov_verify_clear(struct gov_verify *v)
+{
+	free(v->knob);
+	free(v->strategy);
+	free(v->metric);
+	free(v->stat);
+}
+
+/*
+ * Rule 8: judge one due verification; the knob is free again after.
+ * Unverified without a baseline or with fewer than VERIFY_MIN_SAMPLES
+ * samples now; kept if the statistic moved the expected way by at least
+ * VERIFY_IMPROVE; rolled back otherwise.
+ */
 static void
 gov_verify_one(struct governor *g, const struct gov_verify *v,
     uint64_t now_ms)
@@ -741,12 +859,13 @@ gov_verify_one(struct governor *g, const struct gov_verify *v,
 	struct series			*s;
 	struct tick			*t = tick_new(g->d, now_ms);
 	enum audit_outcome		 out;
-	char				*evidence;
+	char				*evidence, b[32], af[32];
 	double				 after = NAN;
 	int				 better;
 
 	st = tick_stats(t, v->metric, &s);
-	if (st == NULL || st->w.count < VERIFY_MIN_SAMPLES ||
+	if (isnan(v->baseline) || st == NULL ||
+	    st->w.count < VERIFY_MIN_SAMPLES ||
 	    tick_stat_value(st, series_type(s), v->stat, &after) != MT_OK) {
 		out = AUDIT_UNVERIFIED;
 	} else {
@@ -755,9 +874,17 @@ gov_verify_one(struct governor *g, const struct gov_verify *v,
 		    after >= v->baseline * (1 + VERIFY_IMPROVE);
 		out = better ? AUDIT_KEPT : AUDIT_ROLLED_BACK;
 	}
+	if (isnan(v->baseline))
+		snprintf(b, sizeof(b), "null");
+	else
+		snprintf(b, sizeof(b), "%.6g", v->baseline);
+	if (isnan(after))
+		snprintf(af, sizeof(af), "null");
+	else
+		snprintf(af, sizeof(af), "%.6g", after);
 	xasprintf(&evidence, "{\"verify\":{\"metric\":\"%s\",\"stat\":"
-	    "\"%s\",\"baseline\":%.6g,\"after\":%.6g,\"count\":%llu}}",
-	    v->metric, v->stat, v->baseline, isnan(after) ? -1.0 : after,
+	    "\"%s\",\"baseline\":%s,\"after\":%s,\"count\":%llu}}",
+	    v->metric, v->stat, b, af,
 	    st ? (unsigned long long)st->w.count : 0ULL);
 	tick_free(t);
 	log_info("governor: action %lld on %s: %s %s %g -> %g: %s",
@@ -765,10 +892,19 @@ gov_verify_one(struct governor *g, const struct gov_verify *v,
 	    audit_outcome_name(out));
 	if (k != NULL)
 		k->verifying = 0;
-	if (out == AUDIT_ROLLED_BACK && k != NULL)
-		gov_rollback(g, k, v, after, evidence);
-	else
+	if (out != AUDIT_ROLLED_BACK)
 		(void)audit_action_outcome(g->d->audit, v->id, out);
+	else if (k == NULL || gov_rollback(g, k, v, after, evidence) == -1) {
+		/*
+		 * The outcome stays empty: the next start verifies it
+		 * again and retries the rollback.
+		 */
+		log_warnx("governor: action %lld on %s made things worse "
+		    "but cannot be rolled back", (long long)v->id, v->knob);
+		(void)audit_event(g->d->audit, "rollback_failed", v->knob,
+		    "action made things worse but cannot be rolled back",
+		    evidence);
+	}
 	gov_note(g, v->strategy, "verified %s: %s", v->knob,
 	    audit_outcome_name(out));
 	free(evidence);
@@ -777,22 +913,19 @@ gov_verify_one(struct governor *g, const struct gov_verify *v,
 static void
 gov_verify_due(struct governor *g, uint64_t now_ms)
 {
-	size_t	i = 0;
+	struct gov_verify	 v;
+	size_t			 i = 0;
 
 	while (i < g->nverifs) {
-		struct gov_verify *v = &g->verifs[i];
-
-		if (now_ms < v->due_ms) {
+		if (now_ms < g->verifs[i].due_ms) {
 			i++;
 			continue;
 		}
-		gov_verify_one(g, v, now_ms);
-		free(v->knob);
-		free(v->strategy);
-		free(v->metric);
-		free(v->stat);
-		/* The array may have grown: recompute v's place. */
+		/* Take it out first: judging it may add to the array. */
+		v = g->verifs[i];
 		g->verifs[i] = g->verifs[--g->nverifs];
+		gov_verify_one(g, &v, now_ms);
+		gov_verify_clear(&v);
 	}
 }
 
@@ -846,9 +979,40 @@ governor_resume(struct governor *g, const char *name)
 	k->manual = 0;
 	log_info("governor: %s resumed: meshtune may turn it again (now %g)",
 	    name, k->value);
-	(void)audit_event(g->d->audit, "resume", name, "manual mark released",
-	    NULL);
+	if (g->d->audit != NULL)
+		(void)audit_event(g->d->audit, "resume", name,
+		    "manual mark released", NULL);
 	return 0;
+}
+
+/*
+ * Work in flight: actions waiting for their pending row to be committed
+ * plus actuator operations (an action's read or set, the reads of
+ * initial values and of rows left pending).  0 when the governor is idle,
+ * which a reload requires.
+ */
+size_t
+governor_in_flight(const struct governor *g)
+{
+	const struct gov_job	*job;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(job, &g->jobs, entry)
+		if (job->op == NULL)
+			n++;
+	return n + (g->acts != NULL ? actuators_pending(g->acts) : 0);
+}
+
+/*
+ * Use fn as the monotonic clock (ms) of every governor started from now
+ * on, instead of clock_mono_ms; NULL restores it.  For tests with a fake
+ * clock: the clock of callbacks then matches the now_ms they pass to
+ * governor_decide.
+ */
+void
+governor_clock(uint64_t (*fn)(void))
+{
+	gov_clock = fn != NULL ? fn : clock_mono_ms;
 }
 
 /* The last decision about a strategy's proposals, or NULL. */
@@ -895,9 +1059,7 @@ gov_knobs_sync(struct governor *g, const struct mt_config *c)
 
 		if (old != NULL) {
 			nk[i] = *old;
-			old->name = NULL;	/* moved */
-			old->last_strategy = NULL;
-			old->sustain_strategy = NULL;
+			memset(old, 0, sizeof(*old));	/* moved */
 		} else {
 			nk[i].name = xstrdup(kc->name);
 			nk[i].value = kc->initial;
@@ -907,11 +1069,8 @@ gov_knobs_sync(struct governor *g, const struct mt_config *c)
 			nk[i].cooldown_s = kc->cooldown_s;
 		i++;
 	}
-	for (j = 0; j < g->nknobs; j++) {
-		free(g->knobs[j].name);
-		free(g->knobs[j].last_strategy);
-		free(g->knobs[j].sustain_strategy);
-	}
+	for (j = 0; j < g->nknobs; j++)
+		gov_knob_clear(&g->knobs[j]);
 	free(g->knobs);
 	g->knobs = nk;
 	g->nknobs = i;
@@ -926,90 +1085,180 @@ gov_knobs_sync(struct governor *g, const struct mt_config *c)
 	}
 }
 
-/* mono time of a wall-clock instant, for state read from the log. */
+/*
+ * The monotonic time of a wall-clock instant, for state read from the
+ * log: the past stays in the past (not before 1), the future (a
+ * verification due) in the future.
+ */
 static uint64_t
 gov_mono_of(uint64_t wall_ms, uint64_t now_mono, uint64_t now_wall)
 {
 	if (wall_ms >= now_wall)
-		return now_mono;
+		return now_mono + (wall_ms - now_wall);
 	if (now_wall - wall_ms >= now_mono)
 		return 1;
 	return now_mono - (now_wall - wall_ms);
 }
 
 /*
- * A pending row left by a crash: read the knob back and mark the row
- * applied if the knob holds the new value, failed otherwise.
+ * A pending row left by a crash or a stop: read the knob back and mark
+ * the row applied if the knob holds the new value, failed otherwise.  An
+ * applied one then counts as an action made now: cooldown, budget,
+ * verification, and for a rollback its parent's outcome.
  */
 struct gov_reconcile {
+	TAILQ_ENTRY(gov_reconcile) entry;
 	struct governor	*g;
+	struct actuator_op *op;
 	int64_t		 id;
+	enum audit_kind	 kind;
+	char		*knob;
+	char		*strategy;
+	double		 old_value;
 	double		 new_value;
+	int64_t		 parent_id;
+	char		*expect_metric;
+	char		*expect_stat;
+	int		 expect_dir;
+	double		 baseline;
+	int		 verify_s;
 };
+
+static void
+gov_reconcile_free(struct gov_reconcile *rc)
+{
+	TAILQ_REMOVE(&rc->g->reconciles, rc, entry);
+	free(rc->knob);
+	free(rc->strategy);
+	free(rc->expect_metric);
+	free(rc->expect_stat);
+	free(rc);
+}
 
 static void
 gov_reconcile_cb(const struct actuator_result *r, void *arg)
 {
 	struct gov_reconcile	*rc = arg;
+	struct governor		*g = rc->g;
+	struct gov_knob		*k = gov_knob_find(g, rc->knob);
+	struct gov_job		 job;
+	uint64_t		 now = g->clock();
 	char			 note[160];
-	int			 held = r->ok && !isnan(r->value) &&
-				    fabs(r->value - rc->new_value) <= 1e-9 *
-				    fmax(1, fabs(rc->new_value));
+	int			 held, dir;
 
+	held = r->ok && !isnan(r->value) && rc->kind != AUDIT_TRIGGER &&
+	    fabs(r->value - rc->new_value) <= 1e-9 *
+	    fmax(1, fabs(rc->new_value));
 	snprintf(note, sizeof(note), "left pending by a stop; the knob reads "
 	    "%g%s", r->value, r->ok ? "" : " (read failed)");
-	(void)audit_reconcile(rc->g->d->audit, rc->id, held ? AUDIT_APPLIED :
+	(void)audit_reconcile(g->d->audit, rc->id, held ? AUDIT_APPLIED :
 	    AUDIT_FAILED, r->value, note);
-	free(rc);
+	/* What the knob reads is what meshtune believes from now on. */
+	if (k != NULL && r->ok && !isnan(r->value))
+		k->value = r->value;
+	if (k != NULL && held) {
+		dir = isnan(rc->old_value) ? 0 : rc->new_value >
+		    rc->old_value ? 1 : rc->new_value < rc->old_value ? -1 : 0;
+		gov_note_direction(g, k, dir, now, 0);
+		k->last_action_ms = now;
+		free(k->last_strategy);
+		k->last_strategy = gov_strdup(rc->strategy);
+		k->last_priority = gov_priority(g, rc->strategy);
+		gov_count_action(g, now);
+		if (rc->parent_id != 0)
+			(void)audit_action_outcome(g->d->audit, rc->parent_id,
+			    AUDIT_ROLLED_BACK);
+		else if (rc->verify_s > 0 && rc->expect_metric != NULL &&
+		    rc->expect_stat != NULL && k->verifying == 0) {
+			memset(&job, 0, sizeof(job));
+			job.id = rc->id;
+			job.k = k;
+			job.strategy = rc->strategy != NULL ? rc->strategy : "";
+			job.expect_metric = rc->expect_metric;
+			job.expect_stat = rc->expect_stat;
+			job.expect_dir = rc->expect_dir;
+			job.baseline = rc->baseline;
+			job.old_value = rc->old_value;
+			gov_verify_add(g, &job, now +
+			    (uint64_t)rc->verify_s * 1000);
+		}
+	}
+	rc->op = NULL;
+	gov_reconcile_free(rc);
 }
 
-/* Rebuild cooldowns, budget, flap history and verifications from the log. */
+/* Start the reconciliation of pending row r; 0, or -1 if it cannot. */
+static int
+gov_reconcile(struct governor *g, const struct audit_row *r)
+{
+	const struct mt_knob_conf	*kc = config_knob(g->d->conf, r->knob);
+	struct gov_reconcile		*rc;
+	struct actuator			*a;
+
+	if (kc == NULL || (a = actuators_find(g->acts, kc->actuator)) == NULL)
+		return -1;
+	rc = xcalloc(1, sizeof(*rc));
+	rc->g = g;
+	rc->id = r->id;
+	rc->kind = r->kind;
+	rc->knob = xstrdup(r->knob);
+	rc->strategy = gov_strdup(r->strategy);
+	rc->old_value = r->old_value;
+	rc->new_value = r->new_value;
+	rc->parent_id = r->parent_id;
+	rc->expect_metric = gov_strdup(r->expect_metric);
+	rc->expect_stat = gov_strdup(r->expect_stat);
+	rc->expect_dir = r->expect_dir;
+	rc->baseline = r->baseline;
+	rc->verify_s = r->verify_s;
+	TAILQ_INSERT_TAIL(&g->reconciles, rc, entry);
+	rc->op = actuator_get(a, kc, gov_reconcile_cb, rc);
+	return 0;
+}
+
+/*
+ * Rebuild from the log: pending rows (reconciled), the hourly budget, flap
+ * history and rollbacks of the last hour (each doubles the knob's
+ * cooldown, as it did before the restart), each knob's last action and
+ * value, and the verifications still due.
+ */
 static void
 gov_rebuild(struct governor *g)
 {
 	struct audit_row	*rows;
 	struct gov_knob		*k;
-	struct actuator		*a;
-	struct gov_reconcile	*rc;
-	uint64_t		 mono = clock_mono_ms(), wall = clock_wall_ms();
+	uint64_t		 mono = g->clock(), wall = clock_wall_ms();
 	size_t			 n, i;
 	int			 dir;
 
 	if (audit_sync(g->d->audit) == -1)
 		return;
 	if (audit_pending(g->d->audit, &rows, &n) == 0) {
-		for (i = 0; i < n; i++) {
-			const struct mt_knob_conf *kc = config_knob(g->d->conf,
-			    rows[i].knob);
-
-			rc = xcalloc(1, sizeof(*rc));
-			rc->g = g;
-			rc->id = rows[i].id;
-			rc->new_value = rows[i].new_value;
-			if (kc == NULL || (a = actuators_find(g->acts,
-			    kc->actuator)) == NULL ||
-			    actuator_get(a, kc, gov_reconcile_cb, rc) == NULL) {
-				(void)audit_reconcile(g->d->audit, rc->id,
+		for (i = 0; i < n; i++)
+			if (gov_reconcile(g, &rows[i]) == -1)
+				(void)audit_reconcile(g->d->audit, rows[i].id,
 				    AUDIT_FAILED, NAN, "left pending by a stop; "
 				    "knob no longer readable");
-				free(rc);
-			}
-		}
 		audit_rows_free(rows, n);
 	}
-	if (audit_applied_since(g->d->audit, wall - BUDGET_WINDOW_MS, &rows,
-	    &n) == 0) {
+	if (audit_applied_since(g->d->audit, wall > BUDGET_WINDOW_MS ?
+	    wall - BUDGET_WINDOW_MS : 1, &rows, &n) == 0) {
 		for (i = 0; i < n; i++) {
 			uint64_t t = gov_mono_of(rows[i].done_ms ?
 			    rows[i].done_ms : rows[i].ts_ms, mono, wall);
 
 			gov_count_action(g, t);
-			if ((k = gov_knob_find(g, rows[i].knob)) == NULL ||
-			    isnan(rows[i].old_value))
+			if ((k = gov_knob_find(g, rows[i].knob)) == NULL)
+				continue;
+			if (rows[i].kind == AUDIT_ROLLBACK)
+				k->cooldown_s = k->cooldown_s * 2 >
+				    COOLDOWN_MAX_S ? COOLDOWN_MAX_S :
+				    (k->cooldown_s ? k->cooldown_s * 2 : 60);
+			if (isnan(rows[i].old_value))
 				continue;
 			dir = rows[i].new_value > rows[i].old_value ? 1 :
 			    rows[i].new_value < rows[i].old_value ? -1 : 0;
-			gov_note_direction(g, k, dir, t);
+			gov_note_direction(g, k, dir, t, 1);
 		}
 		audit_rows_free(rows, n);
 	}
@@ -1024,6 +1273,7 @@ gov_rebuild(struct governor *g)
 				k->value = rows[i].new_value;
 			free(k->last_strategy);
 			k->last_strategy = gov_strdup(rows[i].strategy);
+			k->last_priority = gov_priority(g, rows[i].strategy);
 		}
 		audit_rows_free(rows, n);
 	}
@@ -1038,7 +1288,8 @@ gov_rebuild(struct governor *g)
 			memset(&job, 0, sizeof(job));
 			job.id = rows[i].id;
 			job.k = k;
-			job.strategy = rows[i].strategy;
+			job.strategy = rows[i].strategy != NULL ?
+			    rows[i].strategy : "";
 			job.expect_metric = rows[i].expect_metric;
 			job.expect_stat = rows[i].expect_stat;
 			job.expect_dir = rows[i].expect_dir;
@@ -1054,7 +1305,11 @@ gov_rebuild(struct governor *g)
 	}
 }
 
-/* Open the actuators, build the knob table, rebuild state from the log. */
+/*
+ * Open the actuators, build the knob table, rebuild state from the log
+ * (d->audit; blocks on it).  Returns 0, or -1 with the reasons logged
+ * and nothing kept.
+ */
 int
 governor_start(struct daemon *d)
 {
@@ -1062,50 +1317,64 @@ governor_start(struct daemon *d)
 	struct governor		*g;
 	size_t			 i;
 
-	g = d->governor = xcalloc(1, sizeof(*g));
+	g = xcalloc(1, sizeof(*g));
 	g->d = d;
+	g->clock = gov_clock;
+	TAILQ_INIT(&g->jobs);
+	TAILQ_INIT(&g->reconciles);
 	if ((g->acts = actuators_new(d->base, d->conf, &errs)) == NULL) {
 		for (i = 0; i < errs.n; i++)
 			log_warnx("governor: %s", errs.v[i]);
 		config_errors_clear(&errs);
+		free(g);
 		return -1;
 	}
+	d->governor = g;
 	gov_knobs_sync(g, d->conf);
-	gov_rebuild(g);
+	if (d->audit != NULL)
+		gov_rebuild(g);
 	log_info("governor: %zu knobs%s", g->nknobs,
 	    d->conf->dry_run ? ", dry run" : "");
 	return 0;
 }
 
+/*
+ * Stop: cancel what is in flight (those rows stay pending and the next
+ * start reconciles them) and free everything.  A job still waiting for
+ * its pending row is handed to the audit log's callback, which frees it.
+ */
 void
 governor_stop(struct daemon *d)
 {
-	struct governor	*g = d->governor;
-	size_t		 i;
+	struct governor		*g = d->governor;
+	struct gov_job		*job;
+	struct gov_reconcile	*rc;
+	size_t			 i;
 
 	if (g == NULL)
 		return;
-	if (g->jobs > 0)
+	if (g->njobs > 0)
 		log_warnx("governor: stopping with %zu actions in flight; "
 		    "their rows stay pending and are reconciled at the next "
-		    "start", g->jobs);
-	if (g->acts != NULL)
-		actuators_free(g->acts);	/* cancels what is in flight */
-	for (i = 0; i < g->nknobs; i++) {
-		free(g->knobs[i].name);
-		free(g->knobs[i].last_strategy);
-		free(g->knobs[i].sustain_strategy);
+		    "start", g->njobs);
+	/* Cancels every operation: their callbacks never run. */
+	actuators_free(g->acts);
+	while ((job = TAILQ_FIRST(&g->jobs)) != NULL) {
+		TAILQ_REMOVE(&g->jobs, job, entry);
+		job->g = NULL;
+		if (job->op != NULL)
+			gov_job_free(job);
 	}
+	while ((rc = TAILQ_FIRST(&g->reconciles)) != NULL)
+		gov_reconcile_free(rc);
+	for (i = 0; i < g->nknobs; i++)
+		gov_knob_clear(&g->knobs[i]);
 	free(g->knobs);
 	for (i = 0; i < g->nprops; i++)
 		gov_prop_clear(&g->props[i]);
 	free(g->props);
-	for (i = 0; i < g->nverifs; i++) {
-		free(g->verifs[i].knob);
-		free(g->verifs[i].strategy);
-		free(g->verifs[i].metric);
-		free(g->verifs[i].stat);
-	}
+	for (i = 0; i < g->nverifs; i++)
+		gov_verify_clear(&g->verifs[i]);
 	free(g->verifs);
 	free(g->actions);
 	for (i = 0; i < g->nlast; i++) {
@@ -1118,8 +1387,11 @@ governor_stop(struct daemon *d)
 }
 
 /*
- * New knobs and actuators.  Actions in flight keep their old actuator;
- * the swap waits for them, so a reload with jobs in flight is refused.
+ * New knobs and actuators.  Refused (-1, nothing changed) while anything
+ * is in flight: an action holds a pointer to its knob, which the new
+ * table replaces, and every operation belongs to the old actuators,
+ * whose freeing would cancel it; the daemon keeps the old configuration
+ * and a later reload succeeds.
  */
 int
 governor_reload(struct daemon *d, const struct mt_config *nc)
@@ -1127,11 +1399,11 @@ governor_reload(struct daemon *d, const struct mt_config *nc)
 	struct governor		*g = d->governor;
 	struct conf_errors	 errs = { NULL, 0 };
 	struct actuators	*na;
-	size_t			 i;
+	size_t			 i, busy;
 
-	if (g->jobs > 0) {
-		log_warnx("governor: %zu actions in flight; reload again "
-		    "when they finish", g->jobs);
+	if ((busy = governor_in_flight(g)) > 0) {
+		log_warnx("governor: %zu actions or reads in flight; reload "
+		    "again when they finish", busy);
 		return -1;
 	}
 	if ((na = actuators_new(d->base, nc, &errs)) == NULL) {

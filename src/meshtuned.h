@@ -427,6 +427,8 @@ int		 governor_knob(struct governor *, const char *, double *,
 int		 governor_resume(struct governor *, const char *);
 const char	*governor_last_decision(struct governor *, const char *,
 		    uint64_t *);
+size_t		 governor_in_flight(const struct governor *);
+void		 governor_clock(uint64_t (*)(void));
 
 /* prom.c */
 struct evbuffer;

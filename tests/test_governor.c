@@ -1,0 +1,1392 @@
+/*
+ * test_governor.c -- every rule of the governor, one test each, on a fake
+ * monotonic clock (governor_clock), against a fake node that serves the
+ * unix actuator protocol on the test's own event loop, with a real audit
+ * log in a temporary directory.
+ *
+ * The fake node remembers its knobs, counts gets and sets, can refuse a
+ * set, answer a value other than the one asked (its own limit), hold a
+ * request without answering (an operation in flight), and checks, when a
+ * set arrives, that the pending row is already committed.  Each test
+ * drives the loop only until the governor is idle, bounded in time.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <cJSON.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <sqlite3.h>
+
+#include "meshtuned.h"
+#include "meshtune/strategy.h"
+
+#define S		1000ULL		/* ms per second */
+#define T0		(1000 * S)	/* fake clock at the start */
+#define MAX_CONNS	32
+
+/* The fake clock every governor of this test runs on. */
+static uint64_t	fake_now;
+
+static uint64_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+struct node {
+	struct evconnlistener	*lev;
+	sqlite3			*db;		/* to see the pending row */
+	struct bufferevent	*conns[MAX_CONNS];
+	char			 names[8][32];
+	double			 values[8];
+	size_t			 nknobs;
+	int			 gets, sets;
+	int			 fail_set;	/* answer ok:false */
+	int			 hold_set;	/* apply, never answer */
+	int			 hold_get;	/* never answer a get */
+	double			 cap;		/* apply at most this */
+	int			 pending_seen;	/* sets with a pending row */
+	int			 pending_missing;
+};
+
+struct fx {
+	char			 dir[256];
+	char			 dbpath[300];
+	char			 sock[300];
+	struct event_base	*base;
+	struct daemon		 d;
+	struct node		 node;
+	sqlite3			*db;
+};
+
+/*
+ * The fake node.
+ */
+
+static double *
+node_knob(struct node *n, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < n->nknobs; i++)
+		if (strcmp(n->names[i], name) == 0)
+			return &n->values[i];
+	return NULL;
+}
+
+static void
+node_put(struct node *n, const char *name, double v)
+{
+	double	*p;
+
+	if ((p = node_knob(n, name)) == NULL) {
+		assert_true(n->nknobs < nitems(n->values));
+		snprintf(n->names[n->nknobs], sizeof(n->names[0]), "%s", name);
+		p = &n->values[n->nknobs++];
+	}
+	*p = v;
+}
+
+static double
+node_get(struct node *n, const char *name)
+{
+	double	*p = node_knob(n, name);
+
+	assert_non_null(p);
+	return *p;
+}
+
+static void
+node_forget(struct node *n, struct bufferevent *bev)
+{
+	size_t	i;
+
+	for (i = 0; i < MAX_CONNS; i++)
+		if (n->conns[i] == bev)
+			n->conns[i] = NULL;
+	bufferevent_free(bev);
+}
+
+/* Is the pending row of this set committed? */
+static int
+node_pending_row(struct node *n, const char *knob, double value)
+{
+	sqlite3_stmt	*st;
+	int		 found = 0;
+
+	assert_int_equal(sqlite3_prepare_v2(n->db, "SELECT count(*) FROM "
+	    "actions WHERE knob = ?1 AND status = 'pending' AND "
+	    "new_value = ?2", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, knob, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_double(st, 2, value);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		found = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return found > 0;
+}
+
+static void
+node_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct node	*n = arg;
+	struct evbuffer	*out = bufferevent_get_output(bev);
+	cJSON		*req, *op, *knob, *value;
+	char		*line;
+	double		*cur, v;
+
+	line = evbuffer_readln(bufferevent_get_input(bev), NULL,
+	    EVBUFFER_EOL_LF);
+	if (line == NULL)
+		return;
+	req = cJSON_Parse(line);
+	free(line);
+	assert_non_null(req);
+	op = cJSON_GetObjectItem(req, "op");
+	knob = cJSON_GetObjectItem(req, "knob");
+	assert_true(cJSON_IsString(op) && cJSON_IsString(knob));
+	cur = node_knob(n, knob->valuestring);
+	if (strcmp(op->valuestring, "get") == 0) {
+		n->gets++;
+		if (n->hold_get)
+			;
+		else if (cur == NULL)
+			evbuffer_add_printf(out, "{\"ok\":false,\"error\":"
+			    "\"no such knob\"}\n");
+		else
+			evbuffer_add_printf(out, "{\"ok\":true,\"value\":"
+			    "%.17g}\n", *cur);
+	} else {
+		assert_string_equal(op->valuestring, "set");
+		value = cJSON_GetObjectItem(req, "value");
+		assert_true(cJSON_IsNumber(value));
+		n->sets++;
+		if (node_pending_row(n, knob->valuestring,
+		    value->valuedouble))
+			n->pending_seen++;
+		else
+			n->pending_missing++;
+		v = value->valuedouble;
+		if (!isnan(n->cap) && v > n->cap)
+			v = n->cap;
+		if (n->fail_set)
+			evbuffer_add_printf(out, "{\"ok\":false,\"error\":"
+			    "\"node says no\"}\n");
+		else {
+			node_put(n, knob->valuestring, v);
+			if (!n->hold_set)
+				evbuffer_add_printf(out, "{\"ok\":true,"
+				    "\"value\":%.17g}\n", v);
+		}
+	}
+	cJSON_Delete(req);
+}
+
+static void
+node_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		node_forget(arg, bev);
+}
+
+static void
+node_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct node		*n = arg;
+	struct bufferevent	*bev;
+	size_t			 i;
+
+	bev = bufferevent_socket_new(evconnlistener_get_base(lev), fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	assert_non_null(bev);
+	for (i = 0; i < MAX_CONNS && n->conns[i] != NULL; i++)
+		;
+	assert_true(i < MAX_CONNS);
+	n->conns[i] = bev;
+	bufferevent_setcb(bev, node_read_cb, NULL, node_event_cb, n);
+	assert_int_equal(bufferevent_enable(bev, EV_READ | EV_WRITE), 0);
+}
+
+static void
+node_start(struct fx *fx)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	assert_true(strlen(fx->sock) < sizeof(sun.sun_path));
+	strcpy(sun.sun_path, fx->sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(fd != -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	fx->node.lev = evconnlistener_new(fx->base, node_accept_cb, &fx->node,
+	    LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	assert_non_null(fx->node.lev);
+	fx->node.cap = NAN;
+}
+
+/*
+ * Fixture.
+ */
+
+static int
+setup(void **state)
+{
+	struct fx	*fx;
+	const char	*tmp = getenv("TMPDIR");
+
+	fx = calloc(1, sizeof(*fx));
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "%s/test_governor.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->dbpath, sizeof(fx->dbpath), "%s/audit.db", fx->dir);
+	snprintf(fx->sock, sizeof(fx->sock), "%s/node.sock", fx->dir);
+	fx->base = event_base_new();
+	assert_non_null(fx->base);
+	fx->d.base = fx->base;
+	node_start(fx);
+	node_put(&fx->node, "k", 8);
+	fake_now = T0;
+	governor_clock(fake_clock);
+	*state = fx;
+	return 0;
+}
+
+/* Run the loop without blocking until the governor is idle (bounded). */
+static void
+pump(struct fx *fx)
+{
+	uint64_t	deadline = clock_mono_ms() + 10000;
+
+	for (;;) {
+		assert_int_not_equal(event_base_loop(fx->base,
+		    EVLOOP_NONBLOCK), -1);
+		if (fx->d.governor == NULL ||
+		    governor_in_flight(fx->d.governor) == 0)
+			break;
+		assert_true(clock_mono_ms() < deadline);
+		usleep(500);
+	}
+	if (fx->d.audit != NULL)
+		assert_int_equal(audit_sync(fx->d.audit), 0);
+	assert_int_not_equal(event_base_loop(fx->base, EVLOOP_NONBLOCK), -1);
+}
+
+/* Run the loop until *counter reaches want (bounded). */
+static void
+pump_until(struct fx *fx, const int *counter, int want)
+{
+	uint64_t	deadline = clock_mono_ms() + 10000;
+
+	while (*counter < want) {
+		assert_int_not_equal(event_base_loop(fx->base,
+		    EVLOOP_NONBLOCK), -1);
+		assert_true(clock_mono_ms() < deadline);
+		usleep(500);
+	}
+}
+
+static void
+governor_down(struct fx *fx)
+{
+	governor_stop(&fx->d);
+	pump(fx);	/* callbacks owed to a stopped governor */
+}
+
+static int
+teardown(void **state)
+{
+	struct fx	*fx = *state;
+	size_t		 i;
+	char		 cmd[600];
+
+	if (fx->d.governor != NULL)
+		governor_down(fx);
+	if (fx->d.audit != NULL)
+		audit_close(fx->d.audit);
+	metrics_free(fx->d.metrics);
+	config_free(fx->d.conf);
+	if (fx->db != NULL)
+		sqlite3_close(fx->db);
+	if (fx->node.db != NULL)
+		sqlite3_close(fx->node.db);
+	for (i = 0; i < MAX_CONNS; i++)
+		if (fx->node.conns[i] != NULL)
+			bufferevent_free(fx->node.conns[i]);
+	evconnlistener_free(fx->node.lev);
+	event_base_free(fx->base);
+	governor_clock(NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	assert_int_equal(system(cmd), 0);
+	free(fx);
+	return 0;
+}
+
+struct opts {
+	const char	*knobs;		/* JSON members of "knobs" */
+	int		 budget;	/* max_actions_per_hour, 0: 100 */
+	int		 flap_n;	/* flap_reversals, 0: 100 */
+	int		 flap_w;	/* flap_window_s, 0: 600 */
+	int		 dry_run;
+};
+
+#define KNOB_KC(cd, extra) "\"k\": { \"actuator\": \"node\", " \
+	"\"min\": 1, \"max\": 64, \"initial\": 8, \"cooldown_s\": " cd \
+	" " extra " }"
+#define KNOB_K(extra)	KNOB_KC("0", extra)
+
+static struct mt_config *
+fx_config(struct fx *fx, const struct opts *o)
+{
+	struct conf_errors	 errs = { NULL, 0 };
+	struct mt_config	*c;
+	char			*text;
+	size_t			 i;
+
+	xasprintf(&text, "{ \"window\": { \"seconds\": 10, \"slices\": 10 },"
+	    " \"audit\": { \"path\": \"%s\", \"retention_days\": 30 },"
+	    " \"dry_run\": %s,"
+	    " \"governor\": { \"max_actions_per_hour\": %d,"
+	    "   \"flap_reversals\": %d, \"flap_window_s\": %d },"
+	    " \"actuators\": { \"node\": { \"type\": \"unix\", \"path\": \"%s\","
+	    "   \"timeout_ms\": 5000 } },"
+	    " \"knobs\": { %s },"
+	    " \"strategies\": ["
+	    "   { \"name\": \"alpha\", \"module\": \"a.so\", \"priority\": 0 },"
+	    "   { \"name\": \"beta\", \"module\": \"b.so\", \"priority\": 10 }"
+	    " ] }", fx->dbpath, o->dry_run ? "true" : "false",
+	    o->budget ? o->budget : 100, o->flap_n ? o->flap_n : 100,
+	    o->flap_w ? o->flap_w : 600, fx->sock,
+	    o->knobs ? o->knobs : KNOB_K(""));
+	c = config_load_string(text, "test", &errs);
+	for (i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.v[i]);
+	config_errors_clear(&errs);
+	free(text);
+	assert_non_null(c);
+	return c;
+}
+
+/* Configuration, registry and audit log; no governor yet. */
+static void
+fx_open(struct fx *fx, const struct opts *o)
+{
+	char	err[512];
+
+	fx->d.conf = fx_config(fx, o);
+	fx->d.metrics = metrics_new(10, 10, 100);
+	assert_non_null(fx->d.metrics);
+	fx->d.audit = audit_open(fx->base, fx->dbpath, 30, err, sizeof(err));
+	if (fx->d.audit == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(sqlite3_open_v2(fx->dbpath, &fx->db,
+	    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(fx->dbpath, &fx->node.db,
+	    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+}
+
+static void
+fx_start(struct fx *fx, const struct opts *o)
+{
+	fx_open(fx, o);
+	assert_int_equal(governor_start(&fx->d), 0);
+	pump(fx);
+}
+
+static void
+fx_restart(struct fx *fx)
+{
+	governor_down(fx);
+	assert_int_equal(governor_start(&fx->d), 0);
+	pump(fx);
+}
+
+/*
+ * Proposals and the audit log.
+ */
+
+struct prop {
+	const char	*strategy;	/* "alpha" (0) or "beta" (10) */
+	const char	*knob;
+	double		 value;
+	int		 advise;
+	const char	*metric;	/* expect: p95 should fall */
+	double		 baseline;
+	uint64_t	 count;
+};
+
+static void
+propose(struct fx *fx, const struct prop *pr)
+{
+	struct mt_action	a = MT_ACTION_INIT;
+	struct gov_proposal	gp;
+
+	a.kind = MT_ACT_SET;
+	a.knob = pr->knob != NULL ? pr->knob : "k";
+	a.value = pr->value;
+	a.reason = "test";
+	if (pr->metric != NULL) {
+		a.expect_metric = pr->metric;
+		a.expect_stat = "p95";
+		a.expect_dir = -1;
+	}
+	memset(&gp, 0, sizeof(gp));
+	gp.strategy = pr->strategy != NULL ? pr->strategy : "alpha";
+	gp.priority = strcmp(gp.strategy, "beta") == 0 ? 10 : 0;
+	gp.advise = pr->advise;
+	gp.action = &a;
+	gp.baseline = pr->metric != NULL ? pr->baseline : NAN;
+	gp.baseline_count = pr->count;
+	governor_propose(fx->d.governor, &gp, fake_now);
+}
+
+/* One tick at fake_now: decide, then let everything it started finish. */
+static unsigned int
+decide(struct fx *fx)
+{
+	unsigned int	n = governor_decide(fx->d.governor, fake_now);
+
+	pump(fx);
+	return n;
+}
+
+/* Propose value for k as alpha and decide: the common case. */
+static unsigned int
+tick_k(struct fx *fx, double value)
+{
+	struct prop	pr = { .value = value };
+
+	propose(fx, &pr);
+	return decide(fx);
+}
+
+static int64_t
+q_int(struct fx *fx, const char *fmt, ...) __printflike(2, 3);
+
+static int64_t
+q_int(struct fx *fx, const char *fmt, ...)
+{
+	sqlite3_stmt	*st;
+	va_list		 ap;
+	char		*sql;
+	int64_t		 v = -1;
+
+	va_start(ap, fmt);
+	assert_int_not_equal(vasprintf(&sql, fmt, ap), -1);
+	va_end(ap);
+	if (sqlite3_prepare_v2(fx->db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(fx->db));
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	free(sql);
+	return v;
+}
+
+/* The count of a decisions row, 0 if there is none. */
+static int64_t
+refusals(struct fx *fx, const char *strategy, const char *knob,
+    const char *reason)
+{
+	int64_t	n = q_int(fx, "SELECT count FROM decisions WHERE strategy = "
+	    "'%s' AND knob = '%s' AND reason = '%s'", strategy, knob, reason);
+
+	return n < 0 ? 0 : n;
+}
+
+static int64_t
+nactions(struct fx *fx)
+{
+	return q_int(fx, "SELECT count(*) FROM actions");
+}
+
+static int64_t
+last_id(struct fx *fx)
+{
+	return q_int(fx, "SELECT max(id) FROM actions");
+}
+
+static int
+row_is(struct fx *fx, int64_t id, const char *kind, const char *status,
+    double old_value, double new_value)
+{
+	return q_int(fx, "SELECT count(*) FROM actions WHERE id = %lld AND "
+	    "kind = '%s' AND status = '%s' AND old_value = %.17g AND "
+	    "new_value = %.17g", (long long)id, kind, status, old_value,
+	    new_value) == 1;
+}
+
+static double
+believed(struct fx *fx, const char *knob)
+{
+	double	v;
+
+	assert_int_equal(governor_knob(fx->d.governor, knob, &v, NULL, NULL),
+	    0);
+	return v;
+}
+
+static void
+feed(struct fx *fx, double value, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(metrics_add(fx->d.metrics, "net.rtt_ms",
+		    STATSD_TIMER, value, fake_now), 0);
+}
+
+/*
+ * Rule 1: knob known, not manual.
+ */
+
+static void
+t_unknown_knob(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { 0 };
+	struct prop	 pr = { .knob = "nope", .value = 3 };
+
+	fx_start(fx, &o);
+	propose(fx, &pr);
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "alpha", "nope", "unknown_knob"), 1);
+	assert_int_equal(nactions(fx), 0);
+	assert_int_equal(fx->node.gets + fx->node.sets, 0);
+	assert_int_equal(governor_knob(fx->d.governor, "nope", NULL, NULL,
+	    NULL), -1);
+}
+
+static void
+t_manual(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { 0 };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	assert_int_equal(tick_k(fx, 16), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, 16));
+	/* Someone turns it behind meshtune's back. */
+	node_put(&fx->node, "k", 30);
+	fake_now += S;
+	assert_int_equal(tick_k(fx, 20), 1);
+	id = last_id(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND status = 'failed' AND error LIKE '%%reads 30%%changed "
+	    "outside meshtune%%'", (long long)id), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'manual_change' AND source = 'k'"), 1);
+	assert_int_equal(fx->node.sets, 1);
+	assert_true(node_get(&fx->node, "k") == 30);
+	assert_true(believed(fx, "k") == 30);
+	/* Left alone until resumed. */
+	fake_now += S;
+	assert_int_equal(tick_k(fx, 40), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "manual"), 1);
+	assert_int_equal(fx->node.sets, 1);
+	assert_int_equal(governor_resume(fx->d.governor, "k"), 0);
+	assert_int_equal(governor_resume(fx->d.governor, "k"), -1);
+	assert_int_equal(tick_k(fx, 40), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 30, 40));
+	assert_true(node_get(&fx->node, "k") == 40);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'resume' AND source = 'k'"), 1);
+}
+
+/*
+ * Rule 2: bounds and step.
+ */
+
+static void
+t_bounds(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_K(", \"max_step_pct\": 10000") };
+
+	fx_start(fx, &o);
+	assert_int_equal(tick_k(fx, 1000), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, 64));
+	assert_true(node_get(&fx->node, "k") == 64);
+	fake_now += S;
+	assert_int_equal(tick_k(fx, -5), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 64, 1));
+	assert_true(node_get(&fx->node, "k") == 1);
+}
+
+static void
+t_max_step(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_K(", \"max_step_pct\": 50") };
+
+	fx_start(fx, &o);
+	assert_int_equal(tick_k(fx, 64), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, 12));
+	fake_now += S;
+	assert_int_equal(tick_k(fx, 1), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 12, 6));
+	assert_true(node_get(&fx->node, "k") == 6);
+}
+
+static void
+t_no_change(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = "\"k\": { \"actuator\": \"node\", "
+	    "\"min\": 1, \"max\": 64, \"initial\": 64, \"cooldown_s\": 0 }" };
+
+	node_put(&fx->node, "k", 64);
+	fx_start(fx, &o);
+	assert_int_equal(tick_k(fx, 128), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "no_change"), 1);
+	assert_int_equal(nactions(fx), 0);
+	assert_int_equal(fx->node.gets + fx->node.sets, 0);
+}
+
+/*
+ * Rule 3: sustained for for_s, tick after tick.
+ */
+
+static void
+t_for_s(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_K(", \"for_s\": 10") };
+
+	fx_start(fx, &o);
+	assert_int_equal(tick_k(fx, 16), 0);
+	fake_now += 5 * S;
+	assert_int_equal(tick_k(fx, 16), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "not_sustained"), 2);
+	fake_now += 5 * S;
+	assert_int_equal(tick_k(fx, 16), 1);
+	assert_true(node_get(&fx->node, "k") == 16);
+	/* A tick without the proposal starts the run again. */
+	fake_now += 5 * S;
+	assert_int_equal(decide(fx), 0);
+	fake_now += 5 * S;
+	assert_int_equal(tick_k(fx, 32), 0);
+	fake_now += 5 * S;
+	assert_int_equal(tick_k(fx, 32), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "not_sustained"), 4);
+	fake_now += 5 * S;
+	assert_int_equal(tick_k(fx, 32), 1);
+	assert_true(node_get(&fx->node, "k") == 32);
+	/* Two strategies proposing each tick keep a run each. */
+	fake_now += 5 * S;
+	assert_int_equal(decide(fx), 0);
+	{
+		struct prop b = { .strategy = "beta", .value = 64 };
+		struct prop a = { .value = 64 };
+		int i;
+
+		for (i = 0; i < 3; i++) {
+			fake_now += 5 * S;
+			propose(fx, &b);
+			propose(fx, &a);
+			assert_int_equal(decide(fx), i == 2);
+		}
+	}
+	assert_int_equal(refusals(fx, "beta", "k", "not_sustained"), 2);
+	assert_true(node_get(&fx->node, "k") == 64);
+}
+
+/*
+ * Rule 4: cooldown, budget, flapping.
+ */
+
+static void
+t_cooldown(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = "\"k\": { \"actuator\": \"node\", "
+	    "\"min\": 1, \"max\": 64, \"initial\": 8, \"cooldown_s\": 30 }" };
+
+	fx_start(fx, &o);
+	assert_int_equal(tick_k(fx, 16), 1);
+	fake_now += 10 * S;
+	assert_int_equal(tick_k(fx, 32), 0);
+	fake_now += 19 * S;
+	assert_int_equal(tick_k(fx, 32), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "cooldown"), 2);
+	assert_int_equal(fx->node.sets, 1);
+	fake_now += 2 * S;
+	assert_int_equal(tick_k(fx, 32), 1);
+	assert_true(node_get(&fx->node, "k") == 32);
+}
+
+#define KNOBS_ABC	"\"a\": { \"actuator\": \"node\", \"min\": 1, " \
+	"\"max\": 64, \"initial\": 8, \"cooldown_s\": 0 }, " \
+	"\"b\": { \"actuator\": \"node\", \"min\": 1, \"max\": 64, " \
+	"\"initial\": 8, \"cooldown_s\": 0 }, " \
+	"\"c\": { \"actuator\": \"node\", \"min\": 1, \"max\": 64, " \
+	"\"initial\": 8, \"cooldown_s\": 0 }"
+
+static void
+abc_nodes(struct fx *fx)
+{
+	node_put(&fx->node, "a", 8);
+	node_put(&fx->node, "b", 8);
+	node_put(&fx->node, "c", 8);
+}
+
+static void
+t_budget(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOBS_ABC, .budget = 2 };
+	struct prop	 a = { .knob = "a", .value = 16 };
+	struct prop	 b = { .knob = "b", .value = 16 };
+	struct prop	 c = { .knob = "c", .value = 16 };
+
+	abc_nodes(fx);
+	fx_start(fx, &o);
+	/* In one tick: the two in flight count already. */
+	propose(fx, &a);
+	propose(fx, &b);
+	propose(fx, &c);
+	assert_int_equal(decide(fx), 2);
+	assert_int_equal(refusals(fx, "alpha", "c", "budget"), 1);
+	fake_now += 60 * S;
+	propose(fx, &c);
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "alpha", "c", "budget"), 2);
+	assert_true(node_get(&fx->node, "c") == 8);
+	/* An hour after the first two. */
+	fake_now += 3541 * S;
+	propose(fx, &c);
+	assert_int_equal(decide(fx), 1);
+	assert_true(node_get(&fx->node, "c") == 16);
+}
+
+static void
+t_flap(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .flap_n = 2, .flap_w = 100 };
+
+	fx_start(fx, &o);
+	assert_int_equal(tick_k(fx, 16), 1);
+	fake_now += S;
+	assert_int_equal(tick_k(fx, 8), 1);		/* reversal 1 */
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE "
+	    "kind = 'flap'"), 0);
+	fake_now += S;
+	assert_int_equal(tick_k(fx, 16), 1);		/* reversal 2 */
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE "
+	    "kind = 'flap' AND source = 'k' AND message LIKE "
+	    "'%%reversals%%'"), 1);
+	fake_now += S;
+	assert_int_equal(tick_k(fx, 8), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "flapping"), 1);
+	assert_int_equal(fx->node.sets, 3);
+	fake_now += 98 * S;
+	assert_int_equal(tick_k(fx, 8), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "flapping"), 2);
+	fake_now += 2 * S;
+	assert_int_equal(tick_k(fx, 8), 1);
+	assert_true(node_get(&fx->node, "k") == 8);
+}
+
+/*
+ * Rule 5: owner, priority, undoing a higher priority.
+ */
+
+static void
+t_owner(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_K(", \"owner\": \"alpha\"") };
+	struct prop	 b = { .strategy = "beta", .value = 16 };
+
+	fx_start(fx, &o);
+	propose(fx, &b);
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "beta", "k", "not_owner"), 1);
+	assert_int_equal(fx->node.sets, 0);
+	assert_int_equal(tick_k(fx, 16), 1);
+	assert_true(node_get(&fx->node, "k") == 16);
+}
+
+static void
+t_conflict(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { 0 };
+	struct prop	 a = { .value = 16 };
+	struct prop	 b = { .strategy = "beta", .value = 4 };
+
+	fx_start(fx, &o);
+	propose(fx, &a);
+	propose(fx, &b);
+	assert_int_equal(decide(fx), 1);
+	assert_int_equal(refusals(fx, "alpha", "k", "conflict"), 1);
+	assert_int_equal(fx->node.sets, 1);
+	assert_true(node_get(&fx->node, "k") == 4);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE "
+	    "strategy = 'beta' AND status = 'applied'"), 1);
+}
+
+static void
+t_undoes_higher(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_K(""), .flap_w = 600 };
+	struct prop	 b = { .strategy = "beta", .value = 16 };
+
+	fx_start(fx, &o);
+	propose(fx, &b);
+	assert_int_equal(decide(fx), 1);
+	fake_now += 5 * S;
+	assert_int_equal(tick_k(fx, 8), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "undoes_higher_priority"),
+	    1);
+	assert_true(node_get(&fx->node, "k") == 16);
+	/* The same direction is no undoing. */
+	assert_int_equal(tick_k(fx, 32), 1);
+	assert_true(node_get(&fx->node, "k") == 32);
+	/* Past the window a lower priority may undo it. */
+	b.value = 64;
+	propose(fx, &b);
+	assert_int_equal(decide(fx), 1);
+	fake_now += 601 * S;
+	assert_int_equal(tick_k(fx, 32), 1);
+	assert_true(node_get(&fx->node, "k") == 32);
+}
+
+/*
+ * Rule 6: paused, dry run.
+ */
+
+static void
+t_paused(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { 0 };
+
+	fx_start(fx, &o);
+	fx->d.paused = 1;
+	assert_int_equal(tick_k(fx, 16), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "paused"), 1);
+	assert_int_equal(nactions(fx), 0);
+	assert_int_equal(fx->node.gets + fx->node.sets, 0);
+	fx->d.paused = 0;
+	assert_int_equal(tick_k(fx, 16), 1);
+	assert_true(node_get(&fx->node, "k") == 16);
+}
+
+static void
+t_dry_run(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .dry_run = 1 };
+
+	fx_start(fx, &o);
+	assert_int_equal(tick_k(fx, 16), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "dry_run", 8, 16));
+	assert_int_equal(fx->node.gets + fx->node.sets, 0);
+	assert_true(node_get(&fx->node, "k") == 8);
+	assert_true(believed(fx, "k") == 8);
+}
+
+static void
+t_advise(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { 0 };
+	struct prop	 pr = { .value = 16, .advise = 1 };
+
+	fx_start(fx, &o);
+	propose(fx, &pr);
+	assert_int_equal(decide(fx), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "dry_run", 8, 16));
+	assert_int_equal(fx->node.gets + fx->node.sets, 0);
+	assert_true(believed(fx, "k") == 8);
+	/* The same proposal from a strategy in apply mode is applied. */
+	assert_int_equal(tick_k(fx, 16), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, 16));
+}
+
+/*
+ * Rule 7: apply.
+ */
+
+static void
+t_apply(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { 0 };
+
+	fx_start(fx, &o);
+	fx->node.cap = 12;	/* the node takes at most 12 */
+	assert_int_equal(tick_k(fx, 16), 1);
+	/* The pending row was committed when the node saw the set. */
+	assert_int_equal(fx->node.pending_seen, 1);
+	assert_int_equal(fx->node.pending_missing, 0);
+	assert_int_equal(fx->node.gets, 1);	/* read before the set */
+	assert_int_equal(fx->node.sets, 1);
+	/* Applied with what the node says is in effect. */
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, 12));
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE "
+	    "done_ts IS NOT NULL AND actuator = 'node' AND error IS NULL"), 1);
+	assert_true(believed(fx, "k") == 12);
+	/* The next read-back agrees: no manual mark. */
+	fake_now += S;
+	assert_int_equal(tick_k(fx, 6), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 12, 6));
+}
+
+static void
+t_actuator_failure(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { 0 };
+
+	fx_start(fx, &o);
+	fx->node.fail_set = 1;
+	assert_int_equal(tick_k(fx, 16), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND status = 'failed' AND error LIKE '%%node says no%%'",
+	    (long long)last_id(fx)), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'actuator_fault' AND source = 'k' AND message LIKE "
+	    "'%%node says no%%'"), 1);
+	assert_true(believed(fx, "k") == 8);
+	/* The knob is free again, and a failure costs no cooldown. */
+	fx->node.fail_set = 0;
+	assert_int_equal(tick_k(fx, 16), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, 16));
+}
+
+/*
+ * Rule 8: verification.
+ */
+
+static int64_t
+apply_expecting(struct fx *fx, double value, uint64_t count)
+{
+	struct prop	pr = { .value = value, .metric = "net.rtt_ms",
+			    .baseline = 100, .count = count };
+
+	propose(fx, &pr);
+	assert_int_equal(decide(fx), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, value));
+	return last_id(fx);
+}
+
+#define KNOB_VERIFY	KNOB_K(", \"verify_s\": 5")
+
+static void
+t_verify_kept(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_VERIFY };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	id = apply_expecting(fx, 16, 50);
+	/* Verifying: the knob waits. */
+	fake_now += 2 * S;
+	feed(fx, 80, 30);
+	assert_int_equal(tick_k(fx, 32), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "verifying"), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome IS NULL", (long long)id), 1);
+	fake_now += 4 * S;
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'kept'", (long long)id), 1);
+	assert_int_equal(nactions(fx), 1);
+	assert_true(node_get(&fx->node, "k") == 16);
+}
+
+static void
+t_verify_rollback(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_KC("10",
+	    ", \"verify_s\": 5") };
+	int64_t		 id, rb;
+
+	fx_start(fx, &o);
+	id = apply_expecting(fx, 16, 50);
+	fake_now += 6 * S;
+	feed(fx, 95, 30);	/* better, but not by 10 % */
+	decide(fx);
+	rb = last_id(fx);
+	assert_true(rb == id + 1);
+	assert_true(row_is(fx, rb, "rollback", "applied", 16, 8));
+	assert_int_equal(q_int(fx, "SELECT parent_id FROM actions WHERE id = "
+	    "%lld", (long long)rb), id);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'rolled_back'", (long long)id), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND reason LIKE 'rollback of action %lld%%' AND evidence "
+	    "LIKE '%%\"after\":9%%'", (long long)rb, (long long)id), 1);
+	assert_true(node_get(&fx->node, "k") == 8);
+	assert_true(believed(fx, "k") == 8);
+	/* The cooldown is doubled: 20 s from the rollback. */
+	fake_now += 15 * S;
+	assert_int_equal(tick_k(fx, 16), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "cooldown"), 1);
+	fake_now += 6 * S;
+	assert_int_equal(tick_k(fx, 16), 1);
+}
+
+static void
+t_verify_unverified(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_VERIFY };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	/* Too few samples after the change. */
+	id = apply_expecting(fx, 16, 50);
+	fake_now += 6 * S;
+	feed(fx, 10, 5);
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'unverified'", (long long)id), 1);
+	assert_int_equal(nactions(fx), 1);
+	/* Too few samples behind the baseline: no baseline at all. */
+	fake_now += 20 * S;
+	{
+		struct prop pr = { .value = 32, .metric = "net.rtt_ms",
+		    .baseline = 100, .count = 5 };
+
+		propose(fx, &pr);
+	}
+	assert_int_equal(decide(fx), 1);
+	id = last_id(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND status = 'applied' AND baseline IS NULL AND verify_s = "
+	    "5", (long long)id), 1);
+	fake_now += 6 * S;
+	feed(fx, 500, 30);	/* would be a rollback with a baseline */
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'unverified'", (long long)id), 1);
+	assert_true(node_get(&fx->node, "k") == 32);
+}
+
+/*
+ * Decisions fold.
+ */
+
+static void
+t_folding(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { 0 };
+	int		 i;
+
+	fx_start(fx, &o);
+	fx->d.paused = 1;
+	for (i = 0; i < 3; i++) {
+		fake_now += S;
+		assert_int_equal(tick_k(fx, 16), 0);
+	}
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM decisions"), 1);
+	assert_int_equal(refusals(fx, "alpha", "k", "paused"), 3);
+	assert_int_equal(nactions(fx), 0);
+}
+
+/*
+ * Restart: state rebuilt from the audit log.
+ */
+
+static void
+t_restart_cooldown(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_KC("60", "") };
+
+	fx_start(fx, &o);
+	assert_int_equal(tick_k(fx, 16), 1);
+	fx_restart(fx);
+	assert_true(believed(fx, "k") == 16);
+	fake_now += 10 * S;
+	assert_int_equal(tick_k(fx, 32), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "cooldown"), 1);
+	assert_int_equal(fx->node.sets, 1);
+	fake_now += 51 * S;
+	assert_int_equal(tick_k(fx, 32), 1);
+	/* Believed 16, reads 16: not taken for a manual change. */
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 16, 32));
+}
+
+static void
+t_restart_rollback_cooldown(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_KC("10",
+	    ", \"verify_s\": 5") };
+
+	fx_start(fx, &o);
+	apply_expecting(fx, 16, 50);
+	fake_now += 6 * S;
+	feed(fx, 150, 30);
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE "
+	    "kind = 'rollback' AND status = 'applied'"), 1);
+	fx_restart(fx);
+	/* Still the doubled cooldown of 20 s after the restart. */
+	fake_now += 15 * S;
+	assert_int_equal(tick_k(fx, 16), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "cooldown"), 1);
+	fake_now += 6 * S;
+	assert_int_equal(tick_k(fx, 16), 1);
+}
+
+static void
+t_restart_verify(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_VERIFY };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	id = apply_expecting(fx, 16, 50);
+	fake_now += S;
+	fx_restart(fx);
+	/* Not due yet: the restart keeps the due time. */
+	fake_now += S;
+	assert_int_equal(tick_k(fx, 32), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "verifying"), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome IS NULL", (long long)id), 1);
+	fake_now += 5 * S;
+	feed(fx, 50, 30);
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'kept'", (long long)id), 1);
+}
+
+/* A pending row as a crash leaves it. */
+static int64_t
+crash_row(struct fx *fx, double old_value, double new_value)
+{
+	struct audit_action	row;
+
+	memset(&row, 0, sizeof(row));
+	row.strategy = "alpha";
+	row.kind = AUDIT_SET;
+	row.knob = "k";
+	row.old_value = old_value;
+	row.new_value = new_value;
+	row.status = AUDIT_PENDING;
+	row.reason = "before the crash";
+	row.actuator = "node";
+	row.baseline = NAN;
+	assert_int_equal(audit_action_begin(fx->d.audit, &row, NULL, NULL),
+	    0);
+	assert_int_equal(audit_sync(fx->d.audit), 0);
+	return last_id(fx);
+}
+
+static void
+t_restart_reconcile(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_KC("60", "") };
+	int64_t		 held, lost;
+
+	fx_open(fx, &o);
+	held = crash_row(fx, 8, 16);
+	node_put(&fx->node, "k", 16);	/* the set got through */
+	assert_int_equal(governor_start(&fx->d), 0);
+	pump(fx);
+	assert_true(row_is(fx, held, "set", "applied", 8, 16));
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'reconcile' AND message LIKE 'action %lld %%'",
+	    (long long)held), 1);
+	assert_true(believed(fx, "k") == 16);
+	/* It counts as an action: the knob cools down. */
+	fake_now += 10 * S;
+	assert_int_equal(tick_k(fx, 32), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "cooldown"), 1);
+
+	/* A set that did not get through. */
+	lost = crash_row(fx, 16, 32);
+	fx_restart(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND status = 'failed' AND error LIKE '%%reads 16%%'",
+	    (long long)lost), 1);
+	assert_true(believed(fx, "k") == 16);
+	fake_now += 61 * S;
+	assert_int_equal(tick_k(fx, 32), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 16, 32));
+}
+
+static void
+t_restart_in_flight(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_KC("60", "") };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	/* Stopped while the set is in flight: the node applied it. */
+	fx->node.hold_set = 1;
+	propose(fx, &(struct prop){ .value = 16 });
+	assert_int_equal(governor_decide(fx->d.governor, fake_now), 1);
+	pump_until(fx, &fx->node.sets, 1);
+	id = last_id(fx);
+	assert_int_equal(governor_in_flight(fx->d.governor), 1);
+	governor_down(fx);
+	assert_true(row_is(fx, id, "set", "pending", 8, 16));
+	fx->node.hold_set = 0;
+	assert_int_equal(governor_start(&fx->d), 0);
+	pump(fx);
+	assert_true(row_is(fx, id, "set", "applied", 8, 16));
+	/* Stopped before the pending row was even committed. */
+	fake_now += 61 * S;
+	propose(fx, &(struct prop){ .value = 32 });
+	assert_int_equal(governor_decide(fx->d.governor, fake_now), 1);
+	governor_down(fx);
+	assert_int_equal(fx->node.sets, 1);
+	assert_int_equal(governor_start(&fx->d), 0);
+	pump(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND status = 'failed'", (long long)id + 1), 1);
+	assert_true(node_get(&fx->node, "k") == 16);
+}
+
+static void
+t_restart_budget(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOBS_ABC, .budget = 2 };
+	struct prop	 a = { .knob = "a", .value = 16 };
+	struct prop	 b = { .knob = "b", .value = 16 };
+	struct prop	 c = { .knob = "c", .value = 16 };
+
+	abc_nodes(fx);
+	fx_start(fx, &o);
+	propose(fx, &a);
+	assert_int_equal(decide(fx), 1);
+	propose(fx, &b);
+	assert_int_equal(decide(fx), 1);
+	fx_restart(fx);
+	fake_now += 60 * S;
+	propose(fx, &c);
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "alpha", "c", "budget"), 1);
+	assert_true(node_get(&fx->node, "c") == 8);
+}
+
+/*
+ * Reload: refused while anything is in flight.
+ */
+
+static void
+t_reload(void **state)
+{
+	struct fx		*fx = *state;
+	struct opts		 o = { .knobs = KNOBS_ABC };
+	struct mt_config	*nc;
+
+	abc_nodes(fx);
+	fx_start(fx, &o);
+	/* An action waiting for its pending row. */
+	propose(fx, &(struct prop){ .knob = "a", .value = 16 });
+	assert_int_equal(governor_decide(fx->d.governor, fake_now), 1);
+	nc = fx_config(fx, &o);
+	assert_int_equal(governor_reload(&fx->d, nc), -1);
+	pump(fx);
+	/* Idle: the knob table is rebuilt, state kept. */
+	assert_int_equal(governor_reload(&fx->d, nc), 0);
+	config_free(fx->d.conf);
+	fx->d.conf = nc;
+	assert_true(believed(fx, "a") == 16);
+	assert_true(believed(fx, "c") == 8);
+	fake_now += S;
+	propose(fx, &(struct prop){ .knob = "c", .value = 16 });
+	assert_int_equal(decide(fx), 1);
+	assert_true(node_get(&fx->node, "c") == 16);
+}
+
+static void
+t_reload_reading(void **state)
+{
+	struct fx		*fx = *state;
+	struct opts		 o = { 0 };
+	struct mt_config	*nc;
+	int64_t			 id;
+
+	/* A read of a row left pending is in flight at the reload. */
+	fx_open(fx, &o);
+	id = crash_row(fx, 8, 16);
+	fx->node.hold_get = 1;
+	assert_int_equal(governor_start(&fx->d), 0);
+	pump_until(fx, &fx->node.gets, 1);
+	assert_int_equal(governor_in_flight(fx->d.governor), 1);
+	nc = fx_config(fx, &o);
+	assert_int_equal(governor_reload(&fx->d, nc), -1);
+	config_free(nc);
+	/* Stopping cancels it; the row waits for the next start. */
+	governor_down(fx);
+	assert_true(row_is(fx, id, "set", "pending", 8, 16));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(t_unknown_knob),
+		T(t_manual),
+		T(t_bounds),
+		T(t_max_step),
+		T(t_no_change),
+		T(t_for_s),
+		T(t_cooldown),
+		T(t_budget),
+		T(t_flap),
+		T(t_owner),
+		T(t_conflict),
+		T(t_undoes_higher),
+		T(t_paused),
+		T(t_dry_run),
+		T(t_advise),
+		T(t_apply),
+		T(t_actuator_failure),
+		T(t_verify_kept),
+		T(t_verify_rollback),
+		T(t_verify_unverified),
+		T(t_folding),
+		T(t_restart_cooldown),
+		T(t_restart_rollback_cooldown),
+		T(t_restart_verify),
+		T(t_restart_reconcile),
+		T(t_restart_in_flight),
+		T(t_restart_budget),
+		T(t_reload),
+		T(t_reload_reading),
+#undef T
+	};
+
+	log_init(1, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
