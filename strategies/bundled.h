@@ -588,6 +588,12 @@ bs_ev_close(struct bs_ev *ev)
  * A decision made by should_apply and proposed by apply: one knob per
  * strategy per tick.  cool is the strategy's cooldown slot of that knob,
  * marked when the proposal is accepted by the host.
+ *
+ * struct mt_action carries one expected statistic and a direction, so
+ * STRATEGIES.md's guard metrics ("consensus.round_ms p95 not worse by
+ * > 5 %"), its alternatives ("round_ms p95 -10 % or ops rate +10 %") and
+ * "or its growth stopped" cannot be handed to the governor; each
+ * strategy names the main target only.
  */
 struct bs_decision {
 	int		 kind;		/* MT_ACT_SET, MT_ACT_TRIGGER */
