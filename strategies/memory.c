@@ -1,0 +1,251 @@
+/*
+ * memory.c -- the bundled memory strategy: the node's cache size and its
+ * "trim" (aggressive GC, malloc_trim) against heap use and memory
+ * pressure (STRATEGIES.md, "memory").
+ *
+ * Knobs: mem.cache_max_mb (x0.8 to shrink, x1.25 to grow back) and the
+ * trigger mem.trim.  Rules, in the order they are tried; one knob or
+ * trigger per tick:
+ *
+ *  trim	mem.heap_mb last > trim_frac x heap_limit_mb on
+ *		confirm_ticks ticks, at most once per trim_cooldown_s ->
+ *		fire mem.trim.
+ *  shrink	mem.heap_mb last > enter_frac x heap_limit_mb, or
+ *		host.psi_mem_pct p50 > psi_mem_pct, on confirm_ticks ticks
+ *		-> cache_max_mb x shrink.
+ *  grow	mem.heap_mb last < exit_frac x heap_limit_mb and
+ *		mem.cache_hit_pct p50 < hit_exit_pct for exit_windows
+ *		windows -> cache_max_mb x grow.  Expects the hit rate to
+ *		rise.
+ * Trim and shrink expect mem.heap_mb p50 to fall.  Between exit_frac and
+ * enter_frac nothing happens (hysteresis).  heap_limit_mb is the node's
+ * configured maximum heap: the node does not report it.
+ *
+ * PSI is "some avg10", already a 10 s average; its median over the
+ * window is compared, so one spike does not count.
+ *
+ * Configuration keys and defaults: see memory_init and
+ * meshtune-strategies(7).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <meshtune/strategy.h>
+
+#include "bundled.h"
+
+#define HEAP	"mem.heap_mb"
+#define HIT	"mem.cache_hit_pct"
+#define PSI	"host.psi_mem_pct"
+#define K_CACHE	"mem.cache_max_mb"
+#define K_TRIM	"mem.trim"
+
+enum { C_CACHE, C_TRIM, C_N };
+
+struct memory {
+	const struct mt_host_api *host;
+	struct bs_common	 cm;
+	double			 limit, enter_frac, trim_frac, exit_frac;
+	double			 psi_max, exit_windows, hit_exit;
+	double			 shrink_f, grow_f, trim_cooldown_s;
+	/* hysteresis and cooldowns */
+	struct bs_confirm	 trim, shrink;
+	struct bs_hold		 grow;
+	struct bs_cool		 cool[C_N];
+	/* this evaluation */
+	struct bs_eval		 e;
+	struct bs_decision	 d;
+};
+
+static int
+memory_init(const struct mt_host_api *host, struct mt_ctx *ctx,
+    const char *config_json, void **statep, char *err, size_t errlen)
+{
+	struct memory	*m;
+	struct bs_conf	 c = { host, ctx, err, errlen, 0 };
+
+	(void)config_json;
+	if (!bs_host_ok(host)) {
+		snprintf(err, errlen, "host lacks functions this strategy "
+		    "needs");
+		return MT_ERR;
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return MT_ERR;
+	}
+	m->host = host;
+	bs_common_read(&c, &m->cm);
+	bs_conf_number(&c, "heap_limit_mb", &m->limit, 512, 1, 1e9);
+	bs_conf_number(&c, "enter_frac", &m->enter_frac, 0.8, 0.01, 10);
+	bs_conf_number(&c, "trim_frac", &m->trim_frac, 0.9, 0.01, 10);
+	bs_conf_number(&c, "exit_frac", &m->exit_frac, 0.6, 0, 10);
+	bs_conf_number(&c, "psi_mem_pct", &m->psi_max, 10, 0, 100);
+	bs_conf_number(&c, "exit_windows", &m->exit_windows, 5, 0, 1000);
+	bs_conf_number(&c, "hit_exit_pct", &m->hit_exit, 90, 0, 100);
+	bs_conf_number(&c, "shrink", &m->shrink_f, 0.8, 0.01, 0.99);
+	bs_conf_number(&c, "grow", &m->grow_f, 1.25, 1.01, 16);
+	bs_conf_number(&c, "trim_cooldown_s", &m->trim_cooldown_s, 300, 0,
+	    86400);
+	if (!c.failed && m->exit_frac >= m->enter_frac) {
+		snprintf(err, errlen, "config \"exit_frac\" must be below "
+		    "\"enter_frac\" (hysteresis)");
+		c.failed = 1;
+	}
+	if (c.failed) {
+		free(m);
+		return MT_ERR;
+	}
+	*statep = m;
+	return MT_OK;
+}
+
+static int
+memory_should_apply(void *state, struct mt_ctx *ctx)
+{
+	struct memory		*m = state;
+	struct bs_eval		*e = &m->e;
+	struct bs_decision	*d = &m->d;
+	struct bs_knob		 cache, trig;
+	struct bs_fmt		 f;
+	struct bs_ev		 ev;
+	uint64_t		 gap, held = 0;
+	double			 heap = 0, psi = 0, hit = 0, next = 0;
+	int			 has_heap, has_psi, has_hit, trim, shrink, grow;
+	int			 heap_high, psi_high;
+
+	memset(&f, 0, sizeof(f));
+	bs_eval_start(e, m->host, ctx, &m->cm);
+	gap = (uint64_t)(m->cm.window_s * 1000);
+	bs_knob_read(e, K_CACHE, &cache);
+	bs_knob_read(e, K_TRIM, &trig);	/* a trigger: known or not */
+	has_heap = bs_get(e, HEAP, "last", &heap);
+	has_psi = bs_get(e, PSI, "p50", &psi);
+	has_hit = bs_get(e, HIT, "p50", &hit);
+
+	heap_high = has_heap && heap > m->enter_frac * m->limit;
+	psi_high = has_psi && psi > m->psi_max;
+	trim = bs_confirm(&m->trim, has_heap && heap > m->trim_frac *
+	    m->limit, e->now, m->cm.confirm_ticks, gap);
+	shrink = bs_confirm(&m->shrink, heap_high || psi_high, e->now,
+	    m->cm.confirm_ticks, gap);
+	grow = bs_hold(&m->grow, has_heap && has_hit &&
+	    heap < m->exit_frac * m->limit && hit < m->hit_exit, e->now,
+	    (uint64_t)(m->exit_windows * m->cm.window_s * 1000), gap, &held);
+
+	memset(d, 0, sizeof(*d));
+	d->kind = MT_ACT_SET;
+	bs_ev_open(&ev, d->evidence, sizeof(d->evidence));
+	if (trim && trig.ok &&
+	    bs_cool_ok(&m->cool[C_TRIM], e->now, m->trim_cooldown_s)) {
+		next = 1;
+		snprintf(d->reason, sizeof(d->reason), "%s last %s MB > %s x "
+		    "limit %s MB = %s MB on %u ticks: release memory now: "
+		    "fire %s", HEAP, bs_f(&f, heap), bs_f(&f, m->trim_frac),
+		    bs_f(&f, m->limit), bs_f(&f, m->trim_frac * m->limit),
+		    m->trim.n, K_TRIM);
+		bs_ev_series(&ev, e, HEAP);
+		bs_ev_threshold(&ev, "trim_frac", m->trim_frac);
+		bs_ev_threshold(&ev, "heap_limit_mb", m->limit);
+		bs_ev_number(&ev, "trim_cooldown_s", m->trim_cooldown_s);
+		bs_ev_string(&ev, "trigger", K_TRIM);
+		bs_ev_string(&ev, "rule", "trim");
+		d->kind = MT_ACT_TRIGGER;
+		d->knob = K_TRIM;
+		d->cool = &m->cool[C_TRIM];
+		d->expect_metric = HEAP;
+		d->expect_stat = "p50";
+		d->expect_dir = -1;
+	} else if (shrink &&
+	    bs_cool_ok(&m->cool[C_CACHE], e->now, m->cm.cooldown_s) &&
+	    bs_step(&cache, -1, m->shrink_f, 0, cache.max, &next)) {
+		if (heap_high)
+			snprintf(d->reason, sizeof(d->reason), "%s last %s MB "
+			    "> %s x limit %s MB = %s MB on %u ticks: smaller "
+			    "caches: %s %s -> %s", HEAP, bs_f(&f, heap),
+			    bs_f(&f, m->enter_frac), bs_f(&f, m->limit),
+			    bs_f(&f, m->enter_frac * m->limit), m->shrink.n,
+			    K_CACHE, bs_f(&f, cache.value), bs_f(&f, next));
+		else
+			snprintf(d->reason, sizeof(d->reason), "%s p50 %s %% "
+			    "> %s %% on %u ticks (%s last %s MB): the host is "
+			    "short of memory, smaller caches: %s %s -> %s", PSI,
+			    bs_f(&f, psi), bs_f(&f, m->psi_max), m->shrink.n,
+			    HEAP, has_heap ? bs_f(&f, heap) : "unknown",
+			    K_CACHE, bs_f(&f, cache.value), bs_f(&f, next));
+		bs_ev_series(&ev, e, HEAP);
+		bs_ev_series(&ev, e, PSI);
+		bs_ev_threshold(&ev, "enter_frac", m->enter_frac);
+		bs_ev_threshold(&ev, "heap_limit_mb", m->limit);
+		bs_ev_threshold(&ev, "psi_mem_pct", m->psi_max);
+		bs_ev_knob(&ev, &cache, next);
+		bs_ev_string(&ev, "rule", "shrink");
+		d->knob = K_CACHE;
+		d->cool = &m->cool[C_CACHE];
+		d->expect_metric = HEAP;
+		d->expect_stat = "p50";
+		d->expect_dir = -1;
+	} else if (grow &&
+	    bs_cool_ok(&m->cool[C_CACHE], e->now, m->cm.cooldown_s) &&
+	    bs_step(&cache, +1, m->grow_f, 0, cache.max, &next)) {
+		snprintf(d->reason, sizeof(d->reason), "%s last %s MB < %s x "
+		    "limit %s MB = %s MB and %s p50 %s %% < %s %% for %s s "
+		    "(%s windows): room for a bigger cache: %s %s -> %s", HEAP,
+		    bs_f(&f, heap), bs_f(&f, m->exit_frac), bs_f(&f, m->limit),
+		    bs_f(&f, m->exit_frac * m->limit), HIT, bs_f(&f, hit),
+		    bs_f(&f, m->hit_exit), bs_f(&f, (double)(held / 1000)),
+		    bs_f(&f, m->exit_windows), K_CACHE, bs_f(&f, cache.value),
+		    bs_f(&f, next));
+		bs_ev_series(&ev, e, HEAP);
+		bs_ev_series(&ev, e, HIT);
+		bs_ev_threshold(&ev, "exit_frac", m->exit_frac);
+		bs_ev_threshold(&ev, "heap_limit_mb", m->limit);
+		bs_ev_threshold(&ev, "hit_exit_pct", m->hit_exit);
+		bs_ev_number(&ev, "held_s", (double)(held / 1000));
+		bs_ev_knob(&ev, &cache, next);
+		bs_ev_string(&ev, "rule", "grow");
+		d->knob = K_CACHE;
+		d->cool = &m->cool[C_CACHE];
+		d->expect_metric = HIT;
+		d->expect_stat = "p50";
+		d->expect_dir = +1;
+	} else
+		return 0;
+	d->value = next;
+	d->has_evidence = bs_ev_close(&ev) == 0;
+	return 1;
+}
+
+static int
+memory_apply(void *state, struct mt_ctx *ctx)
+{
+	struct memory	*m = state;
+
+	if (m->d.knob == NULL)
+		return MT_NOOP;
+	return bs_propose(m->host, ctx, &m->d);
+}
+
+static void
+memory_destroy(void *state)
+{
+	free(state);
+}
+
+static const struct mt_strategy memory_strategy = {
+	MT_STRATEGY_HEADER,
+	.name = "memory",
+	.version = "1.0",
+	.summary = "cache size and trim against heap use and memory pressure",
+	.init = memory_init,
+	.should_apply = memory_should_apply,
+	.apply = memory_apply,
+	.destroy = memory_destroy,
+};
+
+MT_STRATEGY_EXPORT(memory)
+{
+	(void)host;
+	return &memory_strategy;
+}
