@@ -32,6 +32,7 @@ struct series {
 	double		 last;		/* gauges: current value */
 	double		 total;		/* counters: sum of increments */
 	double		*slice_sum;	/* counters: per-slice increments */
+	uint32_t	*slice_n;	/* counters: per-slice samples */
 	uint64_t	 slice_epoch;	/* counters: index of the newest slice */
 	uint64_t	 hash;
 	size_t		 namelen;	/* key[0 .. namelen) is the name */
@@ -155,7 +156,10 @@ series_new(struct metrics *m, const char *key, size_t keylen,
 	s->type = type;
 	s->last = NAN;
 	if (type == STATSD_COUNTER) {
-		s->slice_sum = xcalloc(m->slices, sizeof(double));
+		/* One allocation: the sums, then the sample counts. */
+		s->slice_sum = xcalloc(m->slices, sizeof(double) +
+		    sizeof(uint32_t));
+		s->slice_n = (uint32_t *)(s->slice_sum + m->slices);
 		s->slice_epoch = now_ms / m->slice_ms;
 	} else if ((s->w = window_new(m->window_s, m->slices, now_ms)) == NULL)
 		fatalx("%s: window_new(%u, %u) failed", __func__, m->window_s,
@@ -205,10 +209,13 @@ counter_advance(struct metrics *m, struct series *s, uint64_t now_ms)
 	if (epoch <= s->slice_epoch)
 		return;
 	if (epoch - s->slice_epoch >= m->slices)
-		memset(s->slice_sum, 0, m->slices * sizeof(double));
+		memset(s->slice_sum, 0, m->slices * (sizeof(double) +
+		    sizeof(uint32_t)));
 	else
-		for (e = s->slice_epoch + 1; e <= epoch; e++)
+		for (e = s->slice_epoch + 1; e <= epoch; e++) {
 			s->slice_sum[e % m->slices] = 0;
+			s->slice_n[e % m->slices] = 0;
+		}
 	s->slice_epoch = epoch;
 }
 
@@ -223,6 +230,7 @@ series_add(struct metrics *m, struct series *s, double v, int delta,
 		/* statsd.c has already divided a sampled counter by rate. */
 		counter_advance(m, s, now_ms);
 		s->slice_sum[s->slice_epoch % m->slices] += v;
+		s->slice_n[s->slice_epoch % m->slices]++;
 		s->total += v;
 		return 0;
 	case STATSD_GAUGE:
@@ -498,7 +506,7 @@ metrics_bytes(const struct metrics *m)
 			continue;
 		n += sizeof(*s) + s->keylen + 1;
 		n += s->w != NULL ? window_bytes(s->w) :
-		    m->slices * sizeof(double);
+		    m->slices * (sizeof(double) + sizeof(uint32_t));
 	}
 	return n;
 }
@@ -517,8 +525,9 @@ series_type(const struct series *s)
 
 /*
  * The statistics of a series over the window ending at now_ms.  A counter
- * fills only rate and sum (increments in the window) and total; its
- * quantiles, min, max and mean are NaN, as is last for all but gauges.
+ * fills only count (samples in the window), rate and sum (increments in
+ * the window) and total; its quantiles, min, max and mean are NaN, as is
+ * last for all but gauges.
  */
 void
 series_stats(struct metrics *m, struct series *s, uint64_t now_ms,
@@ -536,8 +545,10 @@ series_stats(struct metrics *m, struct series *s, uint64_t now_ms,
 		return;
 	}
 	counter_advance(m, s, now_ms);
-	for (i = 0; i < m->slices; i++)
+	for (i = 0; i < m->slices; i++) {
 		sum += s->slice_sum[i];
+		out->w.count += s->slice_n[i];
+	}
 	out->total = s->total;
 	out->w.sum = sum;
 	out->w.rate = sum / m->window_s;

@@ -359,7 +359,7 @@ test_counter(void **state)
 	assert_true(st.total == 8);
 	assert_true(st.w.sum == 8);
 	assert_true(st.w.rate == 0.8);
-	assert_int_equal(st.w.count, 0);
+	assert_int_equal(st.w.count, 3);	/* samples, not increments */
 	assert_true(isnan(st.w.p50) && isnan(st.w.min) && isnan(st.w.mean));
 	assert_true(isnan(st.last));
 	assert_int_equal(st.window_s, 10);
@@ -369,12 +369,14 @@ test_counter(void **state)
 	assert_true(st.w.sum == 8);
 	stats_of(m, "ops", 10000, &st);
 	assert_true(st.w.sum == 3);
+	assert_int_equal(st.w.count, 2);
 	assert_true(st.w.rate == 0.3);
 	assert_true(st.total == 8);
 	stats_of(m, "ops", 10999, &st);
 	assert_true(st.w.sum == 3);
 	stats_of(m, "ops", 11000, &st);
 	assert_true(st.w.sum == 0);
+	assert_int_equal(st.w.count, 0);
 	assert_true(st.w.rate == 0);
 	assert_true(st.total == 8);
 

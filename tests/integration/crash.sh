@@ -12,18 +12,23 @@ mkdir -m 0755 "$plugins"
 cp "$tmpl" "$plugins/template.so"
 chmod 0755 "$plugins/template.so"
 
-# Ten template instances, each doubling or halving its own knob whenever
-# net.rtt_ms p95 exceeds 1 ms: a steady stream of actions on a log
-# actuator (nothing applied, every set logged before its reply).
-knobs="" strategies=""
-for i in 0 1 2 3 4 5 6 7 8 9; do
-	knobs="$knobs${knobs:+,} \"k$i\": { \"actuator\": \"log\", \"min\": 1,
-	    \"max\": 1024, \"initial\": 2, \"cooldown_s\": 0 }"
-	strategies="$strategies${strategies:+,} { \"name\": \"s$i\",
-	    \"module\": \"template.so\", \"config\": { \"knob\": \"k$i\",
-	    \"threshold\": 1, \"min_count\": 1, \"factor\": $(( i % 2 ? 2 : 0 )).5 } }"
-done
-cat > "$T/conf" <<CONF
+# Forty template instances, each doubling or halving its own knob whenever
+# net.rtt_ms p95 exceeds 1 ms: a burst of actions on a log actuator
+# (nothing applied, every set logged before its reply).  Each round has
+# knobs of its own: a knob rolled back stays in its (longer) cooldown
+# across restarts, as it should, and would leave later rounds idle.
+write_conf() {	# round
+	knobs="" strategies=""
+	for i in $(seq 0 39); do
+		knobs="$knobs${knobs:+,} \"r$1k$i\": { \"actuator\": \"log\",
+		    \"min\": 1, \"max\": 1024, \"initial\": 2,
+		    \"cooldown_s\": 0 }"
+		strategies="$strategies${strategies:+,} { \"name\": \"s$i\",
+		    \"module\": \"template.so\", \"config\": {
+		    \"knob\": \"r$1k$i\", \"threshold\": 1, \"min_count\": 1,
+		    \"factor\": $(( i % 2 ? 2 : 0 )).5 } }"
+	done
+	cat > "$T/conf" <<CONF
 { "tick_interval_ms": 100, "window": { "seconds": 1, "slices": 10 },
   "listen": { "statsd_udp": "127.0.0.1:0" },
   "audit": { "path": "$T/audit.db" },
@@ -33,6 +38,7 @@ cat > "$T/conf" <<CONF
   "knobs": { $knobs },
   "strategies": [ $strategies ] }
 CONF
+}
 
 feed() {	# keep net.rtt_ms above the threshold until the daemon dies
 	python3 - "$1" "$DPID" <<'PY' &
@@ -52,12 +58,14 @@ PY
 
 total=0
 for round in $(seq 1 20); do
+	write_conf "$round"
 	: > "$T/log"
 	first=$(sqlite3 "$T/audit.db" "select coalesce(max(id), 0) from actions" \
 	    2>/dev/null || echo 0)
 	start_daemon
-	wait_for "$T/log" "meshtuned 0.1.0 started" 20
+	wait_started 20
 	udp=$(sed -n 's/.*listening on udp 127.0.0.1:\([0-9]*\)$/\1/p' "$T/log")
+	[ -n "$udp" ] || fail "round $round: no StatsD port in the log"
 	feed "$udp"
 	# Die at a different point of the stream each round.
 	sleep "0.$((300 + (round * 37) % 600))"
@@ -67,7 +75,7 @@ for round in $(seq 1 20); do
 	[ "$ok" = ok ] || fail "round $round: integrity_check: $ok"
 	# Every "actuator log: kN = V" line must have its row (pending or
 	# already updated): the row is committed before the actuator runs.
-	sed -n 's/.*actuator log: \(k[0-9]\) = \([0-9.]*\) .*/\1 \2/p' "$T/log" |
+	sed -n 's/.*actuator log: \(r[0-9]*k[0-9]*\) = \([0-9.]*\) .*/\1 \2/p' "$T/log" |
 	    sort | uniq -c > "$T/ran"
 	while read -r n knob value; do
 		rows=$(sqlite3 "$T/audit.db" "select count(*) from actions
@@ -78,12 +86,17 @@ for round in $(seq 1 20); do
 		total=$((total + n))
 	done < "$T/ran"
 done
-[ "$total" -gt 20 ] || fail "only $total actuations in 20 rounds: no burst"
+[ "$total" -gt 200 ] || fail "only $total actuations in 20 rounds: no burst"
 
-# A last start reconciles whatever the kills left pending.
+# A last start, with every round's knobs, reconciles what the kills left
+# pending.
+write_conf 20
+sed -i "s/\"knobs\": {/\"knobs\": { $(seq 1 19 | while read -r r; do
+    for i in $(seq 0 39); do printf '"r%dk%d": { "actuator": "log", "min": 1, "max": 1024 }, ' "$r" "$i"; done
+done)/" "$T/conf"
 : > "$T/log"
 start_daemon
-wait_for "$T/log" "meshtuned 0.1.0 started" 20
+wait_started 20
 n=0
 while [ "$(sqlite3 "$T/audit.db" "select count(*) from actions
     where status = 'pending'")" != 0 ]; do

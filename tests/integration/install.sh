@@ -93,7 +93,7 @@ CONF
 "$sbin" -f -c "$T/conf" 2>"$T/log" &
 DPID=$!
 PIDS="$PIDS $DPID"
-wait_for "$T/log" "started" 10
+wait_started 20
 udp=$(sed -n 's/.*listening on udp 127.0.0.1:\([0-9]*\)$/\1/p' "$T/log")
 python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'net.rtt_ms:12|ms\n', ('127.0.0.1', $udp))"
 wait_for "$T/log" "net.batch_size = 16" 10

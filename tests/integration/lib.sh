@@ -30,6 +30,13 @@ wait_for() {
 	fail "timed out waiting for '$2' in $1"
 }
 
+# wait_started [SECONDS]: the daemon's own "started" line, written once
+# every subsystem is up (the audit log's JSON copy of its start event
+# comes earlier).
+wait_started() {
+	wait_for "$T/log" "info: meshtuned [0-9.]* started (" "${1:-10}"
+}
+
 # count FILE PATTERN: lines matching.
 count() {
 	grep -c -- "$2" "$1" 2>/dev/null || true
@@ -37,7 +44,9 @@ count() {
 
 # start_daemon [WRAPPER...]: meshtuned -f -v on $T/conf, log in $T/log.
 start_daemon() {
-	"$@" "$top_builddir/meshtuned" -f -v -c "$T/conf" 2>"$T/log" &
+	# Empty the log first, so no wait_for sees the last run's lines.
+	: > "$T/log"
+	"$@" "$top_builddir/meshtuned" -f -v -c "$T/conf" 2>>"$T/log" &
 	DPID=$!
 	PIDS="$PIDS $DPID"
 }

@@ -51,7 +51,7 @@ grep -q "info: stopped" "$T/log" || fail "no stopped line"
 # 2. SIGINT is a clean stop too.
 good_conf 100
 start_daemon
-wait_for "$T/log" "started" 5
+wait_started 20
 kill -INT "$DPID"
 wait "$DPID" || fail "exit status $? after SIGINT"
 grep -q "SIGINT received, stopping" "$T/log" || fail "no SIGINT line"

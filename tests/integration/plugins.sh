@@ -49,7 +49,7 @@ grep -q "meshtuned: 8 strategies refused" "$T/t.err" ||
     fail "-t count: $(tail -1 "$T/t.err")"
 
 start_daemon
-wait_for "$T/log" "meshtuned 0.1.0 started" 10
+wait_started 20
 wait_for "$T/log" "strategy \"flaky\" disabled" 10
 
 check_refused() {	# instance reason
