@@ -21,8 +21,8 @@ ctl() {
 	${WRAP:-} "$CTL" "$@" >"$T/out" 2>"$T/err" || st=$?
 	[ "$st" -eq "$want" ] || fail "meshtunectl $*: exit $st, expected \
 $want; stdout: $(cat "$T/out"); stderr: $(cat "$T/err")"
-	if grep -q "==[0-9]*==" "$T/err"; then
-		fail "valgrind: meshtunectl $*: $(cat "$T/err")"
+	if grep -Eq "==[0-9]+==|runtime error:" "$T/err"; then
+		fail "valgrind or sanitizer: meshtunectl $*: $(cat "$T/err")"
 	fi
 }
 
