@@ -91,7 +91,9 @@ struct ctl_xfer {
 	char			 err[256];
 };
 
-typedef int	ctl_handler(struct ctl *, int, char **);
+struct ctl_cmd;
+typedef int	ctl_handler(struct ctl *, const struct ctl_cmd *, int,
+		    char **);
 
 /* A command: its name, its arguments for usage, a line of help. */
 struct ctl_cmd {
@@ -557,8 +559,12 @@ ctl_local_time(const char *iso, char *buf, size_t len)
 		snprintf(buf, len, "-");
 		return;
 	}
-	if (ctl_parse_iso(iso, &ms) == -1 ||
-	    (t = (time_t)(ms / 1000), localtime_r(&t, &tm) == NULL) ||
+	if (ctl_parse_iso(iso, &ms) == -1) {
+		snprintf(buf, len, "%s", iso);
+		return;
+	}
+	t = (time_t)(ms / 1000);
+	if (localtime_r(&t, &tm) == NULL ||
 	    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
 		snprintf(buf, len, "%s", iso);
 }
@@ -934,7 +940,8 @@ ctl_fmt_uptime(double s, char *buf, size_t len)
 }
 
 static int
-ctl_status(struct ctl *c, int argc, char **argv)
+ctl_status(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+    char **argv)
 {
 	struct ctl_reply	 r;
 	const cJSON		*in, *errors, *e, *tick;
@@ -944,7 +951,7 @@ ctl_status(struct ctl *c, int argc, char **argv)
 	size_t			 off = 0;
 	int			 rc;
 
-	if (ctl_simple_args(c, ctl_cmd_find("status"), argc, argv, 0) == -1)
+	if (ctl_simple_args(c, cmd, argc, argv, 0) == -1)
 		return CTL_EUSAGE;
 	if ((rc = ctl_call(c, "GET", "/v1/status", &doc, &r)) != CTL_OK)
 		return rc;
@@ -997,11 +1004,9 @@ ctl_status(struct ctl *c, int argc, char **argv)
 		    ctl_jnum(tick, "actions"));
 	}
 	ctl_kv("last tick", buf);
-	ctl_jnum_fmt(doc, "reloads", buf, sizeof(buf));
-	ctl_jnum_fmt(doc, "reload_failures", n, sizeof(n));
-	strncat(buf, " (", sizeof(buf) - strlen(buf) - 1);
-	strncat(buf, n, sizeof(buf) - strlen(buf) - 1);
-	strncat(buf, " failed)", sizeof(buf) - strlen(buf) - 1);
+	ctl_jnum_fmt(doc, "reloads", n, sizeof(n));
+	ctl_jnum_fmt(doc, "reload_failures", more, sizeof(more));
+	snprintf(buf, sizeof(buf), "%s (%s failed)", n, more);
 	ctl_kv("reloads", buf);
 out:
 	cJSON_Delete(doc);
@@ -1078,7 +1083,8 @@ ctl_series_one(const cJSON *doc)
 }
 
 static int
-ctl_series(struct ctl *c, int argc, char **argv)
+ctl_series(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+    char **argv)
 {
 	static const struct ctl_col cols[] = { { "NAME", 0 }, { "TYPE", 0 } };
 	struct ctl_table	 t;
@@ -1089,12 +1095,12 @@ ctl_series(struct ctl *c, int argc, char **argv)
 	size_t			 n = 0, i;
 	int			 first, rc;
 
-	first = ctl_simple_args(c, ctl_cmd_find("series"), argc, argv, 1);
+	first = ctl_simple_args(c, cmd, argc, argv, 1);
 	if (first == -1)
 		return CTL_EUSAGE;
 	if (first < argc) {
 		if (argv[first][0] == '\0')
-			return ctl_bad_args(ctl_cmd_find("series"),
+			return ctl_bad_args(cmd,
 			    "series: empty series name");
 		if ((enc = evhttp_uriencode(argv[first], -1, 0)) == NULL)
 			fatalx("out of memory");
@@ -1136,7 +1142,8 @@ out:
 }
 
 static int
-ctl_strategies(struct ctl *c, int argc, char **argv)
+ctl_strategies(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+    char **argv)
 {
 	static const struct ctl_col cols[] = {
 		{ "NAME", 0 }, { "ENABLED", 0 }, { "EVALUATIONS", 1 },
@@ -1151,8 +1158,7 @@ ctl_strategies(struct ctl *c, int argc, char **argv)
 	char			 ev[32], pr[32], er[32], us[32], *dec;
 	int			 rc;
 
-	if (ctl_simple_args(c, ctl_cmd_find("strategies"), argc, argv, 0) ==
-	    -1)
+	if (ctl_simple_args(c, cmd, argc, argv, 0) == -1)
 		return CTL_EUSAGE;
 	if ((rc = ctl_call(c, "GET", "/v1/strategies", &doc, &r)) != CTL_OK)
 		return rc;
@@ -1246,7 +1252,8 @@ ctl_actions_table(const cJSON *doc)
 }
 
 static int
-ctl_actions(struct ctl *c, int argc, char **argv)
+ctl_actions(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+    char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -1254,7 +1261,6 @@ ctl_actions(struct ctl *c, int argc, char **argv)
 		{ "since", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const struct ctl_cmd	*cmd = ctl_cmd_find("actions");
 	struct ctl_reply	 r;
 	cJSON			*doc, *a, *next;
 	const char		*strategy = NULL;
@@ -1361,35 +1367,38 @@ ctl_post(struct ctl *c, const char *path, const char *done)
 }
 
 static int
-ctl_reload(struct ctl *c, int argc, char **argv)
+ctl_reload(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+    char **argv)
 {
-	if (ctl_simple_args(c, ctl_cmd_find("reload"), argc, argv, 0) == -1)
+	if (ctl_simple_args(c, cmd, argc, argv, 0) == -1)
 		return CTL_EUSAGE;
 	return ctl_post(c, "/v1/reload", "configuration and plugins reloaded");
 }
 
 static int
-ctl_pause(struct ctl *c, int argc, char **argv)
+ctl_pause(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+    char **argv)
 {
-	if (ctl_simple_args(c, ctl_cmd_find("pause"), argc, argv, 0) == -1)
+	if (ctl_simple_args(c, cmd, argc, argv, 0) == -1)
 		return CTL_EUSAGE;
 	return ctl_post(c, "/v1/pause", "paused: no actions are applied "
 	    "until resume");
 }
 
 static int
-ctl_resume(struct ctl *c, int argc, char **argv)
+ctl_resume(struct ctl *c, const struct ctl_cmd *cmd, int argc,
+    char **argv)
 {
 	char	*enc, *path, *done, *knob;
 	int	 first, rc;
 
-	first = ctl_simple_args(c, ctl_cmd_find("resume"), argc, argv, 1);
+	first = ctl_simple_args(c, cmd, argc, argv, 1);
 	if (first == -1)
 		return CTL_EUSAGE;
 	if (first == argc)
 		return ctl_post(c, "/v1/resume", "resumed");
 	if (argv[first][0] == '\0')
-		return ctl_bad_args(ctl_cmd_find("resume"),
+		return ctl_bad_args(cmd,
 		    "resume: empty knob name");
 	if ((enc = evhttp_uriencode(argv[first], -1, 0)) == NULL)
 		fatalx("out of memory");
@@ -1508,7 +1517,7 @@ main(int argc, char *argv[])
 	}
 	if ((c.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	rc = cmd->run(&c, argc, argv);
+	rc = cmd->run(&c, cmd, argc, argv);
 	event_base_free(c.base);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		ctl_err("cannot write the output");
