@@ -352,6 +352,7 @@ void		 metrics_batch_flush(struct metrics_batch *, struct metrics *,
 		    uint64_t);
 const char	*series_key(const struct series *);
 enum statsd_type series_type(const struct series *);
+int		 series_is_aggregate(const struct series *);
 void		 series_stats(struct metrics *, struct series *, uint64_t,
 		    struct series_stats *);
 int		 series_quantile(struct metrics *, struct series *, uint64_t,

@@ -6,6 +6,12 @@
  * histogram (window.c); gauges also keep their last value; counters keep
  * their total and a ring of per-slice sums for the rate over the window.
  *
+ * A tagged series also feeds the series of its bare name, so
+ * "net.rtt_ms" holds the samples of every "net.rtt_ms{peer=...}": what a
+ * strategy reads as "the" round-trip time.  The tagged series keeps a
+ * pointer to it, so this costs no lookup per line; an aggregate stays
+ * while it has tagged series pointing at it.
+ *
  * Lookups go through an open-addressing table of (hash, series) with
  * linear probing and backward-shift deletion, sized to a power of two and
  * at most half full, so the ingest path costs one hash probe per line.
@@ -36,6 +42,9 @@ struct series {
 	uint64_t	 slice_epoch;	/* counters: index of the newest slice */
 	uint64_t	 hash;
 	size_t		 namelen;	/* key[0 .. namelen) is the name */
+	struct series	*agg;		/* tagged: the name's own series */
+	uint32_t	 children;	/* tagged series whose agg this is */
+	int		 agg_tried;	/* agg looked up (NULL: refused) */
 	char		 key[];		/* NUL-terminated */
 };
 
@@ -168,26 +177,27 @@ series_new(struct metrics *m, const char *key, size_t keylen,
 }
 
 /*
- * Find the series of key, creating it if there is room.  Returns NULL,
- * counting the drop, if the registry is full or key already names a
- * series of another type.
+ * Find the series of key, creating it if there is room.  Returns NULL if
+ * the registry is full or key already names a series of another type,
+ * counting the drop when count is set.
  */
 static struct series *
 metrics_get(struct metrics *m, const char *key, size_t keylen,
-    size_t namelen, uint64_t hash, enum statsd_type type, uint64_t now_ms)
+    size_t namelen, uint64_t hash, enum statsd_type type, uint64_t now_ms,
+    int count)
 {
 	struct metrics_slot	*slot;
 
 	slot = metrics_probe(m, key, keylen, hash);
 	if (slot->s != NULL) {
 		if (slot->s->type != type) {
-			m->stats.type_conflicts++;
+			m->stats.type_conflicts += count;
 			return NULL;
 		}
 		return slot->s;
 	}
 	if (m->count >= m->max_series) {
-		m->stats.series_dropped++;
+		m->stats.series_dropped += count;
 		return NULL;
 	}
 	slot->hash = hash;
@@ -245,6 +255,23 @@ series_add(struct metrics *m, struct series *s, double v, int delta,
 }
 
 /*
+ * Point a tagged series at the series of its bare name, creating that if
+ * there is room.  No aggregate (registry full, the name used by another
+ * type) is not an error: the tagged series just has none.
+ */
+static void
+series_link_agg(struct metrics *m, struct series *s, uint64_t now_ms)
+{
+	uint64_t	hash = statsd_hash(s->key, s->namelen);
+
+	s->agg_tried = 1;
+	s->agg = metrics_get(m, s->key, s->namelen, s->namelen, hash,
+	    s->type, now_ms, 0);
+	if (s->agg != NULL)
+		s->agg->children++;
+}
+
+/*
  * Add every value of a parsed StatsD line.  Returns the number of values
  * stored; the others are counted in the registry's stats.
  */
@@ -256,16 +283,22 @@ metrics_add_line(struct metrics *m, const struct statsd_line *ln,
 	size_t		 i, stored = 0;
 
 	s = metrics_get(m, ln->key, ln->keylen, ln->namelen, ln->hash,
-	    ln->type, now_ms);
+	    ln->type, now_ms, 1);
 	if (s == NULL) {
 		m->stats.values_dropped += ln->nvalues;
 		return 0;
 	}
+	if (ln->ntags > 0 && !s->agg_tried)
+		series_link_agg(m, s, now_ms);
 	for (i = 0; i < ln->nvalues; i++) {
 		if (series_add(m, s, ln->values[i], ln->delta != NULL &&
-		    ln->delta[i], now_ms) == 0)
+		    ln->delta[i], now_ms) == 0) {
 			stored++;
-		else
+			if (s->agg != NULL)
+				(void)series_add(m, s->agg, s->type ==
+				    STATSD_GAUGE ? s->last : ln->values[i], 0,
+				    now_ms);
+		} else
 			m->stats.values_refused++;
 	}
 	m->stats.values += stored;
@@ -386,7 +419,7 @@ metrics_add(struct metrics *m, const char *key, enum statsd_type type,
 	const char	*brace = memchr(key, '{', keylen);
 
 	s = metrics_get(m, key, keylen, brace ? (size_t)(brace - key) : keylen,
-	    statsd_hash(key, keylen), type, now_ms);
+	    statsd_hash(key, keylen), type, now_ms, 1);
 	if (s == NULL) {
 		m->stats.values_dropped++;
 		return -1;
@@ -414,6 +447,8 @@ metrics_remove_slot(struct metrics *m, size_t i)
 {
 	size_t	mask = m->cap - 1, j = i, home;
 
+	if (m->slots[i].s->agg != NULL)
+		m->slots[i].s->agg->children--;
 	series_free(m->slots[i].s);
 	m->slots[i].s = NULL;
 	m->count--;
@@ -444,7 +479,8 @@ metrics_expire(struct metrics *m, uint64_t now_ms, uint64_t idle_ms)
 	while (i < m->cap) {
 		struct series *s = m->slots[i].s;
 
-		if (s != NULL && now_ms > s->last_seen_ms &&
+		/* An aggregate goes after the tagged series feeding it. */
+		if (s != NULL && s->children == 0 && now_ms > s->last_seen_ms &&
 		    now_ms - s->last_seen_ms > idle_ms) {
 			metrics_remove_slot(m, i);
 			removed++;
@@ -515,6 +551,13 @@ const char *
 series_key(const struct series *s)
 {
 	return s->key;
+}
+
+/* Whether tagged series feed this one (it aggregates "name{...}"). */
+int
+series_is_aggregate(const struct series *s)
+{
+	return s->children > 0;
 }
 
 enum statsd_type

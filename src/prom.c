@@ -239,6 +239,10 @@ prom_collect_cb(struct series *s, void *arg)
 	const char		*key = series_key(s), *brace;
 	size_t			 namelen, n;
 
+	/* Prometheus sums the labelled series itself; an aggregate of them
+	 * on the same family would be counted twice. */
+	if (series_is_aggregate(s))
+		return;
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 256;
 		c->v = xreallocarray(c->v, c->cap, sizeof(*c->v));

@@ -78,7 +78,12 @@ test_tag_order(void **state)
 	assert_int_equal(add(m, "lat:5|ms|#zone:b,peer:a3,az:1", 1000), 1);
 	assert_int_equal(add(m, "lat:7|ms|#peer:a3,az:1,zone:b", 1000), 1);
 	assert_int_equal(add(m, "lat:9|ms|#az:1,zone:b,peer:a3", 1000), 1);
-	assert_int_equal(metrics_count(m), 1);
+	/* The tagged series, and "lat" holding every tagged sample too. */
+	assert_int_equal(metrics_count(m), 2);
+	assert_non_null(s = metrics_find(m, "lat"));
+	series_stats(m, s, 1000, &st);
+	assert_int_equal(st.w.count, 3);
+	assert_true(st.w.sum == 21);
 	assert_non_null(s = metrics_find(m, "lat{az=1,peer=a3,zone=b}"));
 	assert_string_equal(series_key(s), "lat{az=1,peer=a3,zone=b}");
 	assert_int_equal(series_type(s), STATSD_TIMER);
@@ -93,8 +98,9 @@ test_tag_order(void **state)
 	assert_int_equal(add(m, "lat:1|ms", 1000), 1);
 	assert_int_equal(add(m, "lat:1|ms|#", 1000), 1);	/* no tags */
 	assert_int_equal(metrics_count(m), 4);
-	stats_of(m, "lat", 1000, &st);
-	assert_int_equal(st.w.count, 2);
+	/* "lat" has all seven samples: five tagged, two bare. */
+	series_stats(m, metrics_find(m, "lat"), 1000, &st);
+	assert_int_equal(st.w.count, 7);
 	stats_of(m, "lat{az=1,peer=a3}", 1000, &st);
 	assert_int_equal(st.w.count, 1);
 	assert_int_equal(metrics_stats(m)->series_created, 4);
@@ -519,6 +525,44 @@ test_refused_values(void **state)
 	metrics_free(m);
 }
 
+/*
+ * A tagged series feeds its bare name's series, which outlives it: the
+ * aggregate goes only once nothing tagged points at it (no dangling
+ * pointer under ASan), and a new tagged series links to it again.
+ */
+static void
+test_aggregate(void **state)
+{
+	struct metrics		*m = metrics_new(10, 10, 100);
+	struct series_stats	 st;
+
+	assert_int_equal(add(m, "a:4|ms|#p:x", 0), 1);
+	assert_int_equal(add(m, "a:6|ms|#p:y", 0), 1);
+	assert_int_equal(metrics_count(m), 3);
+	assert_true(series_is_aggregate(metrics_find(m, "a")));
+	assert_false(series_is_aggregate(metrics_find(m, "a{p=x}")));
+	stats_of(m, "a", 0, &st);
+	assert_int_equal(st.w.count, 2);
+	assert_true(st.w.sum == 10);
+
+	/* A bare sample keeps "a" fresh while its children go idle. */
+	assert_int_equal(add(m, "a:5|ms", 5000), 1);
+	assert_int_equal(metrics_expire(m, 5500, 1000), 2);
+	assert_int_equal(metrics_count(m), 1);
+	assert_false(series_is_aggregate(metrics_find(m, "a")));
+	assert_int_equal(add(m, "a:1|ms|#p:z", 5600), 1);
+	assert_true(series_is_aggregate(metrics_find(m, "a")));
+	stats_of(m, "a", 5600, &st);
+	assert_int_equal(st.w.count, 4);
+
+	/* All idle: the children go first, then the aggregate. */
+	metrics_expire(m, 60000, 1000);
+	metrics_expire(m, 60000, 1000);
+	assert_int_equal(metrics_count(m), 0);
+	assert_null(metrics_find(m, "a"));
+	metrics_free(m);
+}
+
 static void
 test_type_conflict(void **state)
 {
@@ -598,6 +642,7 @@ main(void)
 		cmocka_unit_test_setup(test_gauge, setup),
 		cmocka_unit_test_setup(test_refused_values, setup),
 		cmocka_unit_test_setup(test_type_conflict, setup),
+		cmocka_unit_test_setup(test_aggregate, setup),
 		cmocka_unit_test_setup(test_bytes, setup),
 	};
 

@@ -116,7 +116,7 @@ key='ingest.url{u=http://x/y?a:b}'
 [ "$(jget /v1/series/ingest.queue 'd["last"]')" -eq 5 ] ||
     fail "gauge 4 +3 -2 is not 5: $(cat "$T/json")"
 [ "$(jget /v1/series 'sorted(x["name"] for x in d)')" = \
-    "['ingest.ops', 'ingest.queue', 'ingest.rtt_ms', 'ingest.tagged_ms{peer=a3,zone=eu-west}', 'ingest.url{u=http://x/y?a:b}']" ] ||
+    "['ingest.ops', 'ingest.queue', 'ingest.rtt_ms', 'ingest.tagged_ms', 'ingest.tagged_ms{peer=a3,zone=eu-west}', 'ingest.url', 'ingest.url{u=http://x/y?a:b}']" ] ||
     fail "/v1/series: $(cat "$T/json")"
 
 # 3. HTTP errors: JSON bodies, right codes.
@@ -162,7 +162,8 @@ grep -qx 'meshtuned_ingest_lines_total 100016' "$T/metrics" ||
     fail "/metrics lacks meshtuned_ingest_lines_total"
 grep -qx 'meshtuned_ingest_kernel_drops_total 0' "$T/metrics" ||
     fail "/metrics lacks meshtuned_ingest_kernel_drops_total"
-grep -qx 'meshtuned_series 5' "$T/metrics" || fail "/metrics series"
+# Five series sent, and the bare-name aggregates of the two tagged ones.
+grep -qx 'meshtuned_series 7' "$T/metrics" || fail "/metrics series"
 [ "$(grep -c '^# TYPE meshtune_ingest_rtt_seconds summary$' "$T/metrics")" \
     -eq 1 ] || fail "TYPE not once per family"
 if command -v promtool >/dev/null 2>&1; then
