@@ -196,14 +196,57 @@ struct window_stats {
 	double		 p99;
 	double		 p999;
 };
+/*
+ * The part of struct window that window_record() reads and writes, its
+ * first member; nothing else may touch it.  window_record() is inline:
+ * a sample that passes three checks costs one counter increment and two
+ * stores; everything else (refusals, slice rotation, growth, folding the
+ * values into sum, min and max) is in window_record_slow().
+ */
+struct window_hot {
+	uint64_t	 next_ms;	/* now_ms at or past this: slow */
+	uint64_t	 lo;		/* bucket of total[0] */
+	uint64_t	 span;		/* buckets in total[] */
+	uint32_t	*total;		/* live samples per bucket */
+	uint64_t	 n;		/* bucket log entries, current slice */
+	uint64_t	 lim;		/* n at or past this: slow */
+	uint16_t	*log;		/* bucket - lo of the entries */
+	uintptr_t	 vbase;		/* address of the value of entry 0 */
+};
 struct window	*window_new(unsigned int, unsigned int, uint64_t);
 void		 window_free(struct window *);
-int		 window_record(struct window *, double, uint64_t);
+int		 window_record_slow(struct window *, double, uint64_t);
 void		 window_stats(struct window *, uint64_t, struct window_stats *);
 int		 window_quantiles(struct window *, uint64_t, const double *,
 		    size_t, double *);
 size_t		 window_bytes(const struct window *);
 int		 window_check(const struct window *);
+
+/*
+ * window_record -- add sample v at now_ms to the window.  Returns 0, or
+ * -1 if v is NaN, infinite or negative, or the current slice already
+ * holds its share of 2^32 - 1 samples (UINT32_MAX / slices): nothing is
+ * stored then.  now_ms may be read once for many calls.
+ */
+static inline int
+window_record(struct window *w, double v, uint64_t now_ms)
+{
+	struct window_hot	*h = (struct window_hot *)(void *)w;
+	union { double d; uint64_t u; } x = { v };
+	uint64_t		 i, n;
+
+	/* Bucket: the top 19 bits of v; NaN, Inf, negative are far out. */
+	i = (x.u >> 45) - h->lo;
+	n = h->n;
+	if (__builtin_expect(i >= h->span || now_ms >= h->next_ms ||
+	    n >= h->lim, 0))
+		return window_record_slow(w, v, now_ms);
+	h->total[i]++;
+	h->log[n] = (uint16_t)i;
+	*(double *)(h->vbase + n * sizeof(double)) = v;
+	h->n = n + 1;
+	return 0;
+}
 
 /* statsd.c */
 /*

@@ -56,6 +56,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "meshtuned.h"
 
 #define SHIFT		45		/* 52 mantissa bits - 7 kept */
@@ -65,12 +69,14 @@
 #define G_OVER		G_HIGH		/* overflow bucket */
 #define G_END		(G_OVER + 1)
 #define GROW_ALIGN	16		/* total[] grows in these steps */
+#define GROW_SLACK	32		/* and this much beyond the sample */
 #define BLOCK		32		/* query scan step */
 #define SHRINK_SLACK	64		/* empty buckets kept at either end */
 
 #define LOG_INIT	32		/* first log: entries */
 #define LOG_MAX		1024		/* log is flushed to scratch[] above */
-#define LOG_CONST	128		/* or above this while all one value */
+#define VLOG_INIT	32		/* first vlog: values */
+#define VLOG_MAX	128		/* vlog is folded when full */
 #define SLICE_NMAX	((1U << 30) - 1) /* record header keeps 30 bits */
 #define MAX_SLICES	3600
 
@@ -87,22 +93,20 @@ struct rec_stats {
 };
 
 struct window {
-	/* Read by every window_record(): keep first, together. */
-	uint64_t	 next_ms;	/* start of the next slice */
-	uint64_t	 lo;		/* bucket of total[0] */
-	uint64_t	 span;		/* entries in total[] */
-	uint32_t	*total;		/* live samples per bucket */
-	uint16_t	*cur;		/* next free log entry */
-	uint16_t	*end;		/* end of the log */
-	double		 sum;		/* current slice: sum, min, max */
-	double		 min;
+	struct window_hot h;		/* window_record()'s part: first */
+
+	double		*vlog;		/* values of log entries [vdone, n) */
+	uint64_t	 vdone;		/* entries folded into sum, min, max */
+	uint64_t	 vcap;		/* vlog[] entries */
+	double		 sum;		/* current slice, folded samples: */
+	double		 min;		/* sum, min, max */
 	double		 max;
 
-	uint16_t	*log;		/* current slice: buckets - lo */
-	size_t		 logcap;
+	size_t		 logcap;	/* log[] entries */
 	uint32_t	*scratch;	/* current slice counts, log overflow */
 	int		 scratch_used;
-	uint64_t	 flushed;	/* current slice samples in scratch */
+	uint64_t	 flushed;	/* current slice samples out of log[] */
+	uint64_t	 flushed_g;	/* all in this bucket if !scratch_used */
 	uint64_t	 nmax;		/* samples a slice may take */
 
 	uint64_t	 slice_ms;
@@ -179,6 +183,15 @@ rd32(const unsigned char *p)
 	return x;
 }
 
+static uint16_t
+rd16(const unsigned char *p)
+{
+	uint16_t	x;
+
+	memcpy(&x, p, sizeof(x));
+	return x;
+}
+
 static void
 wr32(unsigned char *p, uint32_t x)
 {
@@ -188,18 +201,93 @@ wr32(unsigned char *p, uint32_t x)
 static uint64_t
 cur_count(const struct window *w)
 {
-	return w->flushed + (uint64_t)(w->cur - w->log);
+	return w->flushed + w->h.n;
+}
+
+/*
+ * Where window_record() must stop and call window_record_slow(): at the
+ * end of log[], of vlog[] or of the slice's share of samples.
+ */
+static void
+set_lim(struct window *w)
+{
+	uint64_t	lim = w->vdone + w->vcap;
+	uint64_t	room = w->nmax - cur_count(w);
+
+	if (lim > w->logcap)
+		lim = w->logcap;
+	if (lim - w->h.n > room)
+		lim = w->h.n + room;
+	w->h.lim = lim;
+	w->h.vbase = (uintptr_t)w->vlog - w->vdone * sizeof(double);
+}
+
+/* Fold the values of log entries [vdone, n) into sum, min and max. */
+static void
+fold(struct window *w)
+{
+	const double	*p = w->vlog;
+	size_t		 m = w->h.n - w->vdone, k = 0;
+	double		 s = 0, mn = w->min, mx = w->max;
+#ifdef __SSE2__
+	const double	*end;
+	__m128d		 s0, s1, s2, s3, n0, n1, x0, x1, a, b, c, d;
+
+	if (m >= 8) {
+		s0 = s1 = s2 = s3 = _mm_setzero_pd();
+		n0 = n1 = _mm_set1_pd(mn);
+		x0 = x1 = _mm_set1_pd(mx);
+		for (end = p + (m & ~(size_t)7); p < end; p += 8) {
+			a = _mm_loadu_pd(p);
+			b = _mm_loadu_pd(p + 2);
+			c = _mm_loadu_pd(p + 4);
+			d = _mm_loadu_pd(p + 6);
+			s0 = _mm_add_pd(s0, a);
+			s1 = _mm_add_pd(s1, b);
+			s2 = _mm_add_pd(s2, c);
+			s3 = _mm_add_pd(s3, d);
+			n0 = _mm_min_pd(n0, _mm_min_pd(a, b));
+			n1 = _mm_min_pd(n1, _mm_min_pd(c, d));
+			x0 = _mm_max_pd(x0, _mm_max_pd(a, b));
+			x1 = _mm_max_pd(x1, _mm_max_pd(c, d));
+		}
+		k = m & ~(size_t)7;
+		p = w->vlog;
+		s0 = _mm_add_pd(_mm_add_pd(s0, s1), _mm_add_pd(s2, s3));
+		n0 = _mm_min_pd(n0, n1);
+		x0 = _mm_max_pd(x0, x1);
+		s = _mm_cvtsd_f64(s0) + _mm_cvtsd_f64(_mm_unpackhi_pd(s0, s0));
+		n0 = _mm_min_sd(n0, _mm_unpackhi_pd(n0, n0));
+		x0 = _mm_max_sd(x0, _mm_unpackhi_pd(x0, x0));
+		mn = _mm_cvtsd_f64(n0);
+		mx = _mm_cvtsd_f64(x0);
+	}
+#endif
+	for (; k < m; k++) {
+		s += p[k];
+		if (p[k] < mn)
+			mn = p[k];
+		if (p[k] > mx)
+			mx = p[k];
+	}
+	w->sum += s;
+	w->min = mn;
+	w->max = mx;
+	w->vdone = w->h.n;
+	set_lim(w);
 }
 
 static void
 slice_reset(struct window *w)
 {
-	w->cur = w->log;
+	w->h.n = 0;
+	w->vdone = 0;
 	w->flushed = 0;
 	w->scratch_used = 0;
 	w->sum = 0;
 	w->min = INFINITY;
 	w->max = -INFINITY;
+	set_lim(w);
 }
 
 /*
@@ -222,7 +310,7 @@ window_new(unsigned int seconds, unsigned int slices, uint64_t now_ms)
 	w->slices = slices;
 	w->slice_ms = len / slices;
 	w->cur_idx = now_ms / w->slice_ms;
-	w->next_ms = (w->cur_idx + 1) * w->slice_ms;
+	w->h.next_ms = (w->cur_idx + 1) * w->slice_ms;
 	w->nmax = UINT32_MAX / slices;
 	if (w->nmax > SLICE_NMAX)
 		w->nmax = SLICE_NMAX;
@@ -239,9 +327,10 @@ window_free(struct window *w)
 {
 	if (w == NULL)
 		return;
-	free(w->total);
+	free(w->h.total);
 	free(w->scratch);
-	free(w->log);
+	free(w->h.log);
+	free(w->vlog);
 	free(w->arena);
 	free(w);
 }
@@ -256,11 +345,12 @@ window_bytes(const struct window *w)
 	size_t	n = sizeof(*w);
 
 	n += w->acap;
-	n += w->logcap * sizeof(*w->log);
-	if (w->total != NULL)
-		n += w->span * sizeof(*w->total);
+	n += w->logcap * sizeof(*w->h.log);
+	n += w->vcap * sizeof(*w->vlog);
+	if (w->h.total != NULL)
+		n += w->h.span * sizeof(*w->h.total);
 	if (w->scratch != NULL)
-		n += w->span * sizeof(*w->scratch);
+		n += w->h.span * sizeof(*w->scratch);
 	return n;
 }
 
@@ -268,72 +358,101 @@ window_bytes(const struct window *w)
 static void
 grow(struct window *w, uint64_t g)
 {
-	uint64_t	 nlo, nhi, delta, nspan;
+	uint64_t	 nlo, nhi, delta, nspan, k, x;
 	uint32_t	*t;
-	uint16_t	*e;
 
-	nlo = g & ~(uint64_t)(GROW_ALIGN - 1);
-	nhi = nlo + GROW_ALIGN;
-	if (w->span != 0) {
-		if (w->lo < nlo)
-			nlo = w->lo;
-		if (w->lo + w->span > nhi)
-			nhi = w->lo + w->span;
+	/* Past the first: some slack, tails come a bucket at a time. */
+	x = w->h.span != 0 ? GROW_SLACK : 0;
+	nlo = (g < x ? 0 : g - x) & ~(uint64_t)(GROW_ALIGN - 1);
+	nhi = ((g + x) | (GROW_ALIGN - 1)) + 1;
+	if (w->h.span != 0) {
+		if (w->h.lo < nlo)
+			nlo = w->h.lo;
+		if (w->h.lo + w->h.span > nhi)
+			nhi = w->h.lo + w->h.span;
 	}
 	if (nlo < G_UNDER)
 		nlo = G_UNDER;
 	if (nhi > G_END)
 		nhi = G_END;
 	nspan = nhi - nlo;
-	delta = w->span != 0 ? w->lo - nlo : 0;
+	delta = w->h.span != 0 ? w->h.lo - nlo : 0;
 
 	t = xcalloc(nspan, sizeof(*t));
-	if (w->total != NULL)
-		memcpy(t + delta, w->total, w->span * sizeof(*t));
-	free(w->total);
-	w->total = t;
+	if (w->h.total != NULL)
+		memcpy(t + delta, w->h.total, w->h.span * sizeof(*t));
+	free(w->h.total);
+	w->h.total = t;
 	if (w->scratch != NULL) {
 		t = xcalloc(nspan, sizeof(*t));
-		memcpy(t + delta, w->scratch, w->span * sizeof(*t));
+		memcpy(t + delta, w->scratch, w->h.span * sizeof(*t));
 		free(w->scratch);
 		w->scratch = t;
 	}
 	if (delta != 0)
-		for (e = w->log; e < w->cur; e++)
-			*e += (uint16_t)delta;
-	w->lo = nlo;
-	w->span = nspan;
+		for (k = 0; k < w->h.n; k++)
+			w->h.log[k] += (uint16_t)delta;
+	w->h.lo = nlo;
+	w->h.span = nspan;
 }
 
-/* Move the log's entries into scratch[]. */
+/*
+ * Move the log's entries, and a constant run dropped from it before,
+ * into scratch[].
+ */
 static void
 log_flush(struct window *w)
 {
-	uint16_t	*e;
+	uint64_t	k;
 
+	fold(w);
 	if (w->scratch == NULL)
-		w->scratch = xcalloc(w->span, sizeof(*w->scratch));
-	for (e = w->log; e < w->cur; e++)
-		w->scratch[*e]++;
-	w->flushed += (uint64_t)(w->cur - w->log);
+		w->scratch = xcalloc(w->h.span, sizeof(*w->scratch));
+	if (!w->scratch_used && w->flushed != 0)
+		w->scratch[w->flushed_g - w->h.lo] += (uint32_t)w->flushed;
+	for (k = 0; k < w->h.n; k++)
+		w->scratch[w->h.log[k]]++;
+	w->flushed += w->h.n;
 	w->scratch_used = 1;
-	w->cur = w->log;
+	w->h.n = 0;
+	w->vdone = 0;
+	set_lim(w);
 }
 
-/* Make room for one more log entry. */
+/*
+ * Room for one more entry in log[] and vlog[].  A slice that is all one
+ * value keeps short buffers and drops its full log (the entries are all
+ * the bucket of min); a varied one gets longer buffers, then its log is
+ * flushed to scratch[].
+ */
 static void
-log_room(struct window *w)
+make_room(struct window *w)
 {
-	size_t	 used = (size_t)(w->cur - w->log);
+	int	varied, vfull = w->h.n - w->vdone >= w->vcap;
 
-	if (w->log == NULL || (w->logcap < LOG_MAX && w->min != w->max) ||
-	    w->logcap < LOG_CONST) {
-		w->logcap = w->log == NULL ? LOG_INIT : w->logcap * 2;
-		w->log = xreallocarray(w->log, w->logcap, sizeof(*w->log));
-		w->cur = w->log + used;
-		w->end = w->log + w->logcap;
-	} else
-		log_flush(w);
+	fold(w);
+	varied = w->min != w->max;
+	if (w->vlog == NULL || (varied && vfull && w->vcap < VLOG_MAX)) {
+		/* Everything is folded: no value to keep. */
+		free(w->vlog);
+		w->vcap = w->vlog == NULL ? VLOG_INIT : w->vcap * 2;
+		w->vlog = xreallocarray(NULL, w->vcap, sizeof(*w->vlog));
+	}
+	if (w->h.log == NULL || (varied && w->logcap < LOG_MAX &&
+	    w->h.n >= w->logcap)) {
+		w->logcap = w->h.log == NULL ? LOG_INIT : w->logcap * 2;
+		w->h.log = xreallocarray(w->h.log, w->logcap,
+		    sizeof(*w->h.log));
+	} else if (w->h.n >= w->logcap) {
+		if (!varied && !w->scratch_used) {
+			w->flushed_g = bucket_of(w->min);
+			w->flushed += w->h.n;
+			w->h.n = 0;
+			w->vdone = 0;
+		} else
+			log_flush(w);
+	}
+	set_lim(w);
 }
 
 /*
@@ -343,7 +462,7 @@ log_room(struct window *w)
  */
 static size_t	rec_len(const unsigned char *);
 
-static size_t
+static inline size_t
 arena_live(const struct window *w)
 {
 	if (w->awrap != 0)
@@ -352,7 +471,7 @@ arena_live(const struct window *w)
 }
 
 /* Offset of the record after the one at off. */
-static size_t
+static inline size_t
 arena_next(const struct window *w, size_t off)
 {
 	off += rec_len(w->arena + off);
@@ -385,7 +504,7 @@ arena_resize(struct window *w, size_t cap)
 }
 
 /* Reserve len bytes for a new newest record. */
-static unsigned char *
+static inline unsigned char *
 arena_push(struct window *w, size_t len)
 {
 	size_t	 off, cap;
@@ -412,7 +531,7 @@ arena_push(struct window *w, size_t len)
 }
 
 /* Drop the oldest record. */
-static void
+static inline void
 arena_pop(struct window *w)
 {
 	w->ahead = arena_next(w, w->ahead);
@@ -422,7 +541,7 @@ arena_pop(struct window *w)
 		w->ahead = w->atail = w->awrap = 0;
 }
 
-static size_t
+static inline size_t
 rec_len(const unsigned char *p)
 {
 	uint32_t	h = rd32(p), n = h >> 2;
@@ -444,7 +563,7 @@ rec_len(const unsigned char *p)
  * Sum, min and max of the record at p; *pv is the value of the constant
  * record before it, updated.  Returns the record's sample count.
  */
-static uint64_t
+static inline uint64_t
 rec_stats(const unsigned char *p, double *pv, struct rec_stats *rs)
 {
 	uint32_t	h = rd32(p), n = h >> 2;
@@ -472,36 +591,36 @@ rec_expire(struct window *w, const unsigned char *p, double v)
 	uint32_t	 h = rd32(p), n = h >> 2, i, nb, c;
 	const unsigned char *q = p + 4 + sizeof(struct rec_stats);
 	uint32_t	*t;
-	uint64_t	 x;
 	int64_t		 d;
-	uint16_t	 e;
+	const unsigned char *end;
 
 	switch (h & 3) {
 	case K_CONST:
 	case K_SAME:
 		if (n != 0)
-			w->total[bucket_of(v) - w->lo] -= n;
+			w->h.total[bucket_of(v) - w->h.lo] -= n;
 		break;
 	case K_LOG:
 		/* Its base may lie below lo after a shrink(): its entries
 		   do not. */
-		d = (int64_t)rd32(q) - (int64_t)w->lo;
-		t = (uint32_t *)((uintptr_t)w->total + d * 4);
+		d = (int64_t)rd32(q) - (int64_t)w->h.lo;
+		t = (uint32_t *)((uintptr_t)w->h.total + d * 4);
 		q += 4;
-		for (i = 0; i + 4 <= n; i += 4, q += 8) {
-			memcpy(&x, q, sizeof(x));
-			t[x & 0xffff]--;
-			t[x >> 16 & 0xffff]--;
-			t[x >> 32 & 0xffff]--;
-			t[x >> 48]--;
+		for (end = q + 2 * (size_t)(n & ~7U); q < end; q += 16) {
+			t[rd16(q)]--;
+			t[rd16(q + 2)]--;
+			t[rd16(q + 4)]--;
+			t[rd16(q + 6)]--;
+			t[rd16(q + 8)]--;
+			t[rd16(q + 10)]--;
+			t[rd16(q + 12)]--;
+			t[rd16(q + 14)]--;
 		}
-		for (; i < n; i++, q += 2) {
-			memcpy(&e, q, sizeof(e));
-			t[e]--;
-		}
+		for (i = 0; i < (n & 7); i++)
+			t[rd16(q + 2 * i)]--;
 		break;
 	default:
-		t = w->total + (rd32(q) - w->lo);
+		t = w->h.total + (rd32(q) - w->h.lo);
 		nb = rd32(q + 4);
 		q += 8;
 		for (i = 0; i < nb; i++) {
@@ -516,31 +635,61 @@ rec_expire(struct window *w, const unsigned char *p, double v)
 static void
 closed_walk(struct window *w)
 {
+	const unsigned char *p;
 	struct rec_stats rs;
-	size_t		 off;
+	size_t		 off = w->ahead;
 	unsigned int	 k;
-	double		 v = w->head_v;
+	uint32_t	 h, n;
+	double		 v = w->head_v, sum = 0, mn = INFINITY, mx = -INFINITY;
+	unsigned int	 nmin = 0, nmax = 0;
 
-	w->cl_sum = 0;
-	w->cl_min = INFINITY;
-	w->cl_max = -INFINITY;
-	w->cl_nmin = w->cl_nmax = 0;
-	for (off = w->ahead, k = 0; k < w->nrec; k++,
-	    off = arena_next(w, off)) {
-		if (rec_stats(w->arena + off, &v, &rs) == 0)
-			continue;
-		w->cl_sum += rs.sum;
-		if (rs.min < w->cl_min) {
-			w->cl_min = rs.min;
-			w->cl_nmin = 0;
+	for (k = 0; k < w->nrec; k++) {
+		if (w->awrap != 0 && off == w->awrap)
+			off = 0;
+		p = w->arena + off;
+		h = rd32(p);
+		n = h >> 2;
+		switch (h & 3) {
+		case K_CONST:
+			if (n == 0) {
+				off += 4;
+				continue;
+			}
+			memcpy(&v, p + 4, sizeof(v));
+			off += 4 + sizeof(v);
+			rs.sum = v * n;
+			rs.min = rs.max = v;
+			break;
+		case K_SAME:
+			off += 4;
+			rs.sum = v * n;
+			rs.min = rs.max = v;
+			break;
+		case K_LOG:
+			memcpy(&rs, p + 4, sizeof(rs));
+			off += 4 + sizeof(rs) + 4 + 2 * (size_t)n;
+			break;
+		default:
+			memcpy(&rs, p + 4, sizeof(rs));
+			off += 4 + sizeof(rs) + 8 + 4 *
+			    (size_t)rd32(p + 4 + sizeof(rs) + 4);
+			break;
 		}
-		w->cl_nmin += rs.min == w->cl_min;
-		if (rs.max > w->cl_max) {
-			w->cl_max = rs.max;
-			w->cl_nmax = 0;
+		sum += rs.sum;
+		if (rs.min <= mn) {
+			nmin = rs.min < mn ? 1 : nmin + 1;
+			mn = rs.min;
 		}
-		w->cl_nmax += rs.max == w->cl_max;
+		if (rs.max >= mx) {
+			nmax = rs.max > mx ? 1 : nmax + 1;
+			mx = rs.max;
+		}
 	}
+	w->cl_sum = sum;
+	w->cl_min = mn;
+	w->cl_max = mx;
+	w->cl_nmin = nmin;
+	w->cl_nmax = nmax;
 	w->cl_sum_ok = 1;
 }
 
@@ -558,8 +707,9 @@ slice_close(struct window *w)
 		w->tail_const = 0;
 		return;
 	}
+	fold(w);
 	if (w->min == w->max) {
-		g = bucket_of(w->min) - w->lo;
+		g = bucket_of(w->min) - w->h.lo;
 		if (w->scratch_used)
 			w->scratch[g] = 0;
 		if (w->tail_const && w->tail_v == w->min)
@@ -577,22 +727,22 @@ slice_close(struct window *w)
 	rs.sum = w->sum;
 	rs.min = w->min;
 	rs.max = w->max;
-	gmin = bucket_of(w->min) - w->lo;
-	gmax = bucket_of(w->max) - w->lo;
+	gmin = bucket_of(w->min) - w->h.lo;
+	gmax = bucket_of(w->max) - w->h.lo;
 	nb = gmax - gmin + 1;
-	if (!w->scratch_used && 2 * n <= 4 * nb + 4) {
+	if (!w->scratch_used && w->flushed == 0 && 2 * n <= 4 * nb + 4) {
 		p = arena_push(w, 4 + sizeof(rs) + 4 + 2 * n);
 		wr32(p, (uint32_t)n << 2 | K_LOG);
 		memcpy(p + 4, &rs, sizeof(rs));
-		wr32(p + 4 + sizeof(rs), (uint32_t)w->lo);
-		memcpy(p + 8 + sizeof(rs), w->log, 2 * n);
+		wr32(p + 4 + sizeof(rs), (uint32_t)w->h.lo);
+		memcpy(p + 8 + sizeof(rs), w->h.log, 2 * n);
 		goto done;
 	}
 	log_flush(w);
 	p = arena_push(w, 4 + sizeof(rs) + 8 + 4 * nb);
 	wr32(p, (uint32_t)n << 2 | K_DENSE);
 	memcpy(p + 4, &rs, sizeof(rs));
-	wr32(p + 4 + sizeof(rs), (uint32_t)(w->lo + gmin));
+	wr32(p + 4 + sizeof(rs), (uint32_t)(w->h.lo + gmin));
 	wr32(p + 8 + sizeof(rs), (uint32_t)nb);
 	p += 12 + sizeof(rs);
 	for (i = 0; i < nb; i++) {
@@ -648,14 +798,16 @@ slice_expire(struct window *w)
 static void
 release(struct window *w)
 {
-	free(w->total);
+	free(w->h.total);
 	free(w->scratch);
-	free(w->log);
+	free(w->h.log);
+	free(w->vlog);
 	free(w->arena);
-	w->total = w->scratch = NULL;
-	w->log = w->cur = w->end = NULL;
-	w->logcap = 0;
-	w->lo = w->span = 0;
+	w->h.total = w->scratch = NULL;
+	w->h.log = NULL;
+	w->vlog = NULL;
+	w->logcap = w->vcap = 0;
+	w->h.lo = w->h.span = 0;
 	w->arena = NULL;
 	w->acap = w->ahead = w->atail = w->awrap = 0;
 	w->nrec = 0;
@@ -671,7 +823,8 @@ release(struct window *w)
 
 /*
  * After a rotation (the current slice is empty): cut total[] to the
- * buckets of the closed slices' min and max if it holds many more.
+ * buckets of the closed slices' min and max, and some slack, if it is
+ * more than twice as long.
  */
 static void
 shrink(struct window *w)
@@ -680,25 +833,27 @@ shrink(struct window *w)
 	uint64_t	 nlo, nhi;
 	uint32_t	*t;
 
-	if (gmin - w->lo < 2 * SHRINK_SLACK &&
-	    w->lo + w->span - 1 - gmax < 2 * SHRINK_SLACK)
+	/* At most half of it unused: keep it, do not thrash. */
+	if ((gmax - gmin + 1 + 2 * SHRINK_SLACK) * 2 > w->h.span)
 		return;
-	nlo = gmin - w->lo < 2 * SHRINK_SLACK ? w->lo :
-	    (gmin - SHRINK_SLACK) & ~(uint64_t)(GROW_ALIGN - 1);
-	nhi = w->lo + w->span - 1 - gmax < 2 * SHRINK_SLACK ?
-	    w->lo + w->span : gmax + SHRINK_SLACK;
+	nlo = (gmin - SHRINK_SLACK) & ~(uint64_t)(GROW_ALIGN - 1);
+	if (gmin < w->h.lo + SHRINK_SLACK)
+		nlo = w->h.lo;
+	nhi = gmax + SHRINK_SLACK;
+	if (nhi > w->h.lo + w->h.span)
+		nhi = w->h.lo + w->h.span;
 	if (nlo < G_UNDER)
 		nlo = G_UNDER;
 	if (nhi > G_END)
 		nhi = G_END;
 	t = xmalloc((nhi - nlo) * sizeof(*t));
-	memcpy(t, w->total + (nlo - w->lo), (nhi - nlo) * sizeof(*t));
-	free(w->total);
-	w->total = t;
+	memcpy(t, w->h.total + (nlo - w->h.lo), (nhi - nlo) * sizeof(*t));
+	free(w->h.total);
+	w->h.total = t;
 	free(w->scratch);	/* all zero between slices */
 	w->scratch = NULL;
-	w->lo = nlo;
-	w->span = nhi - nlo;
+	w->h.lo = nlo;
+	w->h.span = nhi - nlo;
 }
 
 /* Bring the window to now_ms: close and expire slices. */
@@ -712,7 +867,7 @@ advance(struct window *w, uint64_t now_ms)
 		return;
 	steps = idx - w->cur_idx;
 	w->cur_idx = idx;
-	w->next_ms = (idx + 1) * w->slice_ms;
+	w->h.next_ms = (idx + 1) * w->slice_ms;
 	if (steps >= w->slices) {
 		release(w);
 		return;
@@ -739,59 +894,37 @@ advance(struct window *w, uint64_t now_ms)
 		arena_resize(w, w->acap / 2);
 }
 
-/* Everything window_record() does not do inline; kept out of its frame. */
-static __attribute__((noinline)) int
-record_slow(struct window *w, double v, uint64_t now_ms)
+/*
+ * window_record_slow -- window_record() for every sample its inline fast
+ * path does not take: refuses NaN, infinite and negative values (-1),
+ * moves the window to now_ms, grows total[], makes room in the logs and
+ * enforces the slice's share of samples (-1 past it).  Same contract as
+ * window_record(); call that instead.
+ */
+int
+window_record_slow(struct window *w, double v, uint64_t now_ms)
 {
-	uint64_t	 g, i;
+	uint64_t	 g, i, n;
 
 	if (!(v >= 0) || isinf(v))
 		return -1;
 	if (v == 0)
 		v = 0;		/* -0 */
-	if (now_ms >= w->next_ms)
+	if (now_ms >= w->h.next_ms)
 		advance(w, now_ms);
-	if (cur_count(w) + w->logcap >= w->nmax)
+	if (cur_count(w) >= w->nmax)
 		return -1;
 	g = bucket_of(v);
-	if (w->span == 0 || g < w->lo || g >= w->lo + w->span)
+	if (w->h.span == 0 || g < w->h.lo || g >= w->h.lo + w->h.span)
 		grow(w, g);
-	if (w->cur >= w->end)
-		log_room(w);
-	i = g - w->lo;
-	w->total[i]++;
-	*w->cur++ = (uint16_t)i;
-	w->sum += v;
-	if (v < w->min)
-		w->min = v;
-	if (v > w->max)
-		w->max = v;
-	return 0;
-}
-
-/*
- * window_record -- add sample v at now_ms to the window.  Returns 0, or
- * -1 if v is NaN, infinite or negative, or the current slice already
- * holds its share of 2^32 - 1 samples (UINT32_MAX / slices): nothing is
- * stored then.  now_ms may be read once for many calls; expiry costs
- * nothing until it reaches the next slice boundary.
- */
-int
-window_record(struct window *w, double v, uint64_t now_ms)
-{
-	uint64_t	 i;
-
-	i = (double_bits(v) >> SHIFT) - w->lo;
-	if (__builtin_expect(now_ms >= w->next_ms || i >= w->span ||
-	    w->cur >= w->end, 0))
-		return record_slow(w, v, now_ms);
-	w->total[i]++;
-	*w->cur++ = (uint16_t)i;
-	w->sum += v;
-	if (!(v >= w->min))	/* v < min: no NaN gets here */
-		w->min = v;
-	if (v > w->max)
-		w->max = v;
+	if (w->h.n >= w->h.lim)
+		make_room(w);
+	i = g - w->h.lo;
+	n = w->h.n;
+	w->h.total[i]++;
+	w->h.log[n] = (uint16_t)i;
+	w->vlog[n - w->vdone] = v;
+	w->h.n = n + 1;
 	return 0;
 }
 
@@ -829,15 +962,15 @@ struct walk {
 static uint64_t
 find_up(const struct window *w, struct walk *k, uint64_t r)
 {
-	const uint32_t	*t = w->total;
+	const uint32_t	*t = w->h.total;
 	uint64_t	 s;
 
-	while (k->pos + BLOCK <= w->span &&
+	while (k->pos + BLOCK <= w->h.span &&
 	    k->acc + (s = block_sum(t + k->pos)) < r) {
 		k->acc += s;
 		k->pos += BLOCK;
 	}
-	for (; k->pos + 1 < w->span; k->pos++) {
+	for (; k->pos + 1 < w->h.span; k->pos++) {
 		s = t[k->pos];
 		if (k->acc + s >= r)
 			break;
@@ -850,7 +983,7 @@ find_up(const struct window *w, struct walk *k, uint64_t r)
 static uint64_t
 find_down(const struct window *w, struct walk *k, uint64_t r)
 {
-	const uint32_t	*t = w->total;
+	const uint32_t	*t = w->h.total;
 	uint64_t	 s;
 
 	while (k->pos >= BLOCK &&
@@ -870,7 +1003,7 @@ find_down(const struct window *w, struct walk *k, uint64_t r)
 static double
 bucket_value(const struct window *w, uint64_t i, double mn, double mx)
 {
-	uint64_t	 g = w->lo + i;
+	uint64_t	 g = w->h.lo + i;
 	double		 v;
 
 	if (g == G_UNDER)
@@ -916,7 +1049,7 @@ quantiles(const struct window *w, const double *qs, size_t nq, double *out)
 	}
 	mn = w->min < w->cl_min ? w->min : w->cl_min;
 	mx = w->max > w->cl_max ? w->max : w->cl_max;
-	down.pos = w->span;
+	down.pos = w->h.span;
 	down.acc = 0;
 	for (a = 0; a < nq; a += m) {
 		/* Batches of up to 16, sorted by q, walk in one pass. */
@@ -927,7 +1060,7 @@ quantiles(const struct window *w, const double *qs, size_t nq, double *out)
 			ord[b] = j;
 		}
 		up.pos = up.acc = 0;
-		down.pos = w->span;
+		down.pos = w->h.span;
 		down.acc = 0;
 		for (j = 0; j < m; j++) {
 			r = rank_of(qs[a + ord[j]], n);
@@ -959,8 +1092,9 @@ window_quantiles(struct window *w, uint64_t now_ms, const double *qs,
 	for (j = 0; j < nq; j++)
 		if (!(qs[j] >= 0 && qs[j] <= 1))
 			return -1;
-	if (now_ms >= w->next_ms)
+	if (now_ms >= w->h.next_ms)
 		advance(w, now_ms);
+	fold(w);
 	quantiles(w, qs, nq, out);
 	return 0;
 }
@@ -979,8 +1113,9 @@ window_stats(struct window *w, uint64_t now_ms, struct window_stats *st)
 	double		 out[nitems(qs)];
 	uint64_t	 n;
 
-	if (now_ms >= w->next_ms)
+	if (now_ms >= w->h.next_ms)
 		advance(w, now_ms);
+	fold(w);
 	if (!w->cl_sum_ok)
 		closed_walk(w);
 	memset(st, 0, sizeof(*st));
@@ -1001,10 +1136,10 @@ window_stats(struct window *w, uint64_t now_ms, struct window_stats *st)
 	st->min = w->min < w->cl_min ? w->min : w->cl_min;
 	st->max = w->max > w->cl_max ? w->max : w->cl_max;
 	st->mean = st->sum / (double)n;
-	if (w->span != 0 && w->lo == G_UNDER)
-		st->underflow = w->total[0];
-	if (w->span != 0 && w->lo + w->span == G_END)
-		st->overflow = w->total[w->span - 1];
+	if (w->h.span != 0 && w->h.lo == G_UNDER)
+		st->underflow = w->h.total[0];
+	if (w->h.span != 0 && w->h.lo + w->h.span == G_END)
+		st->overflow = w->h.total[w->h.span - 1];
 }
 
 /*
@@ -1023,11 +1158,10 @@ window_check(const struct window *w)
 	const unsigned char *p;
 	double		 v = w->head_v, mn = INFINITY, mx = -INFINITY;
 	uint16_t	 e;
-	const uint16_t	*le;
 	int		 rc = -1;
 
-	if (w->span != 0)
-		cnt = xcalloc(w->span, sizeof(*cnt));
+	if (w->h.span != 0)
+		cnt = xcalloc(w->h.span, sizeof(*cnt));
 	for (off = w->ahead, r = 0; r < w->nrec; r++,
 	    off = arena_next(w, off)) {
 		p = w->arena + off;
@@ -1040,16 +1174,16 @@ window_check(const struct window *w)
 			mn = rs.min;
 		if (rs.max > mx)
 			mx = rs.max;
-		if (w->span == 0 || bucket_of(rs.min) < w->lo ||
-		    bucket_of(rs.max) >= w->lo + w->span)
+		if (w->h.span == 0 || bucket_of(rs.min) < w->h.lo ||
+		    bucket_of(rs.max) >= w->h.lo + w->h.span)
 			goto out;
 		switch (h & 3) {
 		case K_CONST:
 		case K_SAME:
-			cnt[bucket_of(v) - w->lo] += k;
+			cnt[bucket_of(v) - w->h.lo] += k;
 			break;
 		case K_LOG:
-			base = rd32(p + 4 + sizeof(rs)) - w->lo;
+			base = rd32(p + 4 + sizeof(rs)) - w->h.lo;
 			for (i = 0; i < k; i++) {
 				memcpy(&e, p + 8 + sizeof(rs) + 2 * i,
 				    sizeof(e));
@@ -1057,7 +1191,7 @@ window_check(const struct window *w)
 			}
 			break;
 		default:
-			base = rd32(p + 4 + sizeof(rs)) - w->lo;
+			base = rd32(p + 4 + sizeof(rs)) - w->h.lo;
 			nb = rd32(p + 8 + sizeof(rs));
 			for (i = 0; i < nb; i++)
 				cnt[base + i] +=
@@ -1067,13 +1201,34 @@ window_check(const struct window *w)
 	}
 	if (n != w->cl_n || (n != 0 && (mn != w->cl_min || mx != w->cl_max)))
 		goto out;
+	/* The current slice: scratch[] or a dropped constant run, log[]. */
 	if (w->scratch_used)
-		for (i = 0; i < w->span; i++)
+		for (i = 0; i < w->h.span; i++)
 			cnt[i] += w->scratch[i];
-	for (le = w->log; le < w->cur; le++)
-		cnt[*le]++;
-	for (i = 0; i < w->span; i++)
-		if (cnt[i] != w->total[i])
+	else if (w->flushed != 0) {
+		if (w->flushed_g < w->h.lo || w->flushed_g >= w->h.lo + w->h.span)
+			goto out;
+		cnt[w->flushed_g - w->h.lo] += w->flushed;
+	}
+	for (i = 0; i < w->h.n; i++) {
+		if (w->h.log[i] >= w->h.span)
+			goto out;
+		cnt[w->h.log[i]]++;
+	}
+	/* Values not yet folded sit in the buckets their entries name. */
+	if (w->vdone > w->h.n)
+		goto out;
+	for (i = w->vdone; i < w->h.n; i++)
+		if (bucket_of(w->vlog[i - w->vdone]) - w->h.lo != w->h.log[i])
+			goto out;
+	/* The fast path stops in time. */
+	if (w->h.lim < w->h.n || w->h.lim > w->logcap ||
+	    w->h.lim > w->vdone + w->vcap ||
+	    w->flushed + w->h.lim > w->nmax ||
+	    w->h.vbase + w->vdone * sizeof(double) != (uintptr_t)w->vlog)
+		goto out;
+	for (i = 0; i < w->h.span; i++)
+		if (cnt[i] != w->h.total[i])
 			goto out;
 	rc = 0;
  out:
