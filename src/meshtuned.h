@@ -199,19 +199,16 @@ struct window_stats {
 /*
  * The part of struct window that window_record() reads and writes, its
  * first member; nothing else may touch it.  window_record() is inline:
- * a sample that passes three checks costs one counter increment and two
- * stores; everything else (refusals, slice rotation, growth, folding the
- * values into sum, min and max) is in window_record_slow().
+ * a sample that passes three compares is one store to the value log.
+ * Everything else (refusals, slice rotation, bucketing the logged values
+ * into the histogram with their sum, min and max) is done out of line,
+ * a block of values at a time, by window_record_slow() and the queries.
  */
 struct window_hot {
 	uint64_t	 next_ms;	/* now_ms at or past this: slow */
-	uint64_t	 lo;		/* bucket of total[0] */
-	uint64_t	 span;		/* buckets in total[] */
-	uint32_t	*total;		/* live samples per bucket */
-	uint64_t	 n;		/* bucket log entries, current slice */
+	uint64_t	 n;		/* values in vlog[] */
 	uint64_t	 lim;		/* n at or past this: slow */
-	uint16_t	*log;		/* bucket - lo of the entries */
-	uintptr_t	 vbase;		/* address of the value of entry 0 */
+	double		*vlog;		/* values not yet bucketed */
 };
 struct window	*window_new(unsigned int, unsigned int, uint64_t);
 void		 window_free(struct window *);
@@ -233,17 +230,13 @@ window_record(struct window *w, double v, uint64_t now_ms)
 {
 	struct window_hot	*h = (struct window_hot *)(void *)w;
 	union { double d; uint64_t u; } x = { v };
-	uint64_t		 i, n;
+	uint64_t		 n = h->n;
 
-	/* Bucket: the top 19 bits of v; NaN, Inf, negative are far out. */
-	i = (x.u >> 45) - h->lo;
-	n = h->n;
-	if (__builtin_expect(i >= h->span || now_ms >= h->next_ms ||
-	    n >= h->lim, 0))
+	/* NaN, +-Inf and negative values (-0 too) encode at or above +Inf. */
+	if (__builtin_expect(x.u >= 0x7ff0000000000000ULL ||
+	    now_ms >= h->next_ms || n >= h->lim, 0))
 		return window_record_slow(w, v, now_ms);
-	h->total[i]++;
-	h->log[n] = (uint16_t)i;
-	*(double *)(h->vbase + n * sizeof(double)) = v;
+	h->vlog[n] = v;
 	h->n = n + 1;
 	return 0;
 }

@@ -77,6 +77,7 @@
 #define LOG_MAX		1024		/* log is flushed to scratch[] above */
 #define VLOG_INIT	32		/* first vlog: values */
 #define VLOG_MAX	128		/* vlog is folded when full */
+#define FOLD_PAD	8		/* fold() may write this far past both */
 #define SLICE_NMAX	((1U << 30) - 1) /* record header keeps 30 bits */
 #define MAX_SLICES	3600
 
@@ -95,17 +96,21 @@ struct rec_stats {
 struct window {
 	struct window_hot h;		/* window_record()'s part: first */
 
-	double		*vlog;		/* values of log entries [vdone, n) */
-	uint64_t	 vdone;		/* entries folded into sum, min, max */
-	uint64_t	 vcap;		/* vlog[] entries */
-	double		 sum;		/* current slice, folded samples: */
-	double		 min;		/* sum, min, max */
-	double		 max;
+	uint64_t	 lo;		/* bucket of total[0] */
+	uint64_t	 span;		/* buckets in total[] */
+	uint32_t	*total;		/* bucketed live samples per bucket */
+	uint64_t	 vcap;		/* h.vlog[] entries */
 
-	size_t		 logcap;	/* log[] entries */
-	uint32_t	*scratch;	/* current slice counts, log overflow */
+	/* Current slice, bucketed samples. */
+	double		 sum;
+	double		 min;
+	double		 max;
+	uint16_t	*log;		/* bucket - lo of each */
+	uint64_t	 nlog;		/* entries in log[] */
+	uint64_t	 logcap;
+	uint32_t	*scratch;	/* counts moved out of log[] */
 	int		 scratch_used;
-	uint64_t	 flushed;	/* current slice samples out of log[] */
+	uint64_t	 flushed;	/* samples out of log[] */
 	uint64_t	 flushed_g;	/* all in this bucket if !scratch_used */
 	uint64_t	 nmax;		/* samples a slice may take */
 
@@ -201,79 +206,201 @@ wr32(unsigned char *p, uint32_t x)
 static uint64_t
 cur_count(const struct window *w)
 {
-	return w->flushed + w->h.n;
+	return w->flushed + w->nlog + w->h.n;
 }
 
 /*
  * Where window_record() must stop and call window_record_slow(): at the
- * end of log[], of vlog[] or of the slice's share of samples.
+ * end of vlog[] or of the slice's share of samples.
  */
 static void
 set_lim(struct window *w)
 {
-	uint64_t	lim = w->vdone + w->vcap;
-	uint64_t	room = w->nmax - cur_count(w);
+	uint64_t	room = w->nmax - w->flushed - w->nlog;
 
-	if (lim > w->logcap)
-		lim = w->logcap;
-	if (lim - w->h.n > room)
-		lim = w->h.n + room;
-	w->h.lim = lim;
-	w->h.vbase = (uintptr_t)w->vlog - w->vdone * sizeof(double);
+	w->h.lim = w->vcap < room ? w->vcap : room;
 }
 
-/* Fold the values of log entries [vdone, n) into sum, min and max. */
+/* Make log[] hold m more entries. */
+static void	log_flush(struct window *);
+
+static void
+log_room(struct window *w, uint64_t m)
+{
+	uint64_t	cap;
+
+	if (w->nlog + m <= w->logcap)
+		return;
+	if (w->nlog != 0 && w->min == w->max && !w->scratch_used) {
+		/* All one value so far: keep the count, not the entries. */
+		w->flushed_g = bucket_of(w->min);
+		w->flushed += w->nlog;
+		w->nlog = 0;
+	} else if (w->nlog + m > LOG_MAX)
+		log_flush(w);
+	if (w->nlog + m <= w->logcap)
+		return;
+	cap = w->logcap != 0 ? 2 * w->logcap : LOG_INIT;
+	while (cap < w->nlog + m)
+		cap *= 2;
+	w->logcap = cap;
+	w->log = xreallocarray(w->log, cap + FOLD_PAD, sizeof(*w->log));
+}
+
+/* Add log[from .. nlog - 1] to total[]. */
+static void
+log_count(struct window *w, uint64_t from)
+{
+	const uint16_t	*e = w->log + from, *end;
+	uint32_t	*t = w->total;
+
+	for (end = e + ((w->nlog - from) & ~(uint64_t)7); e < end; e += 8) {
+		t[e[0]]++;
+		t[e[1]]++;
+		t[e[2]]++;
+		t[e[3]]++;
+		t[e[4]]++;
+		t[e[5]]++;
+		t[e[6]]++;
+		t[e[7]]++;
+	}
+	for (end = w->log + w->nlog; e < end; e++)
+		t[*e]++;
+}
+
+static void	grow(struct window *, uint64_t);
+
+#ifdef __SSE2__
+struct fold_state {
+	__m128d		 s0, s1, n0, n1, x0, x1;
+	__m128d		 a, b, c, d;	/* the block loaded */
+	__m128i		 lo, under, over;
+};
+
+/*
+ * Values p[0 .. 7]: into min and max, and their buckets - lo, clamped,
+ * into e[0 .. 7]; left loaded for the caller to sum.
+ */
+static inline __attribute__((always_inline)) void
+fold_block(const double *p, uint16_t *e, struct fold_state *st)
+{
+	__m128i	u, t;
+
+	st->a = _mm_loadu_pd(p);
+	st->b = _mm_loadu_pd(p + 2);
+	st->c = _mm_loadu_pd(p + 4);
+	st->d = _mm_loadu_pd(p + 6);
+	st->n0 = _mm_min_pd(st->n0, st->a);
+	st->n1 = _mm_min_pd(st->n1, st->b);
+	st->n0 = _mm_min_pd(st->n0, st->c);
+	st->n1 = _mm_min_pd(st->n1, st->d);
+	st->x0 = _mm_max_pd(st->x0, st->a);
+	st->x1 = _mm_max_pd(st->x1, st->b);
+	st->x0 = _mm_max_pd(st->x0, st->c);
+	st->x1 = _mm_max_pd(st->x1, st->d);
+	/* High words: bucket = hi >> 13. */
+	u = _mm_castps_si128(_mm_shuffle_ps(_mm_castpd_ps(st->a),
+	    _mm_castpd_ps(st->b), _MM_SHUFFLE(3, 1, 3, 1)));
+	t = _mm_castps_si128(_mm_shuffle_ps(_mm_castpd_ps(st->c),
+	    _mm_castpd_ps(st->d), _MM_SHUFFLE(3, 1, 3, 1)));
+	u = _mm_sub_epi32(_mm_srli_epi32(u, SHIFT - 32), st->lo);
+	t = _mm_sub_epi32(_mm_srli_epi32(t, SHIFT - 32), st->lo);
+	u = _mm_packs_epi32(u, t);
+	u = _mm_min_epi16(_mm_max_epi16(u, st->under), st->over);
+	_mm_storeu_si128((__m128i *)(void *)e, u);
+}
+#endif
+
+/*
+ * Bucket the values in vlog[]: their sum, min and max into the slice's,
+ * their buckets onto log[] and into total[].  Eight at a time: the high
+ * words of the doubles shifted give the buckets, clamped into the
+ * underflow and overflow buckets.  vlog[] and log[] have room for a
+ * last block of eight past their capacity: vlog[] is padded with copies
+ * of its last value (not summed), the extra log[] entries are written
+ * and not counted.
+ */
 static void
 fold(struct window *w)
 {
-	const double	*p = w->vlog;
-	size_t		 m = w->h.n - w->vdone, k = 0;
-	double		 s = 0, mn = w->min, mx = w->max;
+	double		*p = w->h.vlog;
+	uint64_t	 m = w->h.n, from, gmin, gmax, nb, k;
+	uint16_t	*e;
+	double		 s = 0, mn, mx;
 #ifdef __SSE2__
-	const double	*end;
-	__m128d		 s0, s1, s2, s3, n0, n1, x0, x1, a, b, c, d;
-
-	if (m >= 8) {
-		s0 = s1 = s2 = s3 = _mm_setzero_pd();
-		n0 = n1 = _mm_set1_pd(mn);
-		x0 = x1 = _mm_set1_pd(mx);
-		for (end = p + (m & ~(size_t)7); p < end; p += 8) {
-			a = _mm_loadu_pd(p);
-			b = _mm_loadu_pd(p + 2);
-			c = _mm_loadu_pd(p + 4);
-			d = _mm_loadu_pd(p + 6);
-			s0 = _mm_add_pd(s0, a);
-			s1 = _mm_add_pd(s1, b);
-			s2 = _mm_add_pd(s2, c);
-			s3 = _mm_add_pd(s3, d);
-			n0 = _mm_min_pd(n0, _mm_min_pd(a, b));
-			n1 = _mm_min_pd(n1, _mm_min_pd(c, d));
-			x0 = _mm_max_pd(x0, _mm_max_pd(a, b));
-			x1 = _mm_max_pd(x1, _mm_max_pd(c, d));
-		}
-		k = m & ~(size_t)7;
-		p = w->vlog;
-		s0 = _mm_add_pd(_mm_add_pd(s0, s1), _mm_add_pd(s2, s3));
-		n0 = _mm_min_pd(n0, n1);
-		x0 = _mm_max_pd(x0, x1);
-		s = _mm_cvtsd_f64(s0) + _mm_cvtsd_f64(_mm_unpackhi_pd(s0, s0));
-		n0 = _mm_min_sd(n0, _mm_unpackhi_pd(n0, n0));
-		x0 = _mm_max_sd(x0, _mm_unpackhi_pd(x0, x0));
-		mn = _mm_cvtsd_f64(n0);
-		mx = _mm_cvtsd_f64(x0);
-	}
+	const double	*pend;
+	struct fold_state st;
+#else
+	int64_t		 i;
 #endif
-	for (; k < m; k++) {
+
+	if (m == 0)
+		return;
+	if (w->span == 0)
+		grow(w, bucket_of(p[0]));
+	log_room(w, m);
+	from = w->nlog;
+	e = w->log + from;
+#ifdef __SSE2__
+	nb = (m + 7) & ~(uint64_t)7;
+	for (k = m; k < nb; k++)
+		p[k] = p[m - 1];
+	st.s0 = st.s1 = _mm_setzero_pd();
+	st.n0 = st.n1 = st.x0 = st.x1 = _mm_set1_pd(p[0]);
+	st.lo = _mm_set1_epi32((int)w->lo);
+	st.under = _mm_set1_epi16((int16_t)((int64_t)G_UNDER -
+	    (int64_t)w->lo));
+	st.over = _mm_set1_epi16((int16_t)(G_OVER - w->lo));
+	for (pend = p + (m & ~(uint64_t)7); p < pend; p += 8, e += 8) {
+		fold_block(p, e, &st);
+		st.s0 = _mm_add_pd(st.s0, st.a);
+		st.s1 = _mm_add_pd(st.s1, st.b);
+		st.s0 = _mm_add_pd(st.s0, st.c);
+		st.s1 = _mm_add_pd(st.s1, st.d);
+	}
+	if (nb != m) {
+		/* The padding is not summed. */
+		fold_block(p, e, &st);
+		for (k = 0; k < m % 8; k++)
+			s += p[k];
+	}
+	st.s0 = _mm_add_pd(st.s0, st.s1);
+	st.n0 = _mm_min_pd(st.n0, st.n1);
+	st.x0 = _mm_max_pd(st.x0, st.x1);
+	s += _mm_cvtsd_f64(st.s0) +
+	    _mm_cvtsd_f64(_mm_unpackhi_pd(st.s0, st.s0));
+	mn = _mm_cvtsd_f64(_mm_min_sd(st.n0, _mm_unpackhi_pd(st.n0, st.n0)));
+	mx = _mm_cvtsd_f64(_mm_max_sd(st.x0, _mm_unpackhi_pd(st.x0, st.x0)));
+#else
+	mn = mx = p[0];
+	for (k = 0; k < m; k++) {
 		s += p[k];
 		if (p[k] < mn)
 			mn = p[k];
 		if (p[k] > mx)
 			mx = p[k];
+		i = (int64_t)bucket_of(p[k]) - (int64_t)w->lo;
+		e[k] = (uint16_t)i;
 	}
+#endif
 	w->sum += s;
-	w->min = mn;
-	w->max = mx;
-	w->vdone = w->h.n;
+	if (mn < w->min)
+		w->min = mn;
+	if (mx > w->max)
+		w->max = mx;
+	w->nlog += m;
+	w->h.n = 0;
+	/*
+	 * Buckets follow values: the block's lie in [gmin, gmax].  Entries
+	 * out of total[]'s range are off by lo: grow() fixes them.
+	 */
+	gmin = bucket_of(mn);
+	gmax = bucket_of(mx);
+	if (gmin < w->lo || gmax >= w->lo + w->span) {
+		grow(w, gmin);
+		grow(w, gmax);
+	}
+	log_count(w, from);
 	set_lim(w);
 }
 
@@ -281,7 +408,7 @@ static void
 slice_reset(struct window *w)
 {
 	w->h.n = 0;
-	w->vdone = 0;
+	w->nlog = 0;
 	w->flushed = 0;
 	w->scratch_used = 0;
 	w->sum = 0;
@@ -327,10 +454,10 @@ window_free(struct window *w)
 {
 	if (w == NULL)
 		return;
-	free(w->h.total);
+	free(w->total);
 	free(w->scratch);
-	free(w->h.log);
-	free(w->vlog);
+	free(w->log);
+	free(w->h.vlog);
 	free(w->arena);
 	free(w);
 }
@@ -345,12 +472,14 @@ window_bytes(const struct window *w)
 	size_t	n = sizeof(*w);
 
 	n += w->acap;
-	n += w->logcap * sizeof(*w->h.log);
-	n += w->vcap * sizeof(*w->vlog);
-	if (w->h.total != NULL)
-		n += w->h.span * sizeof(*w->h.total);
+	if (w->log != NULL)
+		n += (w->logcap + FOLD_PAD) * sizeof(*w->log);
+	if (w->h.vlog != NULL)
+		n += (w->vcap + FOLD_PAD) * sizeof(*w->h.vlog);
+	if (w->total != NULL)
+		n += w->span * sizeof(*w->total);
 	if (w->scratch != NULL)
-		n += w->h.span * sizeof(*w->scratch);
+		n += w->span * sizeof(*w->scratch);
 	return n;
 }
 
@@ -362,38 +491,38 @@ grow(struct window *w, uint64_t g)
 	uint32_t	*t;
 
 	/* Past the first: some slack, tails come a bucket at a time. */
-	x = w->h.span != 0 ? GROW_SLACK : 0;
+	x = w->span != 0 ? GROW_SLACK : 0;
 	nlo = (g < x ? 0 : g - x) & ~(uint64_t)(GROW_ALIGN - 1);
 	nhi = ((g + x) | (GROW_ALIGN - 1)) + 1;
-	if (w->h.span != 0) {
-		if (w->h.lo < nlo)
-			nlo = w->h.lo;
-		if (w->h.lo + w->h.span > nhi)
-			nhi = w->h.lo + w->h.span;
+	if (w->span != 0) {
+		if (w->lo < nlo)
+			nlo = w->lo;
+		if (w->lo + w->span > nhi)
+			nhi = w->lo + w->span;
 	}
 	if (nlo < G_UNDER)
 		nlo = G_UNDER;
 	if (nhi > G_END)
 		nhi = G_END;
 	nspan = nhi - nlo;
-	delta = w->h.span != 0 ? w->h.lo - nlo : 0;
+	delta = w->span != 0 ? w->lo - nlo : 0;
 
 	t = xcalloc(nspan, sizeof(*t));
-	if (w->h.total != NULL)
-		memcpy(t + delta, w->h.total, w->h.span * sizeof(*t));
-	free(w->h.total);
-	w->h.total = t;
+	if (w->total != NULL)
+		memcpy(t + delta, w->total, w->span * sizeof(*t));
+	free(w->total);
+	w->total = t;
 	if (w->scratch != NULL) {
 		t = xcalloc(nspan, sizeof(*t));
-		memcpy(t + delta, w->scratch, w->h.span * sizeof(*t));
+		memcpy(t + delta, w->scratch, w->span * sizeof(*t));
 		free(w->scratch);
 		w->scratch = t;
 	}
 	if (delta != 0)
-		for (k = 0; k < w->h.n; k++)
-			w->h.log[k] += (uint16_t)delta;
-	w->h.lo = nlo;
-	w->h.span = nspan;
+		for (k = 0; k < w->nlog; k++)
+			w->log[k] += (uint16_t)delta;
+	w->lo = nlo;
+	w->span = nspan;
 }
 
 /*
@@ -405,52 +534,33 @@ log_flush(struct window *w)
 {
 	uint64_t	k;
 
-	fold(w);
 	if (w->scratch == NULL)
-		w->scratch = xcalloc(w->h.span, sizeof(*w->scratch));
+		w->scratch = xcalloc(w->span, sizeof(*w->scratch));
 	if (!w->scratch_used && w->flushed != 0)
-		w->scratch[w->flushed_g - w->h.lo] += (uint32_t)w->flushed;
-	for (k = 0; k < w->h.n; k++)
-		w->scratch[w->h.log[k]]++;
-	w->flushed += w->h.n;
+		w->scratch[w->flushed_g - w->lo] += (uint32_t)w->flushed;
+	for (k = 0; k < w->nlog; k++)
+		w->scratch[w->log[k]]++;
+	w->flushed += w->nlog;
 	w->scratch_used = 1;
-	w->h.n = 0;
-	w->vdone = 0;
-	set_lim(w);
+	w->nlog = 0;
 }
 
 /*
- * Room for one more entry in log[] and vlog[].  A slice that is all one
- * value keeps short buffers and drops its full log (the entries are all
- * the bucket of min); a varied one gets longer buffers, then its log is
- * flushed to scratch[].
+ * Bucket what vlog[] holds and make room for a value: a varied slice
+ * gets a longer vlog[], one that is all one value keeps a short one.
  */
 static void
-make_room(struct window *w)
+vlog_room(struct window *w)
 {
-	int	varied, vfull = w->h.n - w->vdone >= w->vcap;
+	int	full = w->h.n >= w->vcap;
 
 	fold(w);
-	varied = w->min != w->max;
-	if (w->vlog == NULL || (varied && vfull && w->vcap < VLOG_MAX)) {
-		/* Everything is folded: no value to keep. */
-		free(w->vlog);
-		w->vcap = w->vlog == NULL ? VLOG_INIT : w->vcap * 2;
-		w->vlog = xreallocarray(NULL, w->vcap, sizeof(*w->vlog));
-	}
-	if (w->h.log == NULL || (varied && w->logcap < LOG_MAX &&
-	    w->h.n >= w->logcap)) {
-		w->logcap = w->h.log == NULL ? LOG_INIT : w->logcap * 2;
-		w->h.log = xreallocarray(w->h.log, w->logcap,
-		    sizeof(*w->h.log));
-	} else if (w->h.n >= w->logcap) {
-		if (!varied && !w->scratch_used) {
-			w->flushed_g = bucket_of(w->min);
-			w->flushed += w->h.n;
-			w->h.n = 0;
-			w->vdone = 0;
-		} else
-			log_flush(w);
+	if (w->h.vlog == NULL || (full && w->min != w->max &&
+	    w->vcap < VLOG_MAX)) {
+		free(w->h.vlog);
+		w->vcap = w->h.vlog == NULL ? VLOG_INIT : w->vcap * 2;
+		w->h.vlog = xreallocarray(NULL, w->vcap + FOLD_PAD,
+		    sizeof(*w->h.vlog));
 	}
 	set_lim(w);
 }
@@ -598,13 +708,13 @@ rec_expire(struct window *w, const unsigned char *p, double v)
 	case K_CONST:
 	case K_SAME:
 		if (n != 0)
-			w->h.total[bucket_of(v) - w->h.lo] -= n;
+			w->total[bucket_of(v) - w->lo] -= n;
 		break;
 	case K_LOG:
 		/* Its base may lie below lo after a shrink(): its entries
 		   do not. */
-		d = (int64_t)rd32(q) - (int64_t)w->h.lo;
-		t = (uint32_t *)((uintptr_t)w->h.total + d * 4);
+		d = (int64_t)rd32(q) - (int64_t)w->lo;
+		t = (uint32_t *)((uintptr_t)w->total + d * 4);
 		q += 4;
 		for (end = q + 2 * (size_t)(n & ~7U); q < end; q += 16) {
 			t[rd16(q)]--;
@@ -620,7 +730,7 @@ rec_expire(struct window *w, const unsigned char *p, double v)
 			t[rd16(q + 2 * i)]--;
 		break;
 	default:
-		t = w->h.total + (rd32(q) - w->h.lo);
+		t = w->total + (rd32(q) - w->lo);
 		nb = rd32(q + 4);
 		q += 8;
 		for (i = 0; i < nb; i++) {
@@ -709,7 +819,7 @@ slice_close(struct window *w)
 	}
 	fold(w);
 	if (w->min == w->max) {
-		g = bucket_of(w->min) - w->h.lo;
+		g = bucket_of(w->min) - w->lo;
 		if (w->scratch_used)
 			w->scratch[g] = 0;
 		if (w->tail_const && w->tail_v == w->min)
@@ -727,22 +837,22 @@ slice_close(struct window *w)
 	rs.sum = w->sum;
 	rs.min = w->min;
 	rs.max = w->max;
-	gmin = bucket_of(w->min) - w->h.lo;
-	gmax = bucket_of(w->max) - w->h.lo;
+	gmin = bucket_of(w->min) - w->lo;
+	gmax = bucket_of(w->max) - w->lo;
 	nb = gmax - gmin + 1;
 	if (!w->scratch_used && w->flushed == 0 && 2 * n <= 4 * nb + 4) {
 		p = arena_push(w, 4 + sizeof(rs) + 4 + 2 * n);
 		wr32(p, (uint32_t)n << 2 | K_LOG);
 		memcpy(p + 4, &rs, sizeof(rs));
-		wr32(p + 4 + sizeof(rs), (uint32_t)w->h.lo);
-		memcpy(p + 8 + sizeof(rs), w->h.log, 2 * n);
+		wr32(p + 4 + sizeof(rs), (uint32_t)w->lo);
+		memcpy(p + 8 + sizeof(rs), w->log, 2 * n);
 		goto done;
 	}
 	log_flush(w);
 	p = arena_push(w, 4 + sizeof(rs) + 8 + 4 * nb);
 	wr32(p, (uint32_t)n << 2 | K_DENSE);
 	memcpy(p + 4, &rs, sizeof(rs));
-	wr32(p + 4 + sizeof(rs), (uint32_t)(w->h.lo + gmin));
+	wr32(p + 4 + sizeof(rs), (uint32_t)(w->lo + gmin));
 	wr32(p + 8 + sizeof(rs), (uint32_t)nb);
 	p += 12 + sizeof(rs);
 	for (i = 0; i < nb; i++) {
@@ -798,16 +908,16 @@ slice_expire(struct window *w)
 static void
 release(struct window *w)
 {
-	free(w->h.total);
+	free(w->total);
 	free(w->scratch);
-	free(w->h.log);
-	free(w->vlog);
+	free(w->log);
+	free(w->h.vlog);
 	free(w->arena);
-	w->h.total = w->scratch = NULL;
-	w->h.log = NULL;
-	w->vlog = NULL;
+	w->total = w->scratch = NULL;
+	w->log = NULL;
+	w->h.vlog = NULL;
 	w->logcap = w->vcap = 0;
-	w->h.lo = w->h.span = 0;
+	w->lo = w->span = 0;
 	w->arena = NULL;
 	w->acap = w->ahead = w->atail = w->awrap = 0;
 	w->nrec = 0;
@@ -834,26 +944,26 @@ shrink(struct window *w)
 	uint32_t	*t;
 
 	/* At most half of it unused: keep it, do not thrash. */
-	if ((gmax - gmin + 1 + 2 * SHRINK_SLACK) * 2 > w->h.span)
+	if ((gmax - gmin + 1 + 2 * SHRINK_SLACK) * 2 > w->span)
 		return;
 	nlo = (gmin - SHRINK_SLACK) & ~(uint64_t)(GROW_ALIGN - 1);
-	if (gmin < w->h.lo + SHRINK_SLACK)
-		nlo = w->h.lo;
+	if (gmin < w->lo + SHRINK_SLACK)
+		nlo = w->lo;
 	nhi = gmax + SHRINK_SLACK;
-	if (nhi > w->h.lo + w->h.span)
-		nhi = w->h.lo + w->h.span;
+	if (nhi > w->lo + w->span)
+		nhi = w->lo + w->span;
 	if (nlo < G_UNDER)
 		nlo = G_UNDER;
 	if (nhi > G_END)
 		nhi = G_END;
 	t = xmalloc((nhi - nlo) * sizeof(*t));
-	memcpy(t, w->h.total + (nlo - w->h.lo), (nhi - nlo) * sizeof(*t));
-	free(w->h.total);
-	w->h.total = t;
+	memcpy(t, w->total + (nlo - w->lo), (nhi - nlo) * sizeof(*t));
+	free(w->total);
+	w->total = t;
 	free(w->scratch);	/* all zero between slices */
 	w->scratch = NULL;
-	w->h.lo = nlo;
-	w->h.span = nhi - nlo;
+	w->lo = nlo;
+	w->span = nhi - nlo;
 }
 
 /* Bring the window to now_ms: close and expire slices. */
@@ -904,27 +1014,18 @@ advance(struct window *w, uint64_t now_ms)
 int
 window_record_slow(struct window *w, double v, uint64_t now_ms)
 {
-	uint64_t	 g, i, n;
-
 	if (!(v >= 0) || isinf(v))
 		return -1;
 	if (v == 0)
 		v = 0;		/* -0 */
 	if (now_ms >= w->h.next_ms)
 		advance(w, now_ms);
-	if (cur_count(w) >= w->nmax)
-		return -1;
-	g = bucket_of(v);
-	if (w->h.span == 0 || g < w->h.lo || g >= w->h.lo + w->h.span)
-		grow(w, g);
-	if (w->h.n >= w->h.lim)
-		make_room(w);
-	i = g - w->h.lo;
-	n = w->h.n;
-	w->h.total[i]++;
-	w->h.log[n] = (uint16_t)i;
-	w->vlog[n - w->vdone] = v;
-	w->h.n = n + 1;
+	if (w->h.n >= w->h.lim) {
+		vlog_room(w);
+		if (w->h.n >= w->h.lim)
+			return -1;
+	}
+	w->h.vlog[w->h.n++] = v;
 	return 0;
 }
 
@@ -962,15 +1063,15 @@ struct walk {
 static uint64_t
 find_up(const struct window *w, struct walk *k, uint64_t r)
 {
-	const uint32_t	*t = w->h.total;
+	const uint32_t	*t = w->total;
 	uint64_t	 s;
 
-	while (k->pos + BLOCK <= w->h.span &&
+	while (k->pos + BLOCK <= w->span &&
 	    k->acc + (s = block_sum(t + k->pos)) < r) {
 		k->acc += s;
 		k->pos += BLOCK;
 	}
-	for (; k->pos + 1 < w->h.span; k->pos++) {
+	for (; k->pos + 1 < w->span; k->pos++) {
 		s = t[k->pos];
 		if (k->acc + s >= r)
 			break;
@@ -983,7 +1084,7 @@ find_up(const struct window *w, struct walk *k, uint64_t r)
 static uint64_t
 find_down(const struct window *w, struct walk *k, uint64_t r)
 {
-	const uint32_t	*t = w->h.total;
+	const uint32_t	*t = w->total;
 	uint64_t	 s;
 
 	while (k->pos >= BLOCK &&
@@ -1003,7 +1104,7 @@ find_down(const struct window *w, struct walk *k, uint64_t r)
 static double
 bucket_value(const struct window *w, uint64_t i, double mn, double mx)
 {
-	uint64_t	 g = w->h.lo + i;
+	uint64_t	 g = w->lo + i;
 	double		 v;
 
 	if (g == G_UNDER)
@@ -1049,7 +1150,7 @@ quantiles(const struct window *w, const double *qs, size_t nq, double *out)
 	}
 	mn = w->min < w->cl_min ? w->min : w->cl_min;
 	mx = w->max > w->cl_max ? w->max : w->cl_max;
-	down.pos = w->h.span;
+	down.pos = w->span;
 	down.acc = 0;
 	for (a = 0; a < nq; a += m) {
 		/* Batches of up to 16, sorted by q, walk in one pass. */
@@ -1060,7 +1161,7 @@ quantiles(const struct window *w, const double *qs, size_t nq, double *out)
 			ord[b] = j;
 		}
 		up.pos = up.acc = 0;
-		down.pos = w->h.span;
+		down.pos = w->span;
 		down.acc = 0;
 		for (j = 0; j < m; j++) {
 			r = rank_of(qs[a + ord[j]], n);
@@ -1136,10 +1237,10 @@ window_stats(struct window *w, uint64_t now_ms, struct window_stats *st)
 	st->min = w->min < w->cl_min ? w->min : w->cl_min;
 	st->max = w->max > w->cl_max ? w->max : w->cl_max;
 	st->mean = st->sum / (double)n;
-	if (w->h.span != 0 && w->h.lo == G_UNDER)
-		st->underflow = w->h.total[0];
-	if (w->h.span != 0 && w->h.lo + w->h.span == G_END)
-		st->overflow = w->h.total[w->h.span - 1];
+	if (w->span != 0 && w->lo == G_UNDER)
+		st->underflow = w->total[0];
+	if (w->span != 0 && w->lo + w->span == G_END)
+		st->overflow = w->total[w->span - 1];
 }
 
 /*
@@ -1160,8 +1261,8 @@ window_check(const struct window *w)
 	uint16_t	 e;
 	int		 rc = -1;
 
-	if (w->h.span != 0)
-		cnt = xcalloc(w->h.span, sizeof(*cnt));
+	if (w->span != 0)
+		cnt = xcalloc(w->span, sizeof(*cnt));
 	for (off = w->ahead, r = 0; r < w->nrec; r++,
 	    off = arena_next(w, off)) {
 		p = w->arena + off;
@@ -1174,16 +1275,16 @@ window_check(const struct window *w)
 			mn = rs.min;
 		if (rs.max > mx)
 			mx = rs.max;
-		if (w->h.span == 0 || bucket_of(rs.min) < w->h.lo ||
-		    bucket_of(rs.max) >= w->h.lo + w->h.span)
+		if (w->span == 0 || bucket_of(rs.min) < w->lo ||
+		    bucket_of(rs.max) >= w->lo + w->span)
 			goto out;
 		switch (h & 3) {
 		case K_CONST:
 		case K_SAME:
-			cnt[bucket_of(v) - w->h.lo] += k;
+			cnt[bucket_of(v) - w->lo] += k;
 			break;
 		case K_LOG:
-			base = rd32(p + 4 + sizeof(rs)) - w->h.lo;
+			base = rd32(p + 4 + sizeof(rs)) - w->lo;
 			for (i = 0; i < k; i++) {
 				memcpy(&e, p + 8 + sizeof(rs) + 2 * i,
 				    sizeof(e));
@@ -1191,7 +1292,7 @@ window_check(const struct window *w)
 			}
 			break;
 		default:
-			base = rd32(p + 4 + sizeof(rs)) - w->h.lo;
+			base = rd32(p + 4 + sizeof(rs)) - w->lo;
 			nb = rd32(p + 8 + sizeof(rs));
 			for (i = 0; i < nb; i++)
 				cnt[base + i] +=
@@ -1203,32 +1304,30 @@ window_check(const struct window *w)
 		goto out;
 	/* The current slice: scratch[] or a dropped constant run, log[]. */
 	if (w->scratch_used)
-		for (i = 0; i < w->h.span; i++)
+		for (i = 0; i < w->span; i++)
 			cnt[i] += w->scratch[i];
 	else if (w->flushed != 0) {
-		if (w->flushed_g < w->h.lo || w->flushed_g >= w->h.lo + w->h.span)
+		if (w->flushed_g < w->lo || w->flushed_g >= w->lo + w->span)
 			goto out;
-		cnt[w->flushed_g - w->h.lo] += w->flushed;
+		cnt[w->flushed_g - w->lo] += w->flushed;
 	}
-	for (i = 0; i < w->h.n; i++) {
-		if (w->h.log[i] >= w->h.span)
+	for (i = 0; i < w->nlog; i++) {
+		if (w->log[i] >= w->span)
 			goto out;
-		cnt[w->h.log[i]]++;
+		cnt[w->log[i]]++;
 	}
-	/* Values not yet folded sit in the buckets their entries name. */
-	if (w->vdone > w->h.n)
-		goto out;
-	for (i = w->vdone; i < w->h.n; i++)
-		if (bucket_of(w->vlog[i - w->vdone]) - w->h.lo != w->h.log[i])
+	/* Values not bucketed yet: valid, not in total[]. */
+	for (i = 0; i < w->h.n; i++)
+		if (!(w->h.vlog[i] >= 0) || isinf(w->h.vlog[i]) ||
+		    signbit(w->h.vlog[i]))
 			goto out;
 	/* The fast path stops in time. */
-	if (w->h.lim < w->h.n || w->h.lim > w->logcap ||
-	    w->h.lim > w->vdone + w->vcap ||
-	    w->flushed + w->h.lim > w->nmax ||
-	    w->h.vbase + w->vdone * sizeof(double) != (uintptr_t)w->vlog)
+	if (w->h.lim < w->h.n || w->h.lim > w->vcap ||
+	    w->flushed + w->nlog + w->h.lim > w->nmax ||
+	    w->nlog > w->logcap)
 		goto out;
-	for (i = 0; i < w->h.span; i++)
-		if (cnt[i] != w->h.total[i])
+	for (i = 0; i < w->span; i++)
+		if (cnt[i] != w->total[i])
 			goto out;
 	rc = 0;
  out:
