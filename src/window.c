@@ -28,7 +28,9 @@
  *   (values below 2^-20, about 9.5e-7, including 0) the window's exact
  *   minimum is reported; if it falls in the overflow bucket (values of
  *   2^30, about 1.07e9, or more) the window's exact maximum.  count, sum,
- *   min, max and mean are exact over the window, not bucketed; rate is
+ *   min, max and mean are exact over the window, not bucketed (sum adds
+ *   the samples in blocks, not in arrival order, so its rounding may
+ *   differ from a sequential sum's by a few ulps); rate is
  *   count divided by window.seconds.  An empty window reports NaN for
  *   every value but count, rate and sum, which are 0.
  *
@@ -39,15 +41,30 @@
  * slice boundary at which it is seconds old or older, never later.
  *
  * Design.  total[] counts the live samples of every bucket in [lo, lo +
- * span), a range that grows to take what arrives and is freed when the
+ * span), a range that grows (with some slack) to take what arrives,
+ * shrinks when more than half of it is unused and is freed when the
  * window empties, so a series in a narrow range pays for that range only.
- * Recording increments total[] and appends the bucket to the current
- * slice's log; nothing else depends on the number of buckets.  When a slice
- * closes it is stored in a byte ring (the arena) in the smallest of five
- * forms: empty, constant (one value), same constant as the slice before
- * it, the log itself, or dense counts over its own [min, max] buckets.
- * When a slice expires its record is subtracted from total[].  A query
- * walks total[] from the nearer end, 16 buckets at a time.
+ *
+ * Recording is inline (window_record() in meshtuned.h): three compares
+ * (value finite and not negative, now before the slice's end, room in
+ * the value log) and one store of the value into vlog[].  No running
+ * sum, min or max is updated per sample: those chains through memory
+ * would cost more than everything else.  When vlog[] fills (32 to 128
+ * values), at a rotation and before a query, fold() takes the values
+ * eight at a time (SSE2): their sum, min and max go into the current
+ * slice's, their buckets (the high words of the doubles shifted,
+ * clamped into the underflow and overflow buckets) onto the slice's
+ * bucket log log[] and into total[].  A log that fills is flushed into
+ * scratch[] (counts), or, while the slice is all one value, dropped for
+ * a count.
+ *
+ * When a slice closes it is stored in a byte ring (the arena) in the
+ * smallest of five forms: empty, constant (one value), same constant as
+ * the slice before it, its bucket log, or dense counts over its own [min,
+ * max] buckets.  When a slice expires its record is subtracted from
+ * total[], and the closed slices' min and max are walked again only if
+ * the last slice holding one of them went.  A query folds what vlog[]
+ * holds, then walks total[] from the nearer end, 32 buckets at a time.
  */
 #include <sys/types.h>
 
