@@ -344,6 +344,7 @@ fold(struct window *w)
 	uint64_t	 m = w->h.n, from, gmin, gmax, nb, k;
 	uint16_t	*e;
 	double		 s = 0, mn, mx;
+	int		 run;
 #ifdef __SSE2__
 	const double	*pend;
 	struct fold_state st;
@@ -400,24 +401,37 @@ fold(struct window *w)
 		e[k] = (uint16_t)i;
 	}
 #endif
+	/*
+	 * All one value, as the slice so far: a longer run, the entries
+	 * just written are not needed.
+	 */
+	run = mn == mx && !w->scratch_used && w->nlog == 0 &&
+	    (w->flushed == 0 || w->min == mn);
 	w->sum += s;
 	if (mn < w->min)
 		w->min = mn;
 	if (mx > w->max)
 		w->max = mx;
-	w->nlog += m;
+	gmin = bucket_of(mn);
+	gmax = bucket_of(mx);
+	if (run) {
+		w->flushed_g = gmin;
+		w->flushed += m;
+	} else
+		w->nlog += m;
 	w->h.n = 0;
 	/*
 	 * Buckets follow values: the block's lie in [gmin, gmax].  Entries
 	 * out of total[]'s range are off by lo: grow() fixes them.
 	 */
-	gmin = bucket_of(mn);
-	gmax = bucket_of(mx);
 	if (gmin < w->lo || gmax >= w->lo + w->span) {
 		grow(w, gmin);
 		grow(w, gmax);
 	}
-	log_count(w, from);
+	if (mn == mx)
+		w->total[gmin - w->lo] += (uint32_t)m;
+	else
+		log_count(w, from);
 	set_lim(w);
 }
 
