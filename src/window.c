@@ -1169,9 +1169,10 @@ rank_of(double q, uint64_t n)
 static void
 quantiles(const struct window *w, const double *qs, size_t nq, double *out)
 {
-	struct walk	 up = { 0, 0 }, down;
+	struct walk	 up, down;
 	uint64_t	 n = w->cl_n + cur_count(w), r;
 	size_t		 ord[16], m, j, a, b;
+	uint64_t	 first, last;
 	double		 mn, mx;
 
 	if (n == 0) {
@@ -1181,8 +1182,9 @@ quantiles(const struct window *w, const double *qs, size_t nq, double *out)
 	}
 	mn = w->min < w->cl_min ? w->min : w->cl_min;
 	mx = w->max > w->cl_max ? w->max : w->cl_max;
-	down.pos = w->span;
-	down.acc = 0;
+	/* Nothing lies outside the buckets of min and max: start there. */
+	first = bucket_of(mn) - w->lo;
+	last = bucket_of(mx) - w->lo + 1;
 	for (a = 0; a < nq; a += m) {
 		/* Batches of up to 16, sorted by q, walk in one pass. */
 		m = nq - a < nitems(ord) ? nq - a : nitems(ord);
@@ -1191,8 +1193,9 @@ quantiles(const struct window *w, const double *qs, size_t nq, double *out)
 				ord[b] = ord[b - 1];
 			ord[b] = j;
 		}
-		up.pos = up.acc = 0;
-		down.pos = w->span;
+		up.pos = first;
+		up.acc = 0;
+		down.pos = last;
 		down.acc = 0;
 		for (j = 0; j < m; j++) {
 			r = rank_of(qs[a + ord[j]], n);
