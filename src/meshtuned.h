@@ -199,14 +199,50 @@ struct window_stats {
 	double		 p99;
 	double		 p999;
 };
+/*
+ * The part of struct window that window_record() reads and writes, its
+ * first member; nothing else may touch it.  window_record() is inline:
+ * a sample that passes three compares is one store to the value log.
+ * Everything else (refusals, slice rotation, bucketing the logged values
+ * into the histogram with their sum, min and max) is done out of line,
+ * a block of values at a time, by window_record_slow() and the queries.
+ */
+struct window_hot {
+	uint64_t	 next_ms;	/* now_ms at or past this: slow */
+	uint64_t	 n;		/* values in vlog[] */
+	uint64_t	 lim;		/* n at or past this: slow */
+	double		*vlog;		/* values not yet bucketed */
+};
 struct window	*window_new(unsigned int, unsigned int, uint64_t);
 void		 window_free(struct window *);
-int		 window_record(struct window *, double, uint64_t);
+int		 window_record_slow(struct window *, double, uint64_t);
 void		 window_stats(struct window *, uint64_t, struct window_stats *);
 int		 window_quantiles(struct window *, uint64_t, const double *,
 		    size_t, double *);
 size_t		 window_bytes(const struct window *);
 int		 window_check(const struct window *);
+
+/*
+ * window_record -- add sample v at now_ms to the window.  Returns 0, or
+ * -1 if v is NaN, infinite or negative, or the current slice already
+ * holds its share of 2^32 - 1 samples (UINT32_MAX / slices): nothing is
+ * stored then.  now_ms may be read once for many calls.
+ */
+static inline int
+window_record(struct window *w, double v, uint64_t now_ms)
+{
+	struct window_hot	*h = (struct window_hot *)(void *)w;
+	union { double d; uint64_t u; } x = { v };
+	uint64_t		 n = h->n;
+
+	/* NaN, +-Inf and negative values (-0 too) encode at or above +Inf. */
+	if (__builtin_expect(x.u >= 0x7ff0000000000000ULL ||
+	    now_ms >= h->next_ms || n >= h->lim, 0))
+		return window_record_slow(w, v, now_ms);
+	h->vlog[n] = v;
+	h->n = n + 1;
+	return 0;
+}
 
 /* statsd.c */
 /*

@@ -28,7 +28,9 @@
  *   (values below 2^-20, about 9.5e-7, including 0) the window's exact
  *   minimum is reported; if it falls in the overflow bucket (values of
  *   2^30, about 1.07e9, or more) the window's exact maximum.  count, sum,
- *   min, max and mean are exact over the window, not bucketed; rate is
+ *   min, max and mean are exact over the window, not bucketed (sum adds
+ *   the samples in blocks, not in arrival order, so its rounding may
+ *   differ from a sequential sum's by a few ulps); rate is
  *   count divided by window.seconds.  An empty window reports NaN for
  *   every value but count, rate and sum, which are 0.
  *
@@ -39,15 +41,30 @@
  * slice boundary at which it is seconds old or older, never later.
  *
  * Design.  total[] counts the live samples of every bucket in [lo, lo +
- * span), a range that grows to take what arrives and is freed when the
+ * span), a range that grows (with some slack) to take what arrives,
+ * shrinks when more than half of it is unused and is freed when the
  * window empties, so a series in a narrow range pays for that range only.
- * Recording increments total[] and appends the bucket to the current
- * slice's log; nothing else depends on the number of buckets.  When a slice
- * closes it is stored in a byte ring (the arena) in the smallest of five
- * forms: empty, constant (one value), same constant as the slice before
- * it, the log itself, or dense counts over its own [min, max] buckets.
- * When a slice expires its record is subtracted from total[].  A query
- * walks total[] from the nearer end, 16 buckets at a time.
+ *
+ * Recording is inline (window_record() in meshtuned.h): three compares
+ * (value finite and not negative, now before the slice's end, room in
+ * the value log) and one store of the value into vlog[].  No running
+ * sum, min or max is updated per sample: those chains through memory
+ * would cost more than everything else.  When vlog[] fills (32 to 128
+ * values), at a rotation and before a query, fold() takes the values
+ * eight at a time (SSE2): their sum, min and max go into the current
+ * slice's, their buckets (the high words of the doubles shifted,
+ * clamped into the underflow and overflow buckets) onto the slice's
+ * bucket log log[] and into total[].  A log that fills is flushed into
+ * scratch[] (counts), or, while the slice is all one value, dropped for
+ * a count.
+ *
+ * When a slice closes it is stored in a byte ring (the arena) in the
+ * smallest of five forms: empty, constant (one value), same constant as
+ * the slice before it, its bucket log, or dense counts over its own [min,
+ * max] buckets.  When a slice expires its record is subtracted from
+ * total[], and the closed slices' min and max are walked again only if
+ * the last slice holding one of them went.  A query folds what vlog[]
+ * holds, then walks total[] from the nearer end, 32 buckets at a time.
  */
 #include <sys/types.h>
 
@@ -55,6 +72,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "meshtuned.h"
 
@@ -65,12 +86,15 @@
 #define G_OVER		G_HIGH		/* overflow bucket */
 #define G_END		(G_OVER + 1)
 #define GROW_ALIGN	16		/* total[] grows in these steps */
+#define GROW_SLACK	32		/* and this much beyond the sample */
 #define BLOCK		32		/* query scan step */
 #define SHRINK_SLACK	64		/* empty buckets kept at either end */
 
 #define LOG_INIT	32		/* first log: entries */
 #define LOG_MAX		1024		/* log is flushed to scratch[] above */
-#define LOG_CONST	128		/* or above this while all one value */
+#define VLOG_INIT	32		/* first vlog: values */
+#define VLOG_MAX	128		/* vlog is folded when full */
+#define FOLD_PAD	8		/* fold() may write this far past both */
 #define SLICE_NMAX	((1U << 30) - 1) /* record header keeps 30 bits */
 #define MAX_SLICES	3600
 
@@ -87,22 +111,24 @@ struct rec_stats {
 };
 
 struct window {
-	/* Read by every window_record(): keep first, together. */
-	uint64_t	 next_ms;	/* start of the next slice */
+	struct window_hot h;		/* window_record()'s part: first */
+
 	uint64_t	 lo;		/* bucket of total[0] */
-	uint64_t	 span;		/* entries in total[] */
-	uint32_t	*total;		/* live samples per bucket */
-	uint16_t	*cur;		/* next free log entry */
-	uint16_t	*end;		/* end of the log */
-	double		 sum;		/* current slice: sum, min, max */
+	uint64_t	 span;		/* buckets in total[] */
+	uint32_t	*total;		/* bucketed live samples per bucket */
+	uint64_t	 vcap;		/* h.vlog[] entries */
+
+	/* Current slice, bucketed samples. */
+	double		 sum;
 	double		 min;
 	double		 max;
-
-	uint16_t	*log;		/* current slice: buckets - lo */
-	size_t		 logcap;
-	uint32_t	*scratch;	/* current slice counts, log overflow */
+	uint16_t	*log;		/* bucket - lo of each */
+	uint64_t	 nlog;		/* entries in log[] */
+	uint64_t	 logcap;
+	uint32_t	*scratch;	/* counts moved out of log[] */
 	int		 scratch_used;
-	uint64_t	 flushed;	/* current slice samples in scratch */
+	uint64_t	 flushed;	/* samples out of log[] */
+	uint64_t	 flushed_g;	/* all in this bucket if !scratch_used */
 	uint64_t	 nmax;		/* samples a slice may take */
 
 	uint64_t	 slice_ms;
@@ -179,6 +205,15 @@ rd32(const unsigned char *p)
 	return x;
 }
 
+static uint16_t
+rd16(const unsigned char *p)
+{
+	uint16_t	x;
+
+	memcpy(&x, p, sizeof(x));
+	return x;
+}
+
 static void
 wr32(unsigned char *p, uint32_t x)
 {
@@ -188,18 +223,229 @@ wr32(unsigned char *p, uint32_t x)
 static uint64_t
 cur_count(const struct window *w)
 {
-	return w->flushed + (uint64_t)(w->cur - w->log);
+	return w->flushed + w->nlog + w->h.n;
+}
+
+/*
+ * Where window_record() must stop and call window_record_slow(): at the
+ * end of vlog[] or of the slice's share of samples.
+ */
+static void
+set_lim(struct window *w)
+{
+	uint64_t	room = w->nmax - w->flushed - w->nlog;
+
+	w->h.lim = w->vcap < room ? w->vcap : room;
+}
+
+/* Make log[] hold m more entries. */
+static void	log_flush(struct window *);
+
+static void
+log_room(struct window *w, uint64_t m)
+{
+	uint64_t	cap;
+
+	if (w->nlog + m <= w->logcap)
+		return;
+	if (w->nlog != 0 && w->min == w->max && !w->scratch_used) {
+		/* All one value so far: keep the count, not the entries. */
+		w->flushed_g = bucket_of(w->min);
+		w->flushed += w->nlog;
+		w->nlog = 0;
+	} else if (w->nlog + m > LOG_MAX)
+		log_flush(w);
+	if (w->nlog + m <= w->logcap)
+		return;
+	cap = w->logcap != 0 ? 2 * w->logcap : LOG_INIT;
+	while (cap < w->nlog + m)
+		cap *= 2;
+	w->logcap = cap;
+	w->log = xreallocarray(w->log, cap + FOLD_PAD, sizeof(*w->log));
+}
+
+/* Add log[from .. nlog - 1] to total[]. */
+static void
+log_count(struct window *w, uint64_t from)
+{
+	const uint16_t	*e = w->log + from, *end;
+	uint32_t	*t = w->total;
+
+	for (end = e + ((w->nlog - from) & ~(uint64_t)7); e < end; e += 8) {
+		t[e[0]]++;
+		t[e[1]]++;
+		t[e[2]]++;
+		t[e[3]]++;
+		t[e[4]]++;
+		t[e[5]]++;
+		t[e[6]]++;
+		t[e[7]]++;
+	}
+	for (end = w->log + w->nlog; e < end; e++)
+		t[*e]++;
+}
+
+static void	grow(struct window *, uint64_t);
+
+#ifdef __SSE2__
+struct fold_state {
+	__m128d		 s0, s1, n0, n1, x0, x1;
+	__m128d		 a, b, c, d;	/* the block loaded */
+	__m128i		 lo, under, over;
+};
+
+/*
+ * Values p[0 .. 7]: into min and max, and their buckets - lo, clamped,
+ * into e[0 .. 7]; left loaded for the caller to sum.
+ */
+static inline __attribute__((always_inline)) void
+fold_block(const double *p, uint16_t *e, struct fold_state *st)
+{
+	__m128i	u, t;
+
+	st->a = _mm_loadu_pd(p);
+	st->b = _mm_loadu_pd(p + 2);
+	st->c = _mm_loadu_pd(p + 4);
+	st->d = _mm_loadu_pd(p + 6);
+	st->n0 = _mm_min_pd(st->n0, st->a);
+	st->n1 = _mm_min_pd(st->n1, st->b);
+	st->n0 = _mm_min_pd(st->n0, st->c);
+	st->n1 = _mm_min_pd(st->n1, st->d);
+	st->x0 = _mm_max_pd(st->x0, st->a);
+	st->x1 = _mm_max_pd(st->x1, st->b);
+	st->x0 = _mm_max_pd(st->x0, st->c);
+	st->x1 = _mm_max_pd(st->x1, st->d);
+	/* High words: bucket = hi >> 13. */
+	u = _mm_castps_si128(_mm_shuffle_ps(_mm_castpd_ps(st->a),
+	    _mm_castpd_ps(st->b), _MM_SHUFFLE(3, 1, 3, 1)));
+	t = _mm_castps_si128(_mm_shuffle_ps(_mm_castpd_ps(st->c),
+	    _mm_castpd_ps(st->d), _MM_SHUFFLE(3, 1, 3, 1)));
+	u = _mm_sub_epi32(_mm_srli_epi32(u, SHIFT - 32), st->lo);
+	t = _mm_sub_epi32(_mm_srli_epi32(t, SHIFT - 32), st->lo);
+	u = _mm_packs_epi32(u, t);
+	u = _mm_min_epi16(_mm_max_epi16(u, st->under), st->over);
+	_mm_storeu_si128((__m128i *)(void *)e, u);
+}
+#endif
+
+/*
+ * Bucket the values in vlog[]: their sum, min and max into the slice's,
+ * their buckets onto log[] and into total[].  Eight at a time: the high
+ * words of the doubles shifted give the buckets, clamped into the
+ * underflow and overflow buckets.  vlog[] and log[] have room for a
+ * last block of eight past their capacity: vlog[] is padded with copies
+ * of its last value (not summed), the extra log[] entries are written
+ * and not counted.
+ */
+static void
+fold(struct window *w)
+{
+	double		*p = w->h.vlog;
+	uint64_t	 m = w->h.n, from, gmin, gmax, nb, k;
+	uint16_t	*e;
+	double		 s = 0, mn, mx;
+	int		 run;
+#ifdef __SSE2__
+	const double	*pend;
+	struct fold_state st;
+#else
+	int64_t		 i;
+#endif
+
+	if (m == 0)
+		return;
+	if (w->span == 0)
+		grow(w, bucket_of(p[0]));
+	log_room(w, m);
+	from = w->nlog;
+	e = w->log + from;
+#ifdef __SSE2__
+	nb = (m + 7) & ~(uint64_t)7;
+	for (k = m; k < nb; k++)
+		p[k] = p[m - 1];
+	st.s0 = st.s1 = _mm_setzero_pd();
+	st.n0 = st.n1 = st.x0 = st.x1 = _mm_set1_pd(p[0]);
+	st.lo = _mm_set1_epi32((int)w->lo);
+	st.under = _mm_set1_epi16((int16_t)((int64_t)G_UNDER -
+	    (int64_t)w->lo));
+	st.over = _mm_set1_epi16((int16_t)(G_OVER - w->lo));
+	for (pend = p + (m & ~(uint64_t)7); p < pend; p += 8, e += 8) {
+		fold_block(p, e, &st);
+		st.s0 = _mm_add_pd(st.s0, st.a);
+		st.s1 = _mm_add_pd(st.s1, st.b);
+		st.s0 = _mm_add_pd(st.s0, st.c);
+		st.s1 = _mm_add_pd(st.s1, st.d);
+	}
+	if (nb != m) {
+		/* The padding is not summed. */
+		fold_block(p, e, &st);
+		for (k = 0; k < m % 8; k++)
+			s += p[k];
+	}
+	st.s0 = _mm_add_pd(st.s0, st.s1);
+	st.n0 = _mm_min_pd(st.n0, st.n1);
+	st.x0 = _mm_max_pd(st.x0, st.x1);
+	s += _mm_cvtsd_f64(st.s0) +
+	    _mm_cvtsd_f64(_mm_unpackhi_pd(st.s0, st.s0));
+	mn = _mm_cvtsd_f64(_mm_min_sd(st.n0, _mm_unpackhi_pd(st.n0, st.n0)));
+	mx = _mm_cvtsd_f64(_mm_max_sd(st.x0, _mm_unpackhi_pd(st.x0, st.x0)));
+#else
+	mn = mx = p[0];
+	for (k = 0; k < m; k++) {
+		s += p[k];
+		if (p[k] < mn)
+			mn = p[k];
+		if (p[k] > mx)
+			mx = p[k];
+		i = (int64_t)bucket_of(p[k]) - (int64_t)w->lo;
+		e[k] = (uint16_t)i;
+	}
+#endif
+	/*
+	 * All one value, as the slice so far: a longer run, the entries
+	 * just written are not needed.
+	 */
+	run = mn == mx && !w->scratch_used && w->nlog == 0 &&
+	    (w->flushed == 0 || w->min == mn);
+	w->sum += s;
+	if (mn < w->min)
+		w->min = mn;
+	if (mx > w->max)
+		w->max = mx;
+	gmin = bucket_of(mn);
+	gmax = bucket_of(mx);
+	if (run) {
+		w->flushed_g = gmin;
+		w->flushed += m;
+	} else
+		w->nlog += m;
+	w->h.n = 0;
+	/*
+	 * Buckets follow values: the block's lie in [gmin, gmax].  Entries
+	 * out of total[]'s range are off by lo: grow() fixes them.
+	 */
+	if (gmin < w->lo || gmax >= w->lo + w->span) {
+		grow(w, gmin);
+		grow(w, gmax);
+	}
+	if (mn == mx)
+		w->total[gmin - w->lo] += (uint32_t)m;
+	else
+		log_count(w, from);
+	set_lim(w);
 }
 
 static void
 slice_reset(struct window *w)
 {
-	w->cur = w->log;
+	w->h.n = 0;
+	w->nlog = 0;
 	w->flushed = 0;
 	w->scratch_used = 0;
 	w->sum = 0;
 	w->min = INFINITY;
 	w->max = -INFINITY;
+	set_lim(w);
 }
 
 /*
@@ -222,7 +468,7 @@ window_new(unsigned int seconds, unsigned int slices, uint64_t now_ms)
 	w->slices = slices;
 	w->slice_ms = len / slices;
 	w->cur_idx = now_ms / w->slice_ms;
-	w->next_ms = (w->cur_idx + 1) * w->slice_ms;
+	w->h.next_ms = (w->cur_idx + 1) * w->slice_ms;
 	w->nmax = UINT32_MAX / slices;
 	if (w->nmax > SLICE_NMAX)
 		w->nmax = SLICE_NMAX;
@@ -242,6 +488,7 @@ window_free(struct window *w)
 	free(w->total);
 	free(w->scratch);
 	free(w->log);
+	free(w->h.vlog);
 	free(w->arena);
 	free(w);
 }
@@ -256,7 +503,10 @@ window_bytes(const struct window *w)
 	size_t	n = sizeof(*w);
 
 	n += w->acap;
-	n += w->logcap * sizeof(*w->log);
+	if (w->log != NULL)
+		n += (w->logcap + FOLD_PAD) * sizeof(*w->log);
+	if (w->h.vlog != NULL)
+		n += (w->vcap + FOLD_PAD) * sizeof(*w->h.vlog);
 	if (w->total != NULL)
 		n += w->span * sizeof(*w->total);
 	if (w->scratch != NULL)
@@ -268,12 +518,13 @@ window_bytes(const struct window *w)
 static void
 grow(struct window *w, uint64_t g)
 {
-	uint64_t	 nlo, nhi, delta, nspan;
+	uint64_t	 nlo, nhi, delta, nspan, k, x;
 	uint32_t	*t;
-	uint16_t	*e;
 
-	nlo = g & ~(uint64_t)(GROW_ALIGN - 1);
-	nhi = nlo + GROW_ALIGN;
+	/* Past the first: some slack, tails come a bucket at a time. */
+	x = w->span != 0 ? GROW_SLACK : 0;
+	nlo = (g < x ? 0 : g - x) & ~(uint64_t)(GROW_ALIGN - 1);
+	nhi = ((g + x) | (GROW_ALIGN - 1)) + 1;
 	if (w->span != 0) {
 		if (w->lo < nlo)
 			nlo = w->lo;
@@ -299,41 +550,50 @@ grow(struct window *w, uint64_t g)
 		w->scratch = t;
 	}
 	if (delta != 0)
-		for (e = w->log; e < w->cur; e++)
-			*e += (uint16_t)delta;
+		for (k = 0; k < w->nlog; k++)
+			w->log[k] += (uint16_t)delta;
 	w->lo = nlo;
 	w->span = nspan;
 }
 
-/* Move the log's entries into scratch[]. */
+/*
+ * Move the log's entries, and a constant run dropped from it before,
+ * into scratch[].
+ */
 static void
 log_flush(struct window *w)
 {
-	uint16_t	*e;
+	uint64_t	k;
 
 	if (w->scratch == NULL)
 		w->scratch = xcalloc(w->span, sizeof(*w->scratch));
-	for (e = w->log; e < w->cur; e++)
-		w->scratch[*e]++;
-	w->flushed += (uint64_t)(w->cur - w->log);
+	if (!w->scratch_used && w->flushed != 0)
+		w->scratch[w->flushed_g - w->lo] += (uint32_t)w->flushed;
+	for (k = 0; k < w->nlog; k++)
+		w->scratch[w->log[k]]++;
+	w->flushed += w->nlog;
 	w->scratch_used = 1;
-	w->cur = w->log;
+	w->nlog = 0;
 }
 
-/* Make room for one more log entry. */
+/*
+ * Bucket what vlog[] holds and make room for a value: a varied slice
+ * gets a longer vlog[], one that is all one value keeps a short one.
+ */
 static void
-log_room(struct window *w)
+vlog_room(struct window *w)
 {
-	size_t	 used = (size_t)(w->cur - w->log);
+	int	full = w->h.n >= w->vcap;
 
-	if (w->log == NULL || (w->logcap < LOG_MAX && w->min != w->max) ||
-	    w->logcap < LOG_CONST) {
-		w->logcap = w->log == NULL ? LOG_INIT : w->logcap * 2;
-		w->log = xreallocarray(w->log, w->logcap, sizeof(*w->log));
-		w->cur = w->log + used;
-		w->end = w->log + w->logcap;
-	} else
-		log_flush(w);
+	fold(w);
+	if (w->h.vlog == NULL || (full && w->min != w->max &&
+	    w->vcap < VLOG_MAX)) {
+		free(w->h.vlog);
+		w->vcap = w->h.vlog == NULL ? VLOG_INIT : w->vcap * 2;
+		w->h.vlog = xreallocarray(NULL, w->vcap + FOLD_PAD,
+		    sizeof(*w->h.vlog));
+	}
+	set_lim(w);
 }
 
 /*
@@ -343,7 +603,7 @@ log_room(struct window *w)
  */
 static size_t	rec_len(const unsigned char *);
 
-static size_t
+static inline size_t
 arena_live(const struct window *w)
 {
 	if (w->awrap != 0)
@@ -352,7 +612,7 @@ arena_live(const struct window *w)
 }
 
 /* Offset of the record after the one at off. */
-static size_t
+static inline size_t
 arena_next(const struct window *w, size_t off)
 {
 	off += rec_len(w->arena + off);
@@ -385,7 +645,7 @@ arena_resize(struct window *w, size_t cap)
 }
 
 /* Reserve len bytes for a new newest record. */
-static unsigned char *
+static inline unsigned char *
 arena_push(struct window *w, size_t len)
 {
 	size_t	 off, cap;
@@ -412,7 +672,7 @@ arena_push(struct window *w, size_t len)
 }
 
 /* Drop the oldest record. */
-static void
+static inline void
 arena_pop(struct window *w)
 {
 	w->ahead = arena_next(w, w->ahead);
@@ -422,7 +682,7 @@ arena_pop(struct window *w)
 		w->ahead = w->atail = w->awrap = 0;
 }
 
-static size_t
+static inline size_t
 rec_len(const unsigned char *p)
 {
 	uint32_t	h = rd32(p), n = h >> 2;
@@ -444,7 +704,7 @@ rec_len(const unsigned char *p)
  * Sum, min and max of the record at p; *pv is the value of the constant
  * record before it, updated.  Returns the record's sample count.
  */
-static uint64_t
+static inline uint64_t
 rec_stats(const unsigned char *p, double *pv, struct rec_stats *rs)
 {
 	uint32_t	h = rd32(p), n = h >> 2;
@@ -472,9 +732,8 @@ rec_expire(struct window *w, const unsigned char *p, double v)
 	uint32_t	 h = rd32(p), n = h >> 2, i, nb, c;
 	const unsigned char *q = p + 4 + sizeof(struct rec_stats);
 	uint32_t	*t;
-	uint64_t	 x;
 	int64_t		 d;
-	uint16_t	 e;
+	const unsigned char *end;
 
 	switch (h & 3) {
 	case K_CONST:
@@ -488,17 +747,18 @@ rec_expire(struct window *w, const unsigned char *p, double v)
 		d = (int64_t)rd32(q) - (int64_t)w->lo;
 		t = (uint32_t *)((uintptr_t)w->total + d * 4);
 		q += 4;
-		for (i = 0; i + 4 <= n; i += 4, q += 8) {
-			memcpy(&x, q, sizeof(x));
-			t[x & 0xffff]--;
-			t[x >> 16 & 0xffff]--;
-			t[x >> 32 & 0xffff]--;
-			t[x >> 48]--;
+		for (end = q + 2 * (size_t)(n & ~7U); q < end; q += 16) {
+			t[rd16(q)]--;
+			t[rd16(q + 2)]--;
+			t[rd16(q + 4)]--;
+			t[rd16(q + 6)]--;
+			t[rd16(q + 8)]--;
+			t[rd16(q + 10)]--;
+			t[rd16(q + 12)]--;
+			t[rd16(q + 14)]--;
 		}
-		for (; i < n; i++, q += 2) {
-			memcpy(&e, q, sizeof(e));
-			t[e]--;
-		}
+		for (i = 0; i < (n & 7); i++)
+			t[rd16(q + 2 * i)]--;
 		break;
 	default:
 		t = w->total + (rd32(q) - w->lo);
@@ -516,31 +776,61 @@ rec_expire(struct window *w, const unsigned char *p, double v)
 static void
 closed_walk(struct window *w)
 {
+	const unsigned char *p;
 	struct rec_stats rs;
-	size_t		 off;
+	size_t		 off = w->ahead;
 	unsigned int	 k;
-	double		 v = w->head_v;
+	uint32_t	 h, n;
+	double		 v = w->head_v, sum = 0, mn = INFINITY, mx = -INFINITY;
+	unsigned int	 nmin = 0, nmax = 0;
 
-	w->cl_sum = 0;
-	w->cl_min = INFINITY;
-	w->cl_max = -INFINITY;
-	w->cl_nmin = w->cl_nmax = 0;
-	for (off = w->ahead, k = 0; k < w->nrec; k++,
-	    off = arena_next(w, off)) {
-		if (rec_stats(w->arena + off, &v, &rs) == 0)
-			continue;
-		w->cl_sum += rs.sum;
-		if (rs.min < w->cl_min) {
-			w->cl_min = rs.min;
-			w->cl_nmin = 0;
+	for (k = 0; k < w->nrec; k++) {
+		if (w->awrap != 0 && off == w->awrap)
+			off = 0;
+		p = w->arena + off;
+		h = rd32(p);
+		n = h >> 2;
+		switch (h & 3) {
+		case K_CONST:
+			if (n == 0) {
+				off += 4;
+				continue;
+			}
+			memcpy(&v, p + 4, sizeof(v));
+			off += 4 + sizeof(v);
+			rs.sum = v * n;
+			rs.min = rs.max = v;
+			break;
+		case K_SAME:
+			off += 4;
+			rs.sum = v * n;
+			rs.min = rs.max = v;
+			break;
+		case K_LOG:
+			memcpy(&rs, p + 4, sizeof(rs));
+			off += 4 + sizeof(rs) + 4 + 2 * (size_t)n;
+			break;
+		default:
+			memcpy(&rs, p + 4, sizeof(rs));
+			off += 4 + sizeof(rs) + 8 + 4 *
+			    (size_t)rd32(p + 4 + sizeof(rs) + 4);
+			break;
 		}
-		w->cl_nmin += rs.min == w->cl_min;
-		if (rs.max > w->cl_max) {
-			w->cl_max = rs.max;
-			w->cl_nmax = 0;
+		sum += rs.sum;
+		if (rs.min <= mn) {
+			nmin = rs.min < mn ? 1 : nmin + 1;
+			mn = rs.min;
 		}
-		w->cl_nmax += rs.max == w->cl_max;
+		if (rs.max >= mx) {
+			nmax = rs.max > mx ? 1 : nmax + 1;
+			mx = rs.max;
+		}
 	}
+	w->cl_sum = sum;
+	w->cl_min = mn;
+	w->cl_max = mx;
+	w->cl_nmin = nmin;
+	w->cl_nmax = nmax;
 	w->cl_sum_ok = 1;
 }
 
@@ -558,6 +848,7 @@ slice_close(struct window *w)
 		w->tail_const = 0;
 		return;
 	}
+	fold(w);
 	if (w->min == w->max) {
 		g = bucket_of(w->min) - w->lo;
 		if (w->scratch_used)
@@ -580,7 +871,7 @@ slice_close(struct window *w)
 	gmin = bucket_of(w->min) - w->lo;
 	gmax = bucket_of(w->max) - w->lo;
 	nb = gmax - gmin + 1;
-	if (!w->scratch_used && 2 * n <= 4 * nb + 4) {
+	if (!w->scratch_used && w->flushed == 0 && 2 * n <= 4 * nb + 4) {
 		p = arena_push(w, 4 + sizeof(rs) + 4 + 2 * n);
 		wr32(p, (uint32_t)n << 2 | K_LOG);
 		memcpy(p + 4, &rs, sizeof(rs));
@@ -651,10 +942,12 @@ release(struct window *w)
 	free(w->total);
 	free(w->scratch);
 	free(w->log);
+	free(w->h.vlog);
 	free(w->arena);
 	w->total = w->scratch = NULL;
-	w->log = w->cur = w->end = NULL;
-	w->logcap = 0;
+	w->log = NULL;
+	w->h.vlog = NULL;
+	w->logcap = w->vcap = 0;
 	w->lo = w->span = 0;
 	w->arena = NULL;
 	w->acap = w->ahead = w->atail = w->awrap = 0;
@@ -671,7 +964,8 @@ release(struct window *w)
 
 /*
  * After a rotation (the current slice is empty): cut total[] to the
- * buckets of the closed slices' min and max if it holds many more.
+ * buckets of the closed slices' min and max, and some slack, if it is
+ * more than twice as long.
  */
 static void
 shrink(struct window *w)
@@ -680,13 +974,15 @@ shrink(struct window *w)
 	uint64_t	 nlo, nhi;
 	uint32_t	*t;
 
-	if (gmin - w->lo < 2 * SHRINK_SLACK &&
-	    w->lo + w->span - 1 - gmax < 2 * SHRINK_SLACK)
+	/* At most half of it unused: keep it, do not thrash. */
+	if ((gmax - gmin + 1 + 2 * SHRINK_SLACK) * 2 > w->span)
 		return;
-	nlo = gmin - w->lo < 2 * SHRINK_SLACK ? w->lo :
-	    (gmin - SHRINK_SLACK) & ~(uint64_t)(GROW_ALIGN - 1);
-	nhi = w->lo + w->span - 1 - gmax < 2 * SHRINK_SLACK ?
-	    w->lo + w->span : gmax + SHRINK_SLACK;
+	nlo = (gmin - SHRINK_SLACK) & ~(uint64_t)(GROW_ALIGN - 1);
+	if (gmin < w->lo + SHRINK_SLACK)
+		nlo = w->lo;
+	nhi = gmax + SHRINK_SLACK;
+	if (nhi > w->lo + w->span)
+		nhi = w->lo + w->span;
 	if (nlo < G_UNDER)
 		nlo = G_UNDER;
 	if (nhi > G_END)
@@ -712,7 +1008,7 @@ advance(struct window *w, uint64_t now_ms)
 		return;
 	steps = idx - w->cur_idx;
 	w->cur_idx = idx;
-	w->next_ms = (idx + 1) * w->slice_ms;
+	w->h.next_ms = (idx + 1) * w->slice_ms;
 	if (steps >= w->slices) {
 		release(w);
 		return;
@@ -739,59 +1035,28 @@ advance(struct window *w, uint64_t now_ms)
 		arena_resize(w, w->acap / 2);
 }
 
-/* Everything window_record() does not do inline; kept out of its frame. */
-static __attribute__((noinline)) int
-record_slow(struct window *w, double v, uint64_t now_ms)
+/*
+ * window_record_slow -- window_record() for every sample its inline fast
+ * path does not take: refuses NaN, infinite and negative values (-1),
+ * moves the window to now_ms, grows total[], makes room in the logs and
+ * enforces the slice's share of samples (-1 past it).  Same contract as
+ * window_record(); call that instead.
+ */
+int
+window_record_slow(struct window *w, double v, uint64_t now_ms)
 {
-	uint64_t	 g, i;
-
 	if (!(v >= 0) || isinf(v))
 		return -1;
 	if (v == 0)
 		v = 0;		/* -0 */
-	if (now_ms >= w->next_ms)
+	if (now_ms >= w->h.next_ms)
 		advance(w, now_ms);
-	if (cur_count(w) + w->logcap >= w->nmax)
-		return -1;
-	g = bucket_of(v);
-	if (w->span == 0 || g < w->lo || g >= w->lo + w->span)
-		grow(w, g);
-	if (w->cur >= w->end)
-		log_room(w);
-	i = g - w->lo;
-	w->total[i]++;
-	*w->cur++ = (uint16_t)i;
-	w->sum += v;
-	if (v < w->min)
-		w->min = v;
-	if (v > w->max)
-		w->max = v;
-	return 0;
-}
-
-/*
- * window_record -- add sample v at now_ms to the window.  Returns 0, or
- * -1 if v is NaN, infinite or negative, or the current slice already
- * holds its share of 2^32 - 1 samples (UINT32_MAX / slices): nothing is
- * stored then.  now_ms may be read once for many calls; expiry costs
- * nothing until it reaches the next slice boundary.
- */
-int
-window_record(struct window *w, double v, uint64_t now_ms)
-{
-	uint64_t	 i;
-
-	i = (double_bits(v) >> SHIFT) - w->lo;
-	if (__builtin_expect(now_ms >= w->next_ms || i >= w->span ||
-	    w->cur >= w->end, 0))
-		return record_slow(w, v, now_ms);
-	w->total[i]++;
-	*w->cur++ = (uint16_t)i;
-	w->sum += v;
-	if (!(v >= w->min))	/* v < min: no NaN gets here */
-		w->min = v;
-	if (v > w->max)
-		w->max = v;
+	if (w->h.n >= w->h.lim) {
+		vlog_room(w);
+		if (w->h.n >= w->h.lim)
+			return -1;
+	}
+	w->h.vlog[w->h.n++] = v;
 	return 0;
 }
 
@@ -904,9 +1169,10 @@ rank_of(double q, uint64_t n)
 static void
 quantiles(const struct window *w, const double *qs, size_t nq, double *out)
 {
-	struct walk	 up = { 0, 0 }, down;
+	struct walk	 up, down;
 	uint64_t	 n = w->cl_n + cur_count(w), r;
 	size_t		 ord[16], m, j, a, b;
+	uint64_t	 first, last;
 	double		 mn, mx;
 
 	if (n == 0) {
@@ -916,8 +1182,9 @@ quantiles(const struct window *w, const double *qs, size_t nq, double *out)
 	}
 	mn = w->min < w->cl_min ? w->min : w->cl_min;
 	mx = w->max > w->cl_max ? w->max : w->cl_max;
-	down.pos = w->span;
-	down.acc = 0;
+	/* Nothing lies outside the buckets of min and max: start there. */
+	first = bucket_of(mn) - w->lo;
+	last = bucket_of(mx) - w->lo + 1;
 	for (a = 0; a < nq; a += m) {
 		/* Batches of up to 16, sorted by q, walk in one pass. */
 		m = nq - a < nitems(ord) ? nq - a : nitems(ord);
@@ -926,8 +1193,9 @@ quantiles(const struct window *w, const double *qs, size_t nq, double *out)
 				ord[b] = ord[b - 1];
 			ord[b] = j;
 		}
-		up.pos = up.acc = 0;
-		down.pos = w->span;
+		up.pos = first;
+		up.acc = 0;
+		down.pos = last;
 		down.acc = 0;
 		for (j = 0; j < m; j++) {
 			r = rank_of(qs[a + ord[j]], n);
@@ -959,8 +1227,9 @@ window_quantiles(struct window *w, uint64_t now_ms, const double *qs,
 	for (j = 0; j < nq; j++)
 		if (!(qs[j] >= 0 && qs[j] <= 1))
 			return -1;
-	if (now_ms >= w->next_ms)
+	if (now_ms >= w->h.next_ms)
 		advance(w, now_ms);
+	fold(w);
 	quantiles(w, qs, nq, out);
 	return 0;
 }
@@ -979,8 +1248,9 @@ window_stats(struct window *w, uint64_t now_ms, struct window_stats *st)
 	double		 out[nitems(qs)];
 	uint64_t	 n;
 
-	if (now_ms >= w->next_ms)
+	if (now_ms >= w->h.next_ms)
 		advance(w, now_ms);
+	fold(w);
 	if (!w->cl_sum_ok)
 		closed_walk(w);
 	memset(st, 0, sizeof(*st));
@@ -1023,7 +1293,6 @@ window_check(const struct window *w)
 	const unsigned char *p;
 	double		 v = w->head_v, mn = INFINITY, mx = -INFINITY;
 	uint16_t	 e;
-	const uint16_t	*le;
 	int		 rc = -1;
 
 	if (w->span != 0)
@@ -1067,11 +1336,30 @@ window_check(const struct window *w)
 	}
 	if (n != w->cl_n || (n != 0 && (mn != w->cl_min || mx != w->cl_max)))
 		goto out;
+	/* The current slice: scratch[] or a dropped constant run, log[]. */
 	if (w->scratch_used)
 		for (i = 0; i < w->span; i++)
 			cnt[i] += w->scratch[i];
-	for (le = w->log; le < w->cur; le++)
-		cnt[*le]++;
+	else if (w->flushed != 0) {
+		if (w->flushed_g < w->lo || w->flushed_g >= w->lo + w->span)
+			goto out;
+		cnt[w->flushed_g - w->lo] += w->flushed;
+	}
+	for (i = 0; i < w->nlog; i++) {
+		if (w->log[i] >= w->span)
+			goto out;
+		cnt[w->log[i]]++;
+	}
+	/* Values not bucketed yet: valid, not in total[]. */
+	for (i = 0; i < w->h.n; i++)
+		if (!(w->h.vlog[i] >= 0) || isinf(w->h.vlog[i]) ||
+		    signbit(w->h.vlog[i]))
+			goto out;
+	/* The fast path stops in time. */
+	if (w->h.lim < w->h.n || w->h.lim > w->vcap ||
+	    w->flushed + w->nlog + w->h.lim > w->nmax ||
+	    w->nlog > w->logcap)
+		goto out;
 	for (i = 0; i < w->span; i++)
 		if (cnt[i] != w->total[i])
 			goto out;

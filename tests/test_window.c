@@ -533,6 +533,91 @@ test_random_ops(void **state)
 	free(s);
 }
 
+/*
+ * A slice takes UINT32_MAX / slices samples, then refuses more (the fast
+ * path too), for one value and for many; the next slice takes more.
+ */
+static void
+test_slice_cap(void **state)
+{
+	struct window		*w;
+	struct window_stats	 st;
+	uint64_t		 cap = UINT32_MAX / 3600, i;
+	int			 varied, rc;
+
+	for (varied = 0; varied < 2; varied++) {
+		w = window_new(3600, 3600, 0);
+		assert_non_null(w);
+		for (i = 0; i < cap; i++) {
+			rc = window_record(w, varied ? 1 + (double)(i % 1000) :
+			    5, 10);
+			if (rc != 0)
+				break;
+		}
+		assert_int_equal(i, cap);
+		assert_int_equal(window_record(w, 5, 10), -1);
+		assert_int_equal(window_record(w, 6, 999), -1);
+		assert_int_equal(window_check(w), 0);
+		window_stats(w, 999, &st);
+		assert_int_equal(st.count, cap);
+		assert_int_equal(window_record(w, 7, 1000), 0);
+		window_stats(w, 1000, &st);
+		assert_int_equal(st.count, cap + 1);
+		assert_true(st.max == (varied ? 1000 : 7));
+		assert_int_equal(window_check(w), 0);
+		window_free(w);
+	}
+}
+
+/*
+ * The forms a slice passes through: a long run of one value (dropped
+ * from the log for a count), then other values (the run goes to
+ * scratch[]), queries between (values bucketed early), buffers growing;
+ * every step against the exact model and the recount.
+ */
+static void
+test_slice_forms(void **state)
+{
+	static const int	 runs[] = { 1, 7, 8, 9, 31, 32, 33, 100, 129,
+	    1025, 3000 };
+	struct window		*w;
+	struct sample		*s;
+	size_t			 ns = 0, cap = 40000;
+	uint64_t		 t = 5000;
+	size_t			 r;
+	int			 k;
+
+	s = malloc(cap * sizeof(*s));
+	assert_non_null(s);
+	rng_state = 77;
+	w = window_new(4, 4, t);
+	for (r = 0; r < nitems(runs); r++, t += 1000) {
+		/* A run of one value, a query inside it, then a mix. */
+		for (k = 0; k < runs[r]; k++) {
+			s[ns].t = t;
+			s[ns].v = 7.25;
+			assert_int_equal(window_record(w, 7.25, t), 0);
+			ns++;
+			if (k == runs[r] / 2)
+				check_against(w, t, s, ns, 4, 4, MID_BOUND);
+		}
+		check_against(w, t, s, ns, 4, 4, MID_BOUND);
+		for (k = 0; k < runs[r]; k++) {
+			s[ns].t = t + 500;
+			s[ns].v = k % 3 == 0 ? 0 : exp(20 * unif() - 10);
+			assert_int_equal(window_record(w, s[ns].v, t + 500),
+			    0);
+			ns++;
+		}
+		check_against(w, t + 500, s, ns, 4, 4, MID_BOUND);
+	}
+	/* Let it all expire, one slice at a time. */
+	for (k = 0; k < 5; k++, t += 1000)
+		check_against(w, t, s, ns, 4, 4, MID_BOUND);
+	window_free(w);
+	free(s);
+}
+
 int
 main(void)
 {
@@ -547,6 +632,8 @@ main(void)
 		cmocka_unit_test(test_minmax_expire),
 		cmocka_unit_test(test_accuracy),
 		cmocka_unit_test(test_random_ops),
+		cmocka_unit_test(test_slice_cap),
+		cmocka_unit_test(test_slice_forms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,8 +8,25 @@
  * REPS repetitions.  Lines with a "dist" key are per configuration; the
  * headline line of a metric (no "dist") is the worst configuration.
  *
- * record_instructions comes from running this program again under
- * valgrind --tool=callgrind on a record-only loop (bench_window -r).
+ * Clocks: bulk figures (record, query, seed) are thread CPU time over
+ * the whole loop (CLOCK_THREAD_CPUTIME_ID), so that time the scheduler
+ * gives to other processes on this shared machine is not counted;
+ * rotate_ns times single calls on CLOCK_MONOTONIC, less the clock's own
+ * cost, and takes the median of the rotations of a run.
+ *
+ * Instruction counts come from running this program again under
+ * valgrind --tool=callgrind --toggle-collect='record_loop*' on the
+ * record-only loop (bench_window -r), which feeds 1e6 samples to a new
+ * window, 10 per clock reading, rotating every 100 or 1000 samples.
+ * window_record() is inline (src/meshtuned.h), so it is counted by
+ * source line: callgrind_annotate lists the instructions executed inside
+ * record_loop() per source file, and
+ *   record_instructions = every instruction executed while record_loop()
+ *     runs, including all it calls (window_record_slow(), rotation,
+ *     bucketing, expiry, malloc, memcpy), except those on the lines of
+ *     bench_window.c itself (the loop, loading v[i] and ts[i]);
+ *   record_loop_instructions = all of them, the loop too;
+ * both divided by the number of samples.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -105,6 +122,16 @@ now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* CPU time of this thread. */
+static double
+cpu_ns(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -180,9 +207,9 @@ bench_record(struct window **wp, const double *v, int rate)
 	double		 t0, t1;
 
 	w = window_new(SLICES, SLICES, ts[0]);
-	t0 = now_ns();
+	t0 = cpu_ns();
 	record_loop(w, v, ts, NSAMPLES);
-	t1 = now_ns();
+	t1 = cpu_ns();
 	free(ts);
 	*wp = w;
 	return (t1 - t0) / NSAMPLES;
@@ -194,23 +221,23 @@ bench_query(struct window *w, uint64_t now, const double *qs, size_t nq)
 	double	 t0, t1, out[4], sink = 0;
 	int	 i;
 
-	t0 = now_ns();
+	t0 = cpu_ns();
 	for (i = 0; i < NQUERY; i++) {
 		window_quantiles(w, now, qs, nq, out);
 		sink += out[0];
 	}
-	t1 = now_ns();
+	t1 = cpu_ns();
 	if (sink < 0)
 		printf("impossible\n");
 	return (t1 - t0) / NQUERY;
 }
 
-/* Rotations of a full window: mean time of a slice expiry. */
+/* Rotations of a full window: median time of a slice expiry. */
 static double
 bench_rotate(const double *v, int rate)
 {
 	struct window	*w;
-	double		 tot = 0, t0, t1, ovh = 0, r[64];
+	double		 t0, t1, ovh = 0, r[64], rot[200];
 	size_t		 i = 0, s, k, nrot = 0;
 	uint64_t	 t;
 
@@ -229,14 +256,13 @@ bench_rotate(const double *v, int rate)
 				t0 = now_ns();
 				window_record(w, v[i], t);
 				t1 = now_ns();
-				tot += t1 - t0 - ovh;
-				nrot++;
+				rot[nrot++] = t1 - t0 - ovh;
 			} else
 				window_record(w, v[i], t + k * 1000 / rate);
 		}
 	}
 	window_free(w);
-	return tot / nrot;
+	return median(rot, nrot);
 }
 
 /* Largest relative error, in %, of p50 p90 p99 p999 over the window. */
@@ -288,7 +314,7 @@ bench_seed(const double *v)
 	size_t	 i, pos = 0, fill = 0;
 	volatile double sink;
 
-	t0 = now_ns();
+	t0 = cpu_ns();
 	for (i = 0; i < SEED_ADDS; i++) {
 		ring[pos] = v[i];
 		pos = (pos + 1) % SEED_N;
@@ -302,7 +328,7 @@ bench_seed(const double *v)
 		p[3] = tmp[fill - 1];
 		sink = p[0] + p[1] + p[2] + p[3];
 	}
-	t1 = now_ns();
+	t1 = cpu_ns();
 	(void)sink;
 	return (t1 - t0) / SEED_ADDS;
 }
@@ -322,31 +348,58 @@ record_only(int d, int rate)
 	return 0;
 }
 
-/* Instructions counted by callgrind inside fn, per sample; -1 if none. */
-static double
-callgrind(const char *self, const char *fn, int d, int rate)
+/*
+ * Instructions per sample counted by callgrind in record_loop() and all
+ * it calls: *all, and *rec without the lines of this file.  Returns 0,
+ * or -1 if valgrind or callgrind_annotate failed.
+ */
+static int
+callgrind(const char *self, int d, int rate, double *all, double *rec)
 {
-	char		 out[] = "/tmp/bench_window.cg.XXXXXX", cmd[1024];
-	char		 line[512];
+	char		 out[] = "/tmp/bench_window.cg.XXXXXX", cmd[2048];
+	char		 line[1024];
 	FILE		*f;
-	int		 fd;
-	double		 ir = -1;
+	int		 fd, rc = -1;
+	double		 tot = -1, mine = 0, x;
 
 	if ((fd = mkstemp(out)) == -1)
 		return -1;
 	close(fd);
 	snprintf(cmd, sizeof(cmd), "valgrind --tool=callgrind "
-	    "--callgrind-out-file=%s --toggle-collect=%s "
-	    "%s -r %d %d >/dev/null 2>&1", out, fn, self, d, rate);
-	if (system(cmd) == 0 && (f = fopen(out, "r")) != NULL) {
-		while (fgets(line, sizeof(line), f) != NULL)
-			if (strncmp(line, "summary:", 8) == 0 ||
-			    strncmp(line, "totals:", 7) == 0)
-				ir = strtod(strchr(line, ':') + 1, NULL);
-		fclose(f);
+	    "--callgrind-out-file=%s --toggle-collect='record_loop*' "
+	    "%s -r %d %d >/dev/null 2>&1", out, self, d, rate);
+	if (system(cmd) != 0)
+		goto done;
+	snprintf(cmd, sizeof(cmd), "callgrind_annotate --inclusive=no "
+	    "--threshold=100 %s 2>/dev/null", out);
+	if ((f = popen(cmd, "r")) == NULL)
+		goto done;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		/* "  5,600,016 (17.10%)  file:function [object]" */
+		char	*p = line, *q = line;
+
+		while (*p == ' ')
+			p++;
+		if (*p < '0' || *p > '9')
+			continue;
+		for (; *p != '\0' && *p != ' '; p++)
+			if (*p != ',')
+				*q++ = *p;
+		*q = '\0';
+		x = strtod(line, NULL);
+		if (strstr(p, "PROGRAM TOTALS") != NULL)
+			tot = x;
+		else if (strstr(p, "bench_window.c:") != NULL)
+			mine += x;
 	}
+	if (pclose(f) == 0 && tot > 0) {
+		*all = tot / NSAMPLES;
+		*rec = (tot - mine) / NSAMPLES;
+		rc = 0;
+	}
+ done:
 	unlink(out);
-	return ir < 0 ? -1 : ir / NSAMPLES;
+	return rc;
 }
 
 int
@@ -434,12 +487,10 @@ main(int argc, char **argv)
 	self[len] = '\0';
 	for (r = 0; r < 2; r++) {
 		for (d = 0; d < D_NDIST; d++) {
-			x = callgrind(self, "window_record", d, rates[r]);
-			b = callgrind(self, "record_loop*", d, rates[r]);
-			if (x < 0 || b < 0) {
+			if (callgrind(self, d, rates[r], &b, &x) == -1) {
 				fprintf(stderr, "bench_window: valgrind "
-				    "--tool=callgrind failed, no "
-				    "record_instructions\n");
+				    "--tool=callgrind or callgrind_annotate "
+				    "failed, no record_instructions\n");
 				return 0;
 			}
 			emit("record_instructions", x, "instr", d, rates[r]);
