@@ -100,7 +100,14 @@ def conf(mode, d, speed, top_srcdir, plugin_dir):
         k["cooldown_s"] = scaled(k.get("cooldown_s", 60), speed)
         k["verify_s"] = 0               # one window
         knobs[name] = k
-    common = {"window_s": window, "cooldown_s": scaled(60, speed)}
+    # The strategies' cooldown: one window and two ticks.  The governor
+    # verifies an action one window after it, at the next tick, and
+    # judges that tick's proposals first: a strategy cooling down for
+    # just a window proposes into the verification, is refused, and
+    # waits a whole cooldown more (a step every 2 windows, measured).
+    common = {"window_s": window,
+              "cooldown_s": scaled(MODEL_WINDOW_S + 2 * MODEL_TICK_MS / 1000,
+                                   speed)}
     extra = {
         "network": {"ncpu": 4},
         "consensus": {"ncpu": 4, "ops_min_rate": 100 * speed,
