@@ -930,7 +930,7 @@ gov_verify_due(struct governor *g, uint64_t now_ms)
 }
 
 /*
- * End of a tick: judge every queued proposal, then verify what is due.
+ * End of a tick: verify what is due, then judge every queued proposal.
  * Returns the number of actions (dry_run rows included) started.
  */
 unsigned int
@@ -940,12 +940,17 @@ governor_decide(struct governor *g, uint64_t now_ms)
 	size_t		i;
 
 	g->tickno++;
+	/*
+	 * Verifications first: a knob whose verify window ends this tick is
+	 * free (or rolling back) before its next proposal is judged, so a
+	 * strategy that waits one window does not lose a second one.
+	 */
+	gov_verify_due(g, now_ms);
 	for (i = 0; i < g->nprops; i++)
 		n += (unsigned int)gov_judge(g, i, now_ms);
 	for (i = 0; i < g->nprops; i++)
 		gov_prop_clear(&g->props[i]);
 	g->nprops = 0;
-	gov_verify_due(g, now_ms);
 	return n;
 }
 

@@ -1020,6 +1020,28 @@ t_verify_kept(void **state)
 	assert_true(node_get(&fx->node, "k") == 16);
 }
 
+/*
+ * A proposal in the tick where the knob's verification ends is judged
+ * after the verification: the knob is free again, not "verifying".
+ */
+static void
+t_verify_then_judge(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_VERIFY };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	id = apply_expecting(fx, 16, 50);
+	fake_now += 5 * S;
+	feed(fx, 80, 30);
+	assert_int_equal(tick_k(fx, 32), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'kept'", (long long)id), 1);
+	assert_int_equal(refusals(fx, "alpha", "k", "verifying"), 0);
+	assert_int_equal(nactions(fx), 2);
+}
+
 static void
 t_verify_rollback(void **state)
 {
@@ -1373,6 +1395,7 @@ main(void)
 		T(t_apply),
 		T(t_actuator_failure),
 		T(t_verify_kept),
+		T(t_verify_then_judge),
 		T(t_verify_rollback),
 		T(t_verify_unverified),
 		T(t_folding),
