@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -148,6 +149,34 @@ bs_host_ok(const struct mt_host_api *host)
 	    MT_HOST_HAS(host, stat) && MT_HOST_HAS(host, knob) &&
 	    MT_HOST_HAS(host, propose) && MT_HOST_HAS(host, config_number) &&
 	    MT_HOST_HAS(host, config_string);
+}
+
+/*
+ * The start of every bundled init: check that the host has what the
+ * strategies use, and allocate a zeroed state of size bytes.  NULL, with
+ * a sentence in err, if either fails.
+ */
+static inline void *
+bs_state_new(const struct mt_host_api *host, size_t size, char *err,
+    size_t errlen)
+{
+	void	*p;
+
+	if (!bs_host_ok(host)) {
+		snprintf(err, errlen, "host lacks functions this strategy "
+		    "needs");
+		return NULL;
+	}
+	if ((p = calloc(1, size)) == NULL)
+		snprintf(err, errlen, "out of memory");
+	return p;
+}
+
+/* Every bundled state is one allocation. */
+static inline void
+bs_destroy(void *state)
+{
+	free(state);
 }
 
 /*

@@ -114,15 +114,8 @@ consensus_init(const struct mt_host_api *host, struct mt_ctx *ctx,
 	struct bs_conf		 c = { host, ctx, err, errlen, 0 };
 
 	(void)config_json;
-	if (!bs_host_ok(host)) {
-		snprintf(err, errlen, "host lacks functions this strategy "
-		    "needs");
+	if ((s = bs_state_new(host, sizeof(*s), err, errlen)) == NULL)
 		return MT_ERR;
-	}
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return MT_ERR;
-	}
 	s->host = host;
 	bs_common_read(&c, &s->cm);
 	bs_conf_number(&c, "ops_min_rate", &s->ops_min_rate, 100, 0, 1e12);
@@ -419,12 +412,6 @@ consensus_apply(void *state, struct mt_ctx *ctx)
 	return bs_propose(s->host, ctx, &s->d);
 }
 
-static void
-consensus_destroy(void *state)
-{
-	free(state);
-}
-
 static const struct mt_strategy consensus_strategy = {
 	MT_STRATEGY_HEADER,
 	.name = "consensus",
@@ -434,7 +421,7 @@ static const struct mt_strategy consensus_strategy = {
 	.init = consensus_init,
 	.should_apply = consensus_should_apply,
 	.apply = consensus_apply,
-	.destroy = consensus_destroy,
+	.destroy = bs_destroy,
 };
 
 MT_STRATEGY_EXPORT(consensus)

@@ -70,15 +70,8 @@ cpu_init(const struct mt_host_api *host, struct mt_ctx *ctx,
 	struct bs_conf	 c = { host, ctx, err, errlen, 0 };
 
 	(void)config_json;
-	if (!bs_host_ok(host)) {
-		snprintf(err, errlen, "host lacks functions this strategy "
-		    "needs");
+	if ((p = bs_state_new(host, sizeof(*p), err, errlen)) == NULL)
 		return MT_ERR;
-	}
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return MT_ERR;
-	}
 	p->host = host;
 	bs_common_read(&c, &p->cm);
 	bs_conf_number(&c, "ncpu", &p->ncpu, bs_ncpu(), 1, 65536);
@@ -240,12 +233,6 @@ cpu_apply(void *state, struct mt_ctx *ctx)
 	return bs_propose(p->host, ctx, &p->d);
 }
 
-static void
-cpu_destroy(void *state)
-{
-	free(state);
-}
-
 static const struct mt_strategy cpu_strategy = {
 	MT_STRATEGY_HEADER,
 	.name = "cpu",
@@ -254,7 +241,7 @@ static const struct mt_strategy cpu_strategy = {
 	.init = cpu_init,
 	.should_apply = cpu_should_apply,
 	.apply = cpu_apply,
-	.destroy = cpu_destroy,
+	.destroy = bs_destroy,
 };
 
 MT_STRATEGY_EXPORT(cpu)

@@ -76,15 +76,8 @@ memory_init(const struct mt_host_api *host, struct mt_ctx *ctx,
 	struct bs_conf	 c = { host, ctx, err, errlen, 0 };
 
 	(void)config_json;
-	if (!bs_host_ok(host)) {
-		snprintf(err, errlen, "host lacks functions this strategy "
-		    "needs");
+	if ((m = bs_state_new(host, sizeof(*m), err, errlen)) == NULL)
 		return MT_ERR;
-	}
-	if ((m = calloc(1, sizeof(*m))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return MT_ERR;
-	}
 	m->host = host;
 	bs_common_read(&c, &m->cm);
 	bs_conf_number(&c, "heap_limit_mb", &m->limit, 512, 1, 1e9);
@@ -237,12 +230,6 @@ memory_apply(void *state, struct mt_ctx *ctx)
 	return bs_propose(m->host, ctx, &m->d);
 }
 
-static void
-memory_destroy(void *state)
-{
-	free(state);
-}
-
 static const struct mt_strategy memory_strategy = {
 	MT_STRATEGY_HEADER,
 	.name = "memory",
@@ -251,7 +238,7 @@ static const struct mt_strategy memory_strategy = {
 	.init = memory_init,
 	.should_apply = memory_should_apply,
 	.apply = memory_apply,
-	.destroy = memory_destroy,
+	.destroy = bs_destroy,
 };
 
 MT_STRATEGY_EXPORT(memory)

@@ -92,15 +92,8 @@ mesh_init(const struct mt_host_api *host, struct mt_ctx *ctx,
 	struct bs_conf	 c = { host, ctx, err, errlen, 0 };
 
 	(void)config_json;
-	if (!bs_host_ok(host)) {
-		snprintf(err, errlen, "host lacks functions this strategy "
-		    "needs");
+	if ((m = bs_state_new(host, sizeof(*m), err, errlen)) == NULL)
 		return MT_ERR;
-	}
-	if ((m = calloc(1, sizeof(*m))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return MT_ERR;
-	}
 	m->host = host;
 	bs_common_read(&c, &m->cm);
 	bs_conf_number(&c, "hops_p50_max", &m->hops_p50_max, 3, 0, 1000);
@@ -369,12 +362,6 @@ mesh_apply(void *state, struct mt_ctx *ctx)
 	return bs_propose(m->host, ctx, &m->d);
 }
 
-static void
-mesh_destroy(void *state)
-{
-	free(state);
-}
-
 static const struct mt_strategy mesh_strategy = {
 	MT_STRATEGY_HEADER,
 	.name = "mesh",
@@ -383,7 +370,7 @@ static const struct mt_strategy mesh_strategy = {
 	.init = mesh_init,
 	.should_apply = mesh_should_apply,
 	.apply = mesh_apply,
-	.destroy = mesh_destroy,
+	.destroy = bs_destroy,
 };
 
 MT_STRATEGY_EXPORT(mesh)

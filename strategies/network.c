@@ -73,15 +73,8 @@ network_init(const struct mt_host_api *host, struct mt_ctx *ctx,
 	struct bs_conf	 c = { host, ctx, err, errlen, 0 };
 
 	(void)config_json;
-	if (!bs_host_ok(host)) {
-		snprintf(err, errlen, "host lacks functions this strategy "
-		    "needs");
+	if ((n = bs_state_new(host, sizeof(*n), err, errlen)) == NULL)
 		return MT_ERR;
-	}
-	if ((n = calloc(1, sizeof(*n))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return MT_ERR;
-	}
 	n->host = host;
 	bs_common_read(&c, &n->cm);
 	bs_conf_number(&c, "rtt_enter_ms", &n->rtt_enter, 100, 0, 1e9);
@@ -255,12 +248,6 @@ network_apply(void *state, struct mt_ctx *ctx)
 	return bs_propose(n->host, ctx, &n->d);
 }
 
-static void
-network_destroy(void *state)
-{
-	free(state);
-}
-
 static const struct mt_strategy network_strategy = {
 	MT_STRATEGY_HEADER,
 	.name = "network",
@@ -269,7 +256,7 @@ static const struct mt_strategy network_strategy = {
 	.init = network_init,
 	.should_apply = network_should_apply,
 	.apply = network_apply,
-	.destroy = network_destroy,
+	.destroy = bs_destroy,
 };
 
 MT_STRATEGY_EXPORT(network)
