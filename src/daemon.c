@@ -33,25 +33,31 @@ static void	daemon_registry_stop(struct daemon *);
 static int	daemon_registry_reload(struct daemon *, const struct mt_config *);
 
 /*
- * The subsystems, in start order.  stop runs in reverse; reload (optional)
- * may refuse a new configuration by returning -1, which keeps the old one
- * for every subsystem.
+ * The subsystems, in start order.  stop runs in reverse.  On a reload every
+ * check runs first, and any of them may refuse the new configuration,
+ * which then changes nothing; then every reload hook applies it.
  */
 static const struct daemon_subsystem {
 	const char	*name;
 	int		(*start)(struct daemon *);
 	void		(*stop)(struct daemon *);
 	int		(*reload)(struct daemon *, const struct mt_config *);
+	/* Optional: may refuse a reload before any subsystem applies it. */
+	int		(*check)(struct daemon *, const struct mt_config *);
 } subsystems[] = {
-	{ "signals", signals_start, signals_stop, NULL },
-	{ "audit", daemon_audit_start, daemon_audit_stop, daemon_audit_reload },
-	{ "registry", daemon_registry_start, daemon_registry_stop, daemon_registry_reload },
-	{ "governor", governor_start, governor_stop, governor_reload },
-	{ "engine", engine_start, engine_stop, engine_reload },
-	{ "ingest", ingest_start, ingest_stop, ingest_reload },
-	{ "collect", collect_start, collect_stop, collect_reload },
-	{ "api", api_start, api_stop, api_reload },
-	{ "tick", tick_start, tick_stop, tick_reload },
+#define SUBSYSTEM(name, prefix) \
+	{ name, prefix##_start, prefix##_stop, prefix##_reload, NULL }
+	{ "signals", signals_start, signals_stop, NULL, NULL },
+	SUBSYSTEM("audit", daemon_audit),
+	SUBSYSTEM("registry", daemon_registry),
+	{ "governor", governor_start, governor_stop, governor_reload,
+	    governor_check },
+	SUBSYSTEM("engine", engine),
+	SUBSYSTEM("ingest", ingest),
+	SUBSYSTEM("collect", collect),
+	SUBSYSTEM("api", api),
+	SUBSYSTEM("tick", tick),
+#undef SUBSYSTEM
 };
 
 static int
@@ -202,6 +208,17 @@ daemon_reload(struct daemon *d)
 	}
 	if (d->force_dry_run)
 		nc->dry_run = 1;
+	for (i = 0; i < nitems(subsystems); i++) {
+		if (subsystems[i].check == NULL)
+			continue;
+		if (subsystems[i].check(d, nc) == -1) {
+			log_warnx("reload refused by %s; keeping the running "
+			    "configuration", subsystems[i].name);
+			config_free(nc);
+			d->reload_failures++;
+			return -1;
+		}
+	}
 	for (i = 0; i < nitems(subsystems); i++) {
 		if (subsystems[i].reload == NULL)
 			continue;

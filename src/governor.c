@@ -1392,6 +1392,56 @@ governor_stop(struct daemon *d)
 }
 
 /*
+ * Whether configuration c's actuators can be set up on base: each backend
+ * checks its own settings (a loopback URL, an allow list, ...).  Returns
+ * 0, or -1 with each reason appended to errs as "FILE: actuators: ...".
+ * For -t and before a reload.
+ */
+int
+governor_check_actuators(struct event_base *base, const struct mt_config *c,
+    struct conf_errors *errs)
+{
+	struct actuators	*na;
+	size_t			 before = errs->n, i;
+	char			*line;
+
+	if ((na = actuators_new(base, c, errs)) != NULL) {
+		actuators_free(na);
+		return 0;
+	}
+	for (i = before; i < errs->n; i++) {
+		xasprintf(&line, "%s: actuators: %s", c->file, errs->v[i]);
+		free(errs->v[i]);
+		errs->v[i] = line;
+	}
+	return -1;
+}
+
+/*
+ * Before a reload touches anything: refuse it while actions or reads are
+ * in flight (their actuators would go), or when the new actuators cannot
+ * be set up.
+ */
+int
+governor_check(struct daemon *d, const struct mt_config *nc)
+{
+	struct conf_errors	 errs = { NULL, 0 };
+	size_t			 busy, i;
+	int			 r;
+
+	if ((busy = governor_in_flight(d->governor)) > 0) {
+		log_warnx("governor: %zu actions or reads in flight; reload "
+		    "again when they finish", busy);
+		return -1;
+	}
+	r = governor_check_actuators(d->base, nc, &errs);
+	for (i = 0; i < errs.n; i++)
+		log_warnx("%s", errs.v[i]);
+	config_errors_clear(&errs);
+	return r;
+}
+
+/*
  * New knobs and actuators.  Refused (-1, nothing changed) while anything
  * is in flight: an action holds a pointer to its knob, which the new
  * table replaces, and every operation belongs to the old actuators,

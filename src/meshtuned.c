@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "meshtuned.h"
 
 #define DEFAULT_CONF	MT_SYSCONFDIR "/meshtune/meshtuned.conf"
@@ -80,6 +82,17 @@ main(int argc, char **argv)
 		d.conf->dry_run = 1;
 	if (check) {
 		size_t refused = engine_check(d.conf);
+		struct event_base *base = event_base_new();
+
+		if (base == NULL)
+			fatalx("cannot create an event loop");
+		if (governor_check_actuators(base, d.conf, &errs) == -1) {
+			report_errors(&errs);
+			event_base_free(base);
+			config_free(d.conf);
+			return 1;
+		}
+		event_base_free(base);
 
 		config_free(d.conf);
 		if (refused > 0) {

@@ -465,6 +465,9 @@ int		 governor_resume(struct governor *, const char *);
 const char	*governor_last_decision(struct governor *, const char *,
 		    uint64_t *);
 size_t		 governor_in_flight(const struct governor *);
+int		 governor_check(struct daemon *, const struct mt_config *);
+int		 governor_check_actuators(struct event_base *,
+		    const struct mt_config *, struct conf_errors *);
 void		 governor_clock(uint64_t (*)(void));
 
 /* prom.c */

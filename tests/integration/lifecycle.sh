@@ -67,6 +67,14 @@ st=0
 grep -qx "$T/bad: bogus: expected one of .*, got an unknown key" "$T/err" ||
     fail "unknown key not reported: $(cat "$T/err")"
 grep -qx "meshtuned: 2 configuration errors" "$T/err" || fail "no error count"
+# An actuator its backend refuses (an http URL off loopback) fails -t too.
+printf '{ "actuators": { "a": { "type": "http", "url": "http://10.1.2.3/x" } } }' \
+    > "$T/bad"
+st=0
+"$top_builddir/meshtuned" -t -c "$T/bad" 2>"$T/err" || st=$?
+[ "$st" -eq 1 ] || fail "-t accepted a non-loopback http actuator"
+grep -q "^$T/bad: actuators: actuator \"a\": .*must be a loopback" "$T/err" ||
+    fail "non-loopback actuator: $(cat "$T/err")"
 st=0
 "$top_builddir/meshtuned" -t -c "$T/nonexistent" 2>"$T/err" || st=$?
 [ "$st" -eq 1 ] || fail "-t on a missing file exited $st"
