@@ -8,7 +8,11 @@
  *
  *  grow	net.rtt_ms p95 > rtt_enter_ms and net.send_queue p90 >
  *		net.batch_size, on confirm_ticks ticks: the delay is
- *		queueing, which batching amortises -> batch_size x2.
+ *		queueing, which batching amortises -> batch_size x2, or x4
+ *		(batch_grow_far) when both are far_factor (4) times over:
+ *		on the simulated node congestion needs 8 -> 32, and two x2
+ *		steps, each waiting a verify window, took 147 s against
+ *		the 120 s a disturbance may last.
  *  compress	net.rtt_ms p95 > rtt_enter_ms and net.msg_bytes p50 >
  *		net.compress_min_bytes and proc.cpu_pct p90 < cpu_max_pct
  *		of ncpu CPUs, on confirm_ticks ticks -> compress_min_bytes /2.
@@ -25,7 +29,7 @@
  * Configuration (the strategy's "config" object; every key optional):
  *	rtt_enter_ms 100, rtt_exit_ms 50, queue_exit 1, exit_windows 3,
  *	cpu_max_pct 70, ncpu (processors online), batch_grow 2,
- *	batch_shrink 0.5, delay_shrink 0.75, compress_shrink 0.5, and the
+ *	batch_grow_far 4, far_factor 4, batch_shrink 0.5, delay_shrink 0.75, compress_shrink 0.5, and the
  *	keys of every bundled strategy: window_s 60, confirm_ticks 2,
  *	cooldown_s 60, min_count_p50 20, min_count_p90 30,
  *	min_count_p95 50, min_count_p99 200, min_count_p999 2000.
@@ -55,6 +59,7 @@ struct network {
 	double			 rtt_enter, rtt_exit, queue_exit;
 	double			 exit_windows, cpu_max_pct, ncpu;
 	double			 batch_grow, batch_shrink, delay_shrink;
+	double			 batch_grow_far, far_factor;
 	double			 compress_shrink;
 	/* hysteresis and cooldowns */
 	struct bs_confirm	 grow, compress;
@@ -84,6 +89,9 @@ network_init(const struct mt_host_api *host, struct mt_ctx *ctx,
 	bs_conf_number(&c, "cpu_max_pct", &n->cpu_max_pct, 70, 0, 100);
 	bs_conf_number(&c, "ncpu", &n->ncpu, bs_ncpu(), 1, 65536);
 	bs_conf_number(&c, "batch_grow", &n->batch_grow, 2, 1.01, 16);
+	bs_conf_number(&c, "batch_grow_far", &n->batch_grow_far, 4, 1.01,
+	    64);
+	bs_conf_number(&c, "far_factor", &n->far_factor, 4, 1, 1e6);
 	bs_conf_number(&c, "batch_shrink", &n->batch_shrink, 0.5, 0.01,
 	    0.99);
 	bs_conf_number(&c, "delay_shrink", &n->delay_shrink, 0.75, 0.01,
@@ -123,7 +131,7 @@ network_should_apply(void *state, struct mt_ctx *ctx)
 	uint64_t		 gap, held;
 	double			 rtt, queue, msg = 0, cpu = 0, next = 0;
 	int			 has_rtt, has_queue, has_msg, has_cpu;
-	int			 grow, compress, shrink;
+	int			 grow, compress, shrink, far;
 
 	memset(&f, 0, sizeof(f));
 	bs_eval_start(e, n->host, ctx, &n->cm);
@@ -157,15 +165,19 @@ network_should_apply(void *state, struct mt_ctx *ctx)
 	d->expect_stat = "p95";
 	d->expect_dir = -1;
 	bs_ev_open(&ev, d->evidence, sizeof(d->evidence));
+	/* Far over both thresholds: one bigger step, not two windows. */
+	far = grow && rtt > n->far_factor * n->rtt_enter &&
+	    queue > n->far_factor * batch.value;
 	if (grow && bs_cool_ok(&n->cool[C_BATCH], e->now, n->cm.cooldown_s) &&
-	    bs_step(&batch, +1, n->batch_grow, 0, batch.max, &next)) {
+	    bs_step(&batch, +1, far ? n->batch_grow_far : n->batch_grow, 0,
+	    batch.max, &next)) {
 		snprintf(d->reason, sizeof(d->reason), "%s p95 %s ms > %s ms "
 		    "over %s s on %u ticks and %s p90 %s > %s %s: the delay "
-		    "is queueing, batch more: %s %s -> %s", RTT, bs_f(&f, rtt),
+		    "is queueing, batch %s: %s %s -> %s", RTT, bs_f(&f, rtt),
 		    bs_f(&f, n->rtt_enter), bs_f(&f, n->cm.window_s),
 		    n->grow.n, QUEUE, bs_f(&f, queue), K_BATCH,
-		    bs_f(&f, batch.value), K_BATCH, bs_f(&f, batch.value),
-		    bs_f(&f, next));
+		    bs_f(&f, batch.value), far ? "much more (both far over)" :
+		    "more", K_BATCH, bs_f(&f, batch.value), bs_f(&f, next));
 		network_evidence(n, &ev);
 		bs_ev_threshold(&ev, "rtt_enter_ms", n->rtt_enter);
 		bs_ev_threshold(&ev, "send_queue_p90_above", batch.value);

@@ -221,6 +221,32 @@ test_network_grow(void **state)
 	    -1, "16 -> 32", NULL);
 }
 
+/* Far over both thresholds (4x by default): one x4 step, not two x2. */
+static void
+test_network_grow_far(void **state)
+{
+	struct mock_host	*mh = *state;
+
+	network_knobs(mh);
+	network_congested(mh);
+	mock_host_set_stat(mh, "net.rtt_ms", "p95", 1764);
+	mock_host_set_stat(mh, "net.send_queue", "p90", 950);
+	load(mh, meshtune_strategy_network, "{\"ncpu\":4}");
+	assert_int_equal(tick(mh), 0);
+	assert_int_equal(tick(mh), 1);
+	check(last(mh), MT_ACT_SET, "net.batch_size", 32, "net.rtt_ms", "p95",
+	    -1, "batch much more (both far over)", "net.batch_size 8 -> 32",
+	    NULL);
+	/* Far over on rtt alone is an ordinary step. */
+	mock_host_set_knob(mh, "net.batch_size", 8, 1, 64);
+	mock_host_set_stat(mh, "net.send_queue", "p90", 23);
+	load(mh, meshtune_strategy_network, "{\"ncpu\":4}");
+	assert_int_equal(tick(mh), 0);
+	assert_int_equal(tick(mh), 1);
+	check(last(mh), MT_ACT_SET, "net.batch_size", 16, "net.rtt_ms", "p95",
+	    -1, "8 -> 16", NULL);
+}
+
 static void
 test_network_min_count(void **state)
 {
@@ -1222,6 +1248,7 @@ main(void)
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_network_grow),
+		T(test_network_grow_far),
 		T(test_network_min_count),
 		T(test_network_noise_and_band),
 		T(test_network_bounds),
