@@ -660,8 +660,7 @@ api_reload(struct daemon *d, const struct mt_config *nc)
 {
 	const char	*old = d->api ? d->api->bound : NULL;
 
-	if ((old == NULL) != (nc->api == NULL) ||
-	    (old != NULL && strcmp(old, nc->api) != 0))
+	if (!config_same(old, nc->api))
 		log_warnx("api: listen.api changed; it takes effect when "
 		    "meshtuned restarts");
 	return 0;

@@ -85,15 +85,12 @@ collect_stop(struct daemon *d)
 	d->collect = NULL;
 }
 
-#define COLLECT_SAME(a, b) (((a) == NULL && (b) == NULL) || \
-	((a) != NULL && (b) != NULL && strcmp((a), (b)) == 0))
-
 /* A new pid file or /proc root starts a fresh collector. */
 int
 collect_reload(struct daemon *d, const struct mt_config *nc)
 {
-	if (COLLECT_SAME(d->conf->pid_file, nc->pid_file) &&
-	    COLLECT_SAME(d->conf->proc_root, nc->proc_root))
+	if (config_same(d->conf->pid_file, nc->pid_file) &&
+	    config_same(d->conf->proc_root, nc->proc_root))
 		return 0;
 	proc_collector_free(d->collect->proc);
 	collect_open_proc(d, nc);

@@ -1037,6 +1037,18 @@ config_errors_clear(struct conf_errors *errs)
 	errs->n = 0;
 }
 
+/*
+ * Whether two optional settings are the same: both absent, or equal
+ * strings.  Reload hooks use it to see what changed.
+ */
+int
+config_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
 /* The actuator called name, or NULL. */
 const struct mt_actuator_conf *
 config_actuator(const struct mt_config *c, const char *name)

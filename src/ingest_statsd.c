@@ -353,13 +353,10 @@ ingest_reload(struct daemon *d, const struct mt_config *nc)
 	const struct mt_config	*oc = d->conf;
 	size_t			 i;
 
-#define INGEST_SAME(a, b) (((a) == NULL && (b) == NULL) || \
-	((a) != NULL && (b) != NULL && strcmp((a), (b)) == 0))
-	if (!INGEST_SAME(oc->statsd_udp, nc->statsd_udp) ||
-	    !INGEST_SAME(oc->statsd_unix, nc->statsd_unix))
+	if (!config_same(oc->statsd_udp, nc->statsd_udp) ||
+	    !config_same(oc->statsd_unix, nc->statsd_unix))
 		log_warnx("ingest: listen.statsd_* changed; it takes effect "
 		    "when meshtuned restarts");
-#undef INGEST_SAME
 	if (oc->statsd_rcvbuf != nc->statsd_rcvbuf)
 		for (i = 0; i < d->ingest->nsocks; i++)
 			ingest_rcvbuf(&d->ingest->socks[i],

@@ -131,6 +131,7 @@ const struct mt_actuator_conf *config_actuator(const struct mt_config *,
 		    const char *);
 const struct mt_knob_conf *config_knob(const struct mt_config *, const char *);
 size_t		 config_key_paths(const char ***);
+int		 config_same(const char *, const char *);
 int		 config_parse_addr(const char *, struct sockaddr_storage *,
 		    socklen_t *);
 
