@@ -22,7 +22,12 @@
  *     before the change: kept if it moved the expected way by at least
  *     VERIFY_IMPROVE (10 %), else rolled back (a rollback row, the
  *     knob's cooldown doubled); unverified with fewer than
- *     VERIFY_MIN_SAMPLES samples before (no baseline) or after.
+ *     VERIFY_MIN_SAMPLES samples before (no baseline) or after.  A
+ *     rollback that cannot start or fails is tried again after
+ *     ROLLBACK_RETRY_S, doubled each time, ROLLBACK_TRIES times in all;
+ *     the knob stays "verifying" meanwhile, so nothing else moves it.
+ *     After the last try the action's outcome stays empty and the next
+ *     start judges it again.
  * Every refusal has a reason code, counted in the audit log's decisions
  * table.  Cooldowns (doubled once per rollback of the last hour), the
  * budget, flap history, each knob's value and pending verifications (at
@@ -56,6 +61,8 @@
 #define COOLDOWN_MAX_S		86400	/* rollbacks double up to this */
 #define FLAP_HISTORY		16	/* reversal times kept per knob */
 #define BUDGET_WINDOW_MS	3600000
+#define ROLLBACK_TRIES		6	/* waits 10+20+40+80+160 s: 5 min */
+#define ROLLBACK_RETRY_S	10	/* first wait, doubled each time */
 
 /* One strategy's run of proposals for one knob in one direction (for_s). */
 struct gov_sustain {
@@ -111,6 +118,7 @@ struct gov_verify {
 	double		 baseline;
 	double		 old_value;	/* to roll back to */
 	uint64_t	 due_ms;	/* monotonic */
+	unsigned int	 tries;		/* >0: a rollback to try again */
 };
 
 /*
@@ -136,6 +144,7 @@ struct gov_job {
 	int		 expect_dir;
 	double		 baseline;
 	int64_t		 verify_s;
+	unsigned int	 tries;		/* rollback: attempts so far */
 };
 
 struct gov_last {
@@ -172,6 +181,8 @@ static uint64_t	(*gov_clock)(void) = clock_mono_ms;
 
 static void	gov_job_pending_cb(int64_t, void *);
 static void	gov_job_free(struct gov_job *);
+static void	gov_rollback_later(struct governor *, const struct gov_verify *,
+		    uint64_t);
 
 static struct gov_knob *
 gov_knob_find(struct governor *g, const char *name)
@@ -632,6 +643,15 @@ gov_job_fail(struct gov_job *job, const char *error)
 	(void)audit_event(g->d->audit, "actuator_fault", job->k->name, error,
 	    NULL);
 	gov_note(g, job->strategy, "failed %s: %s", job->k->name, error);
+	if (job->parent_id != 0) {
+		struct gov_verify	v = {
+			.id = job->parent_id, .knob = job->k->name,
+			.strategy = job->strategy, .metric = job->expect_metric,
+			.stat = job->expect_stat, .old_value = job->target,
+			.tries = job->tries };
+
+		gov_rollback_later(g, &v, g->clock());
+	}
 	gov_job_free(job);
 }
 
@@ -652,6 +672,7 @@ gov_verify_add(struct governor *g, struct gov_job *job, uint64_t due_ms)
 	v->baseline = job->baseline;
 	v->old_value = job->old_value;
 	v->due_ms = due_ms;
+	v->tries = 0;
 	job->k->verifying = job->id;
 }
 
@@ -779,25 +800,26 @@ gov_job_pending_cb(int64_t id, void *arg)
 }
 
 /*
- * Start a rollback of verification v to its old value.  Returns 0, or -1
- * if it cannot start (the old value is unknown, the knob is busy or gone,
- * the log refused the row).
+ * Start rolling the knob of verification v back to its old value, with
+ * reason for the row; v->tries rollbacks of it were tried before.  If it
+ * cannot start now (the knob is busy or no longer configured, the log
+ * refused the row), that counts as a try and it is tried again later.
  */
-static int
+static void
 gov_rollback(struct governor *g, struct gov_knob *k,
-    const struct gov_verify *v, double after, const char *evidence)
+    const struct gov_verify *v, const char *reason, const char *evidence,
+    uint64_t now_ms)
 {
 	const struct mt_knob_conf	*kc = config_knob(g->d->conf, k->name);
+	struct gov_verify		 tried = *v;
 	struct audit_action		 row;
 	struct gov_job			*job;
-	char				*reason;
 
-	if (kc == NULL || isnan(v->old_value) || k->busy)
-		return -1;
-	xasprintf(&reason, "rollback of action %lld: %s %s went from %g to "
-	    "%g, not %s by %d%%", (long long)v->id, v->metric, v->stat,
-	    v->baseline, after, v->dir < 0 ? "down" : "up",
-	    (int)(VERIFY_IMPROVE * 100));
+	tried.tries++;
+	if (kc == NULL || k->busy) {
+		gov_rollback_later(g, &tried, now_ms);
+		return;
+	}
 	memset(&row, 0, sizeof(row));
 	row.strategy = v->strategy;
 	row.kind = AUDIT_ROLLBACK;
@@ -819,20 +841,79 @@ gov_rollback(struct governor *g, struct gov_knob *k,
 	job->strategy = xstrdup(v->strategy);
 	job->priority = gov_priority(g, v->strategy);
 	job->parent_id = v->id;
+	job->tries = tried.tries;
+	/* Kept for a retry, should this one fail. */
+	job->expect_metric = gov_strdup(v->metric);
+	job->expect_stat = gov_strdup(v->stat);
 	k->busy = 1;
-	k->cooldown_s = k->cooldown_s * 2 > COOLDOWN_MAX_S ? COOLDOWN_MAX_S :
-	    (k->cooldown_s ? k->cooldown_s * 2 : 60);
+	if (v->tries == 0)
+		k->cooldown_s = k->cooldown_s * 2 > COOLDOWN_MAX_S ?
+		    COOLDOWN_MAX_S : (k->cooldown_s ? k->cooldown_s * 2 : 60);
 	TAILQ_INSERT_TAIL(&g->jobs, job, entry);
 	g->njobs++;
 	log_warnx("governor: %s", reason);
 	if (audit_action_begin(g->d->audit, &row, gov_job_pending_cb, job) ==
 	    -1) {
-		free(reason);
 		gov_job_free(job);
-		return -1;
+		gov_rollback_later(g, &tried, now_ms);
 	}
+}
+
+/*
+ * The v->tries-th rollback of v could not start or failed: try again
+ * later, or give up for this run after ROLLBACK_TRIES (the outcome stays
+ * empty, so the next start judges the action again).
+ */
+static void
+gov_rollback_later(struct governor *g, const struct gov_verify *v,
+    uint64_t now_ms)
+{
+	struct gov_knob		*k = gov_knob_find(g, v->knob);
+	struct gov_verify	*r;
+	char			*msg;
+
+	if (k == NULL || v->tries >= ROLLBACK_TRIES) {
+		xasprintf(&msg, "action %lld made things worse and was not "
+		    "rolled back after %u tries; the next start tries again",
+		    (long long)v->id, v->tries);
+		log_warnx("governor: %s: %s", v->knob, msg);
+		(void)audit_event(g->d->audit, "rollback_failed", v->knob, msg,
+		    NULL);
+		free(msg);
+		return;
+	}
+	g->verifs = xreallocarray(g->verifs, g->nverifs + 1, sizeof(*r));
+	r = &g->verifs[g->nverifs++];
+	*r = *v;
+	r->knob = xstrdup(v->knob);
+	r->strategy = xstrdup(v->strategy);
+	r->metric = gov_strdup(v->metric);
+	r->stat = gov_strdup(v->stat);
+	r->due_ms = now_ms + ((uint64_t)ROLLBACK_RETRY_S * 1000 <<
+	    (r->tries - 1));
+	k->verifying = v->id;
+	log_warnx("governor: %s: rollback of action %lld retried in %llu s",
+	    v->knob, (long long)v->id,
+	    (unsigned long long)(r->due_ms - now_ms) / 1000);
+}
+
+/* Try a rollback again (v->tries were tried). */
+static void
+gov_rollback_retry(struct governor *g, const struct gov_verify *v,
+    uint64_t now_ms)
+{
+	struct gov_knob	*k = gov_knob_find(g, v->knob);
+	char		*reason;
+
+	if (k != NULL)
+		k->verifying = 0;
+	xasprintf(&reason, "rollback of action %lld, try %u: %s back to %g",
+	    (long long)v->id, v->tries + 1, v->knob, v->old_value);
+	if (k == NULL)
+		gov_rollback_later(g, v, now_ms);
+	else
+		gov_rollback(g, k, v, reason, NULL, now_ms);
 	free(reason);
-	return 0;
 }
 
 static void
@@ -859,7 +940,7 @@ gov_verify_one(struct governor *g, const struct gov_verify *v,
 	struct series			*s;
 	struct tick			*t = tick_new(g->d, now_ms);
 	enum audit_outcome		 out;
-	char				*evidence, b[32], af[32];
+	char				*evidence, *reason, b[32], af[32];
 	double				 after = NAN;
 	int				 better;
 
@@ -894,16 +975,20 @@ gov_verify_one(struct governor *g, const struct gov_verify *v,
 		k->verifying = 0;
 	if (out != AUDIT_ROLLED_BACK)
 		(void)audit_action_outcome(g->d->audit, v->id, out);
-	else if (k == NULL || gov_rollback(g, k, v, after, evidence) == -1) {
-		/*
-		 * The outcome stays empty: the next start verifies it
-		 * again and retries the rollback.
-		 */
+	else if (k == NULL || isnan(v->old_value)) {
+		/* Nothing to go back to: the outcome stays empty. */
 		log_warnx("governor: action %lld on %s made things worse "
-		    "but cannot be rolled back", (long long)v->id, v->knob);
+		    "but its old value is unknown", (long long)v->id, v->knob);
 		(void)audit_event(g->d->audit, "rollback_failed", v->knob,
-		    "action made things worse but cannot be rolled back",
+		    "action made things worse; its old value is unknown",
 		    evidence);
+	} else {
+		xasprintf(&reason, "rollback of action %lld: %s %s went from "
+		    "%g to %g, not %s by %d%%", (long long)v->id, v->metric,
+		    v->stat, v->baseline, after, v->dir < 0 ? "down" : "up",
+		    (int)(VERIFY_IMPROVE * 100));
+		gov_rollback(g, k, v, reason, evidence, now_ms);
+		free(reason);
 	}
 	gov_note(g, v->strategy, "verified %s: %s", v->knob,
 	    audit_outcome_name(out));
@@ -924,7 +1009,10 @@ gov_verify_due(struct governor *g, uint64_t now_ms)
 		/* Take it out first: judging it may add to the array. */
 		v = g->verifs[i];
 		g->verifs[i] = g->verifs[--g->nverifs];
-		gov_verify_one(g, &v, now_ms);
+		if (v.tries > 0)
+			gov_rollback_retry(g, &v, now_ms);
+		else
+			gov_verify_one(g, &v, now_ms);
 		gov_verify_clear(&v);
 	}
 }

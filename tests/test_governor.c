@@ -1075,6 +1075,83 @@ t_verify_rollback(void **state)
 	assert_int_equal(tick_k(fx, 16), 1);
 }
 
+/*
+ * A rollback the node refuses is tried again after 10 s, 20 s, ... with
+ * the knob held meanwhile; the first one that works settles the action.
+ */
+static void
+t_rollback_retried(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_KC("10", ", \"verify_s\": 5") };
+	int64_t		 id, rb;
+
+	fx_start(fx, &o);
+	id = apply_expecting(fx, 16, 50);
+	fake_now += 6 * S;
+	feed(fx, 150, 30);	/* worse */
+	fx->node.fail_set = 1;
+	decide(fx);
+	rb = last_id(fx);
+	assert_true(row_is(fx, rb, "rollback", "failed", 16, 8));
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome IS NULL", (long long)id), 1);
+	assert_true(node_get(&fx->node, "k") == 16);
+	/* Held: no other change while the rollback waits. */
+	fake_now += 5 * S;
+	assert_int_equal(tick_k(fx, 32), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "verifying"), 1);
+	/* Second try, 10 s after the first, fails too; the third works. */
+	fake_now += 5 * S;
+	decide(fx);
+	assert_true(last_id(fx) == rb + 1);
+	assert_true(row_is(fx, rb + 1, "rollback", "failed", 16, 8));
+	fx->node.fail_set = 0;
+	fake_now += 19 * S;
+	decide(fx);
+	assert_true(last_id(fx) == rb + 1);
+	fake_now += 1 * S;
+	decide(fx);
+	assert_true(row_is(fx, rb + 2, "rollback", "applied", 16, 8));
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND parent_id = %lld AND reason LIKE '%%try 3%%'",
+	    (long long)(rb + 2), (long long)id), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'rolled_back'", (long long)id), 1);
+	assert_true(node_get(&fx->node, "k") == 8);
+	assert_true(believed(fx, "k") == 8);
+}
+
+/* After ROLLBACK_TRIES refusals the governor says so and lets go. */
+static void
+t_rollback_gives_up(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_KC("10", ", \"verify_s\": 5") };
+	int64_t		 id;
+	int		 i;
+
+	fx_start(fx, &o);
+	id = apply_expecting(fx, 16, 50);
+	fake_now += 6 * S;
+	feed(fx, 150, 30);
+	fx->node.fail_set = 1;
+	decide(fx);
+	for (i = 0; i < 10; i++) {
+		fake_now += 400 * S;
+		decide(fx);
+	}
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE "
+	    "kind = 'rollback' AND status = 'failed' AND parent_id = %lld",
+	    (long long)id), 6);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'rollback_failed' AND source = 'k' AND message LIKE "
+	    "'%%after 6 tries%%'"), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome IS NULL", (long long)id), 1);
+	assert_true(node_get(&fx->node, "k") == 16);
+}
+
 static void
 t_verify_unverified(void **state)
 {
@@ -1397,6 +1474,8 @@ main(void)
 		T(t_verify_kept),
 		T(t_verify_then_judge),
 		T(t_verify_rollback),
+		T(t_rollback_retried),
+		T(t_rollback_gives_up),
 		T(t_verify_unverified),
 		T(t_folding),
 		T(t_restart_cooldown),
