@@ -42,10 +42,6 @@
 #define INGEST_BATCH	32		/* datagrams per recvmmsg */
 #define INGEST_DGRAM	65536		/* largest datagram kept whole */
 #define INGEST_ROUNDS	64		/* batches per wake-up */
-#define INGEST_DEFER_MIN_MS 2		/* light traffic: first delay */
-#define INGEST_DEFER_MAX_MS 16		/* and the longest */
-#define INGEST_WAKE_LOW	128		/* datagrams: fewer, wait longer */
-#define INGEST_WAKE_HIGH 512		/* more: wait less */
 
 struct ingest_sock {
 	int		 fd;
@@ -147,6 +143,27 @@ ingest_drain(struct ingest_sock *is)
 	return -1;
 }
 
+/*
+ * The delay before the next deferred read, from the current one (ms) and
+ * what the read just made got (datagrams): twice as long while a read
+ * finds fewer than INGEST_WAKE_LOW, half when one finds more than
+ * INGEST_WAKE_HIGH, always within [INGEST_DEFER_MIN_MS,
+ * INGEST_DEFER_MAX_MS].  Pure: the policy of ingest_defer_cb().
+ */
+unsigned int
+ingest_defer_next(unsigned int ms, int got)
+{
+	if (got < INGEST_WAKE_LOW && ms < INGEST_DEFER_MAX_MS)
+		ms *= 2;
+	else if (got > INGEST_WAKE_HIGH && ms > INGEST_DEFER_MIN_MS)
+		ms /= 2;
+	if (ms < INGEST_DEFER_MIN_MS)
+		ms = INGEST_DEFER_MIN_MS;
+	if (ms > INGEST_DEFER_MAX_MS)
+		ms = INGEST_DEFER_MAX_MS;
+	return ms;
+}
+
 /* Read again defer_ms from now; -1 if the timer cannot be set. */
 static int
 ingest_defer(struct ingest_sock *is)
@@ -189,11 +206,7 @@ ingest_defer_cb(evutil_socket_t fd, short events, void *arg)
 
 	got = ingest_drain(is);
 	if (got > 0) {
-		if (got < INGEST_WAKE_LOW && is->defer_ms < INGEST_DEFER_MAX_MS)
-			is->defer_ms *= 2;
-		else if (got > INGEST_WAKE_HIGH &&
-		    is->defer_ms > INGEST_DEFER_MIN_MS)
-			is->defer_ms /= 2;
+		is->defer_ms = ingest_defer_next(is->defer_ms, got);
 		if (ingest_defer(is) == 0)
 			return;
 	}
