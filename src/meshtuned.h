@@ -406,8 +406,13 @@ struct ingest_stats {
 	int		 rcvbuf;		/* bytes the kernel granted */
 	int		 udp_port;		/* bound port, for port 0 */
 };
+#define INGEST_DEFER_MIN_MS	2	/* light traffic: first read delay */
+#define INGEST_DEFER_MAX_MS	16	/* and the longest */
+#define INGEST_WAKE_LOW		128	/* datagrams: fewer, wait longer */
+#define INGEST_WAKE_HIGH	512	/* more: wait less */
 int		 ingest_start(struct daemon *);
 void		 ingest_stop(struct daemon *);
+unsigned int	 ingest_defer_next(unsigned int, int);
 int		 ingest_reload(struct daemon *, const struct mt_config *);
 const struct ingest_stats *ingest_stats(const struct daemon *);
 const struct statsd_stats *ingest_parser_stats(const struct daemon *);

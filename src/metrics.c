@@ -350,15 +350,26 @@ metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
 				__builtin_prefetch((const char *)slot->s + 64);
 			}
 		}
-		/* That series is in cache by now: fetch its window. */
+		/*
+		 * That series is in cache by now: fetch its window, or for
+		 * a counter the slice it adds to.
+		 */
 		if (i + MB_DIST < b->n) {
 			ln = &b->lines[i + MB_DIST];
 			slot = metrics_home(m, ln->hash);
-			if (slot->s != NULL && slot->hash == ln->hash &&
-			    slot->s->w != NULL) {
-				__builtin_prefetch(slot->s->w);
-				__builtin_prefetch((const char *)slot->s->w +
-				    64);
+			if (slot->s != NULL && slot->hash == ln->hash) {
+				const struct series *s = slot->s;
+
+				if (s->w != NULL) {
+					__builtin_prefetch(s->w);
+					__builtin_prefetch((const char *)s->w +
+					    64);
+				} else {
+					size_t j = s->slice_epoch % m->slices;
+
+					__builtin_prefetch(&s->slice_sum[j], 1);
+					__builtin_prefetch(&s->slice_n[j], 1);
+				}
 			}
 		}
 		metrics_add_line(m, &b->lines[i], now_ms);
