@@ -10,19 +10,24 @@
  * hash table (FNV-1a of the name).  Tags and rates are not looked at.  No
  * meshtune code is used, on purpose.
  *
+ * With -g it asks for UDP_GRO, as meshtuned does, and cuts a coalesced
+ * train of datagrams back into datagrams by the segment size the kernel
+ * attaches; without, every datagram is one message.
+ *
  * It prints {"port":N} on start.  SIGUSR1 prints a report line, SIGTERM
  * or SIGINT prints one and exits:
  *	{"bare":{"lines":..,"bad":..,"datagrams":..,"names":..,
  *	"kernel_drops":..}}
  * kernel_drops is the socket's SO_RXQ_OVFL counter.
  *
- * usage: bare_receiver [-p port]
+ * usage: bare_receiver [-g] [-p port]
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -176,22 +181,50 @@ note_drops(struct msghdr *mh)
 		}
 }
 
+/* One message: a datagram, or a GRO train of datagrams of seg bytes. */
+static void
+message(const char *p, size_t len, struct msghdr *mh)
+{
+	struct cmsghdr	*c;
+	size_t		 seg = len, n;
+	int		 size;
+
+	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c))
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			memcpy(&size, CMSG_DATA(c), sizeof(size));
+			if (size > 0)
+				seg = (size_t)size;
+		}
+	do {
+		n = len < seg ? len : seg;
+		ndgrams++;
+		datagram(p, n);
+		p += n;
+		len -= n;
+	} while (len > 0);
+}
+
 int
 main(int argc, char *argv[])
 {
 	static struct mmsghdr	 msgs[BR_BATCH];
 	static struct iovec	 iov[BR_BATCH];
-	static char		 ctl[BR_BATCH][CMSG_SPACE(sizeof(uint32_t))];
+	static char		 ctl[BR_BATCH][CMSG_SPACE(sizeof(uint32_t)) +
+				    CMSG_SPACE(sizeof(int))];
 	struct sockaddr_in	 sin;
 	struct sigaction	 sa;
 	struct timeval		 tmo = { 0, 100000 };
 	socklen_t		 slen = sizeof(sin);
 	char			*bufs;
-	int			 fd, ch, i, n, one = 1, rcvbuf = 8 << 20;
+	int			 fd, ch, i, n, one = 1, gro = 0;
+	int			 rcvbuf = 8 << 20;
 	long			 port = 0;
 
-	while ((ch = getopt(argc, argv, "p:")) != -1) {
+	while ((ch = getopt(argc, argv, "gp:")) != -1) {
 		switch (ch) {
+		case 'g':
+			gro = 1;
+			break;
 		case 'p':
 			port = strtol(optarg, NULL, 10);
 			if (port < 0 || port > 65535) {
@@ -200,7 +233,7 @@ main(int argc, char *argv[])
 			}
 			break;
 		default:
-			fprintf(stderr, "usage: bare_receiver [-p port]\n");
+			fprintf(stderr, "usage: bare_receiver [-g] [-p port]\n");
 			return 2;
 		}
 	}
@@ -216,6 +249,8 @@ main(int argc, char *argv[])
 		die("SO_RCVBUF");
 	if (setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) == -1)
 		die("SO_RXQ_OVFL");
+	if (gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == -1)
+		die("UDP_GRO");
 	/* Wake up now and then to see a signal that came just before. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo)) == -1)
 		die("SO_RCVTIMEO");
@@ -258,10 +293,9 @@ main(int argc, char *argv[])
 				continue;
 			die("recvmmsg");
 		}
-		for (i = 0; i < n; i++) {
-			ndgrams++;
-			datagram(iov[i].iov_base, msgs[i].msg_len);
-		}
+		for (i = 0; i < n; i++)
+			message(iov[i].iov_base, msgs[i].msg_len,
+			    &msgs[i].msg_hdr);
 		if (n > 0)
 			note_drops(&msgs[n - 1].msg_hdr);
 	}

@@ -11,7 +11,9 @@
 #                             API counts as parsed good and stored (so
 #                             kernel drops, parse errors and registry
 #                             drops), over lines sent
-#   bare_sustained_lps k=K    the same for tests/bench/bare_receiver
+#   bare_sustained_lps k=K    the same for tests/bench/bare_receiver,
+#                             with UDP_GRO as meshtuned (-g; BARE_GRO=0
+#                             runs it without)
 #   ratio_to_bare k=K         the two above, divided
 #   ingest_lines_per_cpu_s    lines over meshtuned's CPU time (user+sys,
 #                             /proc/PID/stat) in the held run: what one
@@ -122,7 +124,11 @@ EOF
 }
 
 bare_start() {
-	$RX "$BARE" > "$T/bare" &
+	if [ "${BARE_GRO:-1}" = 1 ]; then
+		$RX "$BARE" -g > "$T/bare" &
+	else
+		$RX "$BARE" > "$T/bare" &
+	fi
 	RPID=$!
 	PIDS="$PIDS $RPID"
 	wait_file "$T/bare" '"port"'
