@@ -173,10 +173,8 @@ for s in $SCENARIOS; do
 		echo "control.sh: $s $m:" >&2
 		cat "$T/$s-$m/actions" >&2
 	done
-	case " $MODES " in
-	*" static "*" applying "*) ;;
-	*) continue ;;
-	esac
+	case " $MODES " in *" static "*) ;; *) continue ;; esac
+	case " $MODES " in *" applying "*) ;; *) continue ;; esac
 	# The targets, judged on the applying run.
 	rec=$(fig "$s" applying recover_s)
 	above=$(fig "$s" applying time_above_target_pct)
