@@ -47,7 +47,9 @@
  * from the first proposal to finality, so it includes timeouts.
  *
  * Memory and CPU.  heap = base + 1.5 * cache + vote cache + queues +
- * fragmentation (grows with allocation churn, mem.trim frees 90 % of it);
+ * fragmentation (grows with allocation churn, mem.trim frees 90 % of it;
+ * reported as mem.frag_mb, what the allocator holds but the node does not
+ * use, as glibc's mallinfo2() fordblks or jemalloc's resident - allocated);
  * the cache fills toward min(cache_max_mb, 1.1 * working set) and its hit
  * rate is sqrt(cache / working set).  CPU demand (base, messages,
  * compression, verification, execution, misses, polling, oversubscribed
@@ -208,7 +210,11 @@ struct sn_peer {
 };
 
 struct simmodel {
-	uint64_t	 rng[4];	/* the model's stream */
+	uint64_t	 seed;
+	uint64_t	*rng;		/* the stream urand() draws from */
+	uint64_t	 nrng[4];	/* radio: messages, delivery */
+	uint64_t	 crng[4];	/* consensus: operations, rounds */
+	uint64_t	 mrng[4];	/* memory: fragmentation */
 	uint64_t	 srng[4];	/* which samples to emit */
 	uint64_t	 trng[4];	/* topology: churn and link noise */
 	double		 kv[K_COUNT];
@@ -301,7 +307,28 @@ xseed(uint64_t s[4], uint64_t seed)
 		s[i] = splitmix64(&seed);
 }
 
-/* Uniform in [0, 1). */
+/*
+ * Common random numbers.  Every step reseeds each stream from the seed,
+ * the step number and the stream, and each part of the model draws from
+ * its own stream, so the chance events of step n (link breaks, lost
+ * frames, faulty leaders) are the same whatever the knobs did before:
+ * two runs with one seed differ only by what their knobs do, not by a
+ * knob set one step later shifting every draw after it.
+ */
+static void
+reseed(struct simmodel *m)
+{
+	uint64_t	 step = m->now / SIMMODEL_STEP_MS;
+	uint64_t	 x = m->seed ^ (step * 0xd1b54a32d192ed03ULL);
+
+	xseed(m->nrng, x ^ 0x1111111111111111ULL);
+	xseed(m->crng, x ^ 0x2222222222222222ULL);
+	xseed(m->mrng, x ^ 0x3333333333333333ULL);
+	xseed(m->srng, x ^ 0x5a5a5a5a5a5a5a5aULL);
+	xseed(m->trng, x ^ 0xa5a5a5a5a5a5a5a5ULL);
+}
+
+/* Uniform in [0, 1) from the stream in use (m->rng). */
 static double
 urand(struct simmodel *m)
 {
@@ -386,6 +413,7 @@ static void
 mesh_update(struct simmodel *m, const struct sn_phase *ph, int second)
 {
 	double	 cap, pbreak, pfind, k, lvcap;
+	double	 ubreak[SIMMODEL_MAX_PEERS], ufind[SIMMODEL_MAX_PEERS];
 	int	 i, r, d, level;
 
 	cap = fmin(m->kv[K_MESH_MAXPEERS],
@@ -394,12 +422,17 @@ mesh_update(struct simmodel *m, const struct sn_phase *ph, int second)
 	 * again after about four advertising intervals. */
 	pbreak = ph->churn * SIMMODEL_STEP_MS / 1000.0;
 	pfind = 1.0 - exp(-SIMMODEL_STEP_MS / (4.0 * m->kv[K_MESH_ADV]));
+	/* Two draws per link slot, used or not: the same draws each run. */
+	for (i = 0; i < SIMMODEL_MAX_PEERS; i++) {
+		ubreak[i] = trand(m);
+		ufind[i] = trand(m);
+	}
 	d = (int)m->direct;
-	for (i = (int)m->direct; i > 0; i--)
-		if (trand(m) < pbreak)
+	for (i = 0; i < (int)m->direct; i++)
+		if (ubreak[i] < pbreak)
 			d--;
 	for (i = d; i < (int)cap; i++)
-		if (trand(m) < pfind)
+		if (ufind[i] < pfind)
 			d++;
 	if (d > (int)cap)
 		d = (int)cap;
@@ -837,6 +870,7 @@ emit_step(struct simmodel *m, const struct sn_phase *ph, double t1)
 	hit = 100 * fmin(0.99, sqrt(fmin(1, m->cache_mb / ph->ws_mb)));
 	emit(m, "mem.heap_mb", NULL, "g", heap_mb(m, ph));
 	emit(m, "mem.cache_mb", NULL, "g", m->cache_mb);
+	emit(m, "mem.frag_mb", NULL, "g", m->frag_mb);
 	emit(m, "mem.cache_hit_pct", NULL, "g", hit);
 	emit(m, "mesh.peers", NULL, "g", floor(m->direct + 0.5));
 	e = wsum(m->w_exp);
@@ -884,9 +918,9 @@ simmodel_new(const char *name, uint64_t seed, int npeers)
 		return NULL;
 	m = xcalloc(1, sizeof(*m));
 	m->sc = &scenarios[sc];
-	xseed(m->rng, seed);
-	xseed(m->srng, seed ^ 0x5a5a5a5a5a5a5a5aULL);
-	xseed(m->trng, seed ^ 0xa5a5a5a5a5a5a5a5ULL);
+	m->seed = seed;
+	xseed(m->nrng, seed);	/* the peers; every step reseeds */
+	m->rng = m->nrng;
 	for (i = 0; i < K_COUNT; i++)
 		m->kv[i] = knobs[i].initial;
 	m->npeers = npeers;
@@ -953,11 +987,16 @@ simmodel_step(struct simmodel *m, simmodel_emit_fn fn, void *arg)
 	m->cpu_ms += fmax(0, m->kv[K_CPU_WORKERS] - SN_NCPU) * 0.04 *
 	    SIMMODEL_STEP_MS;
 	window_clear(m);
+	reseed(m);
 
 	mesh_update(m, ph, (m->now / SIMMODEL_STEP_MS) % 10 == 0);
+	m->rng = m->nrng;
 	net_run(m, ph, t0, t1);
+	m->rng = m->crng;
 	cons_run(m, ph, t0, t1);
+	m->rng = m->mrng;
 	mem_update(m, ph);
+	m->rng = m->nrng;
 
 	u = m->cpu_ms / (SIMMODEL_STEP_MS * SN_NCPU);
 	m->util = 0.7 * m->util + 0.3 * u;

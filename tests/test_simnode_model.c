@@ -197,6 +197,89 @@ test_seed_matters(void **state)
 	run_free(b);
 }
 
+/*
+ * Steps of scenario on seed SEED, recorded from step from on, with knob
+ * set to value at step at (at < 0: never).
+ */
+static struct run *
+steps_with(const char *scenario, long n, long from, const char *knob,
+    double value, long at)
+{
+	struct simmodel	*m;
+	struct run	*r = xcalloc(1, sizeof(*r));
+	char		 err[256];
+	long		 i;
+
+	r->hash = 0xcbf29ce484222325ULL;
+	m = simmodel_new(scenario, SEED, sim_peers);
+	assert_non_null(m);
+	for (i = 0; i < n; i++) {
+		if (i == at && simmodel_knob_set(m, knob, value, err,
+		    sizeof(err)) != 0)
+			fail_msg("%s", err);
+		simmodel_step(m, i >= from ? collect : NULL, r);
+	}
+	simmodel_free(m);
+	return r;
+}
+
+/* The share of the samples of name that are equal in a and b. */
+static double
+same_share(const struct run *a, const struct run *b, const char *name)
+{
+	const struct series	*sa = NULL, *sb = NULL;
+	size_t			 i, same = 0;
+
+	for (i = 0; i < a->ns; i++)
+		if (strcmp(a->s[i].name, name) == 0)
+			sa = &a->s[i];
+	for (i = 0; i < b->ns; i++)
+		if (strcmp(b->s[i].name, name) == 0)
+			sb = &b->s[i];
+	assert_non_null(sa);
+	assert_non_null(sb);
+	assert_int_equal(sa->n, sb->n);
+	for (i = 0; i < sa->n; i++)
+		same += sa->v[i] == sb->v[i];
+	return (double)same / (double)sa->n;
+}
+
+/*
+ * Common random numbers: the chance events of a step do not depend on
+ * what the knobs did before, so a knob of another part of the node
+ * leaves the mesh's losses as they were, bit for bit, and a knob set one
+ * step later than in another run changes little once both are set.
+ * Before, one stream fed everything: a vote cache drawing for its hits
+ * shifted every lost frame after it.
+ */
+static void
+test_common_random(void **state)
+{
+	struct run	*a, *b, *c, *d;
+	double		 sl, sp;
+
+	(void)state;
+	a = steps_with("peer-churn", 3600, 600, NULL, 0, -1);
+	b = steps_with("peer-churn", 3600, 600, "consensus.vote_cache", 1,
+	    300);
+	assert_true(a->hash != b->hash);	/* the knob did something */
+	assert_true(same_share(a, b, "mesh.loss_pct") == 1.0);
+	assert_true(same_share(a, b, "mesh.peers") == 1.0);
+	/* Retransmits set at step 700 or 701: the same losses later. */
+	c = steps_with("peer-churn", 3600, 1400, "mesh.retransmits", 2, 700);
+	d = steps_with("peer-churn", 3600, 1400, "mesh.retransmits", 2, 701);
+	sl = same_share(c, d, "mesh.loss_pct");
+	sp = same_share(c, d, "mesh.peers");
+	print_message("# retransmits a step apart: same loss %.0f %%, peers "
+	    "%.0f %%\n", 100 * sl, 100 * sp);
+	assert_true(sl > 0.9);
+	assert_true(sp == 1.0);
+	run_free(a);
+	run_free(b);
+	run_free(c);
+	run_free(d);
+}
+
 /* Every metric of STRATEGIES.md that the node sends shows up. */
 static void
 test_names(void **state)
@@ -208,8 +291,8 @@ test_names(void **state)
 		"consensus.ops", "consensus.verify_ms", "consensus.pending",
 		"consensus.batch_ops", "consensus.timeouts",
 		"consensus.view_changes", "consensus.vote_cache_misses",
-		"mem.heap_mb", "mem.cache_mb", "mem.cache_hit_pct",
-		"mesh.hops", "mesh.peers", "mesh.loss_pct",
+		"mem.heap_mb", "mem.cache_mb", "mem.frag_mb",
+		"mem.cache_hit_pct", "mesh.hops", "mesh.peers", "mesh.loss_pct",
 		"mesh.link_quality", "mesh.propagation_ms", "mesh.dup_pct",
 	};
 	struct run	*r;
@@ -416,6 +499,12 @@ test_trim(void **state)
 		simmodel_step(m, collect, after);
 	assert_true(quant(after, "mem.heap_mb", 0.5) <
 	    quant(before, "mem.heap_mb", 0.5) - 20);
+	/* mem.frag_mb reports it: 90 % of it went, as much as the heap. */
+	assert_true(quant(after, "mem.frag_mb", 0.5) <
+	    0.15 * quant(before, "mem.frag_mb", 0.5));
+	assert_true(fabs((quant(before, "mem.heap_mb", 0.5) -
+	    quant(after, "mem.heap_mb", 0.5)) - (quant(before, "mem.frag_mb",
+	    0.5) - quant(after, "mem.frag_mb", 0.5))) < 3);
 	simmodel_free(m);
 	run_free(before);
 	run_free(after);
@@ -644,6 +733,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_determinism),
 		cmocka_unit_test(test_seed_matters),
+		cmocka_unit_test(test_common_random),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_congestion_batching),

@@ -838,6 +838,99 @@ test_memory_band_and_grow(void **state)
 }
 
 /*
+ * Over 0.8 x limit engages the shrink; it goes on, a step per cooldown,
+ * until the heap is at or under 0.75 x limit, and then nothing until the
+ * heap goes over 0.8 again.  While engaged, fragmentation of 16 MB or
+ * more is trimmed, expecting mem.frag_mb to fall.
+ */
+static void
+test_memory_release_and_frag(void **state)
+{
+	struct mock_host		*mh = *state;
+	const struct mock_proposal	*p;
+	cJSON				*ev;
+
+	memory_knobs(mh);
+	mock_host_set_stat(mh, "mem.heap_mb", "last", 400);	/* band */
+	mock_host_set_stat(mh, "mem.frag_mb", "last", 40);
+	load(mh, meshtune_strategy_memory, "{}");
+	/* Never over 0.8: neither shrink nor trim, whatever the frag. */
+	assert_int_equal(ticks(mh, 100), 0);
+	/* Over 0.8 with 10 MB of frag: shrink (no trim below 16 MB). */
+	mock_host_set_stat(mh, "mem.frag_mb", "last", 10);
+	mock_host_set_stat(mh, "mem.heap_mb", "last", 420);
+	assert_int_equal(tick(mh), 0);
+	assert_int_equal(tick(mh), 1);
+	check(last(mh), MT_ACT_SET, "mem.cache_max_mb", 51, "mem.cache_mb",
+	    "last", -1, "mem.heap_mb last 420 MB > 0.8 x limit", NULL);
+	cJSON_Delete(evidence(last(mh)));
+	mock_host_set_knob(mh, "mem.cache_max_mb", 51, 8, 512);
+	/* Under 0.8, over 0.75: the next step after the cooldown. */
+	mock_host_set_stat(mh, "mem.heap_mb", "last", 400);
+	assert_int_equal(ticks(mh, 11), 0);
+	assert_int_equal(tick(mh), 1);
+	p = last(mh);
+	check(p, MT_ACT_SET, "mem.cache_max_mb", 41, "mem.cache_mb", "last",
+	    -1, "mem.heap_mb last 400 MB went over 0.8 x limit 512 MB = 410 "
+	    "MB and is still > 0.75 x limit = 384 MB", "41", NULL);
+	ev = evidence(p);
+	assert_true(ev_num(ev, "thresholds", "release_frac") == 0.75);
+	ev_knob(ev, 51, 41, 8, 512);
+	cJSON_Delete(ev);
+	mock_host_set_knob(mh, "mem.cache_max_mb", 41, 8, 512);
+	/* Fragmentation of 20 MB: trim, though the heap is under 0.9. */
+	mock_host_set_stat(mh, "mem.frag_mb", "last", 20);
+	assert_int_equal(tick(mh), 1);
+	p = last(mh);
+	check(p, MT_ACT_TRIGGER, "mem.trim", 1, "mem.frag_mb", "last", -1,
+	    "mem.frag_mb last 20 MB >= 16 MB", "fire mem.trim", NULL);
+	ev = evidence(p);
+	assert_true(ev_num(ev, "mem.frag_mb", "last") == 20);
+	assert_true(ev_num(ev, "thresholds", "trim_frag_mb") == 16);
+	cJSON_Delete(ev);
+	/* Trim cooling down (300 s), the cache too (60 s): then a step. */
+	assert_int_equal(ticks(mh, 10), 0);
+	assert_int_equal(tick(mh), 1);
+	check(last(mh), MT_ACT_SET, "mem.cache_max_mb", 33, "mem.cache_mb",
+	    "last", -1, NULL);
+	mock_host_set_knob(mh, "mem.cache_max_mb", 33, 8, 512);
+	/* At 0.75 x limit: released; back in the band, nothing. */
+	mock_host_set_stat(mh, "mem.heap_mb", "last", 384);
+	assert_int_equal(tick(mh), 0);
+	mock_host_set_stat(mh, "mem.heap_mb", "last", 405);
+	assert_int_equal(ticks(mh, 100), 0);
+	/* The band engaged again only from over 0.8, on two ticks. */
+	mock_host_set_stat(mh, "mem.heap_mb", "last", 415);
+	assert_int_equal(tick(mh), 0);
+	assert_int_equal(tick(mh), 1);
+	check(last(mh), MT_ACT_TRIGGER, "mem.trim", 1, "mem.frag_mb", "last",
+	    -1, NULL);
+
+	/* A single tick over 0.8 engages nothing. */
+	mock_host_clear_proposals(mh);
+	mock_host_set_stat(mh, "mem.heap_mb", "last", 415);
+	load(mh, meshtune_strategy_memory, "{}");
+	assert_int_equal(tick(mh), 0);
+	mock_host_set_stat(mh, "mem.heap_mb", "last", 400);
+	assert_int_equal(ticks(mh, 100), 0);
+	/* trim_frag_mb 0 turns the fragmentation trim off. */
+	mock_host_set_stat(mh, "mem.heap_mb", "last", 415);
+	mock_host_set_knob(mh, "mem.cache_max_mb", 8, 8, 512);	/* bound */
+	load(mh, meshtune_strategy_memory, "{\"trim_frag_mb\":0}");
+	assert_int_equal(ticks(mh, 100), 0);
+	/* release_frac must lie between exit_frac and enter_frac. */
+	assert_int_equal(mock_host_set_config(mh, "{\"release_frac\":0.85}"),
+	    0);
+	assert_int_equal(mock_host_load(mh, meshtune_strategy_memory),
+	    MT_ERR);
+	assert_non_null(strstr(mock_host_init_error(mh), "release_frac"));
+	assert_int_equal(mock_host_set_config(mh, "{\"release_frac\":0.5}"),
+	    0);
+	assert_int_equal(mock_host_load(mh, meshtune_strategy_memory),
+	    MT_ERR);
+}
+
+/*
  * cpu
  */
 
@@ -1126,7 +1219,7 @@ test_mesh_hops_and_discovery(void **state)
 	load(mh, meshtune_strategy_mesh, "{}");
 	assert_int_equal(ticks(mh, 2), 1);
 	check(last(mh), MT_ACT_SET, "mesh.adv_interval_ms", 20, "mesh.peers",
-	    "p50", +1, "mesh.peers last 2 < 3", "30 -> 20", NULL);
+	    "mean", +1, "mesh.peers last 2 < 3", "30 -> 20", NULL);
 	mock_host_set_knob(mh, "mesh.adv_interval_ms", 20, 20, 2000);
 	assert_int_equal(ticks(mh, 30), 0);
 
@@ -1263,6 +1356,7 @@ main(void)
 		T(test_memory_shrink_and_trim),
 		T(test_memory_psi),
 		T(test_memory_band_and_grow),
+		T(test_memory_release_and_frag),
 		T(test_cpu_busy),
 		T(test_cpu_psi_noise_and_count),
 		T(test_cpu_idle),

@@ -69,7 +69,8 @@ GUARDS = {
 EXPECTS = ["net.rtt_ms:p95", "consensus.ops:rate", "consensus.timeouts:rate",
            "consensus.round_ms:p95", "consensus.vote_cache_misses:rate",
            "mem.heap_mb:p50", "mem.cache_hit_pct:p50", "mesh.loss_pct:p90",
-           "mesh.dup_pct:p50", "mesh.peers:p50", "mesh.propagation_ms:p95",
+           "mesh.dup_pct:p50", "mesh.peers:p50", "mesh.peers:mean",
+           "mem.frag_mb:last", "mesh.propagation_ms:p95",
            "net.tx_bytes:rate", "proc.cpu_pct:p90"]
 
 RATE_STATS = ("rate",)
