@@ -119,6 +119,28 @@ key='ingest.url{u=http://x/y?a:b}'
     "['ingest.ops', 'ingest.queue', 'ingest.rtt_ms', 'ingest.tagged_ms', 'ingest.tagged_ms{peer=a3,zone=eu-west}', 'ingest.url', 'ingest.url{u=http://x/y?a:b}']" ] ||
     fail "/v1/series: $(cat "$T/json")"
 
+# 2b. A train of 8 datagrams sent in one call (UDP GSO, as loadgen -G
+# does): with UDP_GRO the daemon gets it as one message and must cut it
+# at the segment size, where each datagram ends without a newline; a
+# line glued across that boundary would be a parse error.
+LINES0=$(jget /v1/status 'd["ingest"]["lines"]')
+DG0=$(jget /v1/status 'd["ingest"]["datagrams"]')
+python3 - "$UPORT" <<'PY' || fail "GSO sender failed"
+import socket, sys
+UDP_SEGMENT = 103		# linux/udp.h
+seg = b"ingest.gro:1|c\ningest.gro:1|c"	# 29 bytes, no final newline
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_UDP, UDP_SEGMENT, len(seg))
+s.sendto(seg * 7 + b"ingest.gro:1|c", ("127.0.0.1", int(sys.argv[1])))
+PY
+wait_json /v1/status "d['ingest']['lines'] == $LINES0 + 15" 10
+[ "$(jget /v1/status 'd["ingest"]["datagrams"]')" -eq $((DG0 + 8)) ] ||
+    fail "a GSO train of 8 is not 8 datagrams: $(cat "$T/json")"
+[ "$(jget /v1/series/ingest.gro 'd["total"]')" -eq 15 ] ||
+    fail "GSO train: total is not 15: $(cat "$T/json")"
+[ "$(jget /v1/status 'sum(d["ingest"]["errors"].values())')" -eq 0 ] ||
+    fail "GSO train: parse errors: $(cat "$T/json")"
+
 # 3. HTTP errors: JSON bodies, right codes.
 # http_check METHOD PATH CODE: status code and a JSON {"error": ...} body.
 http_check() {
@@ -158,12 +180,12 @@ grep -qx 'meshtune_ingest_ops_total 100' "$T/metrics" ||
     fail "/metrics lacks the counter"
 grep -qx 'meshtune_ingest_tagged_seconds_count{peer="a3",zone="eu-west"} 2' \
     "$T/metrics" || fail "/metrics lacks the tagged timer"
-grep -qx 'meshtuned_ingest_lines_total 100016' "$T/metrics" ||
+grep -qx 'meshtuned_ingest_lines_total 100031' "$T/metrics" ||
     fail "/metrics lacks meshtuned_ingest_lines_total"
 grep -qx 'meshtuned_ingest_kernel_drops_total 0' "$T/metrics" ||
     fail "/metrics lacks meshtuned_ingest_kernel_drops_total"
-# Five series sent, and the bare-name aggregates of the two tagged ones.
-grep -qx 'meshtuned_series 7' "$T/metrics" || fail "/metrics series"
+# Six series sent, and the bare-name aggregates of the two tagged ones.
+grep -qx 'meshtuned_series 8' "$T/metrics" || fail "/metrics series"
 [ "$(grep -c '^# TYPE meshtune_ingest_rtt_seconds summary$' "$T/metrics")" \
     -eq 1 ] || fail "TYPE not once per family"
 if command -v promtool >/dev/null 2>&1; then
