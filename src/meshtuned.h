@@ -234,14 +234,18 @@ window_record(struct window *w, double v, uint64_t now_ms)
 	struct window_hot	*h = (struct window_hot *)(void *)w;
 	union { double d; uint64_t u; } x = { v };
 	double			*p = h->pos;
+	int			 rc = 0;
 
 	/* NaN, +-Inf and negative values (-0 too) encode at or above +Inf. */
 	if (__builtin_expect(x.u >= 0x7ff0000000000000ULL ||
-	    now_ms >= h->next_ms || p >= h->end, 0))
-		return window_record_slow(w, v, now_ms);
-	*p = v;
-	h->pos = p + 1;
-	return 0;
+	    now_ms >= h->next_ms || p >= h->end, 0)) {
+		rc = window_record_slow(w, v, now_ms);
+		p = h->pos;
+	} else
+		*p++ = v;
+	/* Both ways h->pos is p: a caller's loop keeps it in a register. */
+	h->pos = p;
+	return rc;
 }
 
 /* statsd.c */

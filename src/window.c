@@ -279,25 +279,56 @@ log_room(struct window *w, uint64_t m)
 	w->log = xreallocarray(w->log, cap, sizeof(*w->log));
 }
 
+/*
+ * Add d (1, or UINT32_MAX: subtract 1) to t[x] for each of the n 16-bit
+ * entries x at e: eight at a time, then what is left.
+ */
+static inline void
+add_entries(uint32_t *t, const unsigned char *e, size_t n, uint32_t d)
+{
+	const unsigned char *end = e + 2 * (n & ~(size_t)7);
+
+	for (; e < end; e += 16) {
+		t[rd16(e)] += d;
+		t[rd16(e + 2)] += d;
+		t[rd16(e + 4)] += d;
+		t[rd16(e + 6)] += d;
+		t[rd16(e + 8)] += d;
+		t[rd16(e + 10)] += d;
+		t[rd16(e + 12)] += d;
+		t[rd16(e + 14)] += d;
+	}
+	switch (n & 7) {
+	case 7:
+		t[rd16(e + 12)] += d;
+		/* FALLTHROUGH */
+	case 6:
+		t[rd16(e + 10)] += d;
+		/* FALLTHROUGH */
+	case 5:
+		t[rd16(e + 8)] += d;
+		/* FALLTHROUGH */
+	case 4:
+		t[rd16(e + 6)] += d;
+		/* FALLTHROUGH */
+	case 3:
+		t[rd16(e + 4)] += d;
+		/* FALLTHROUGH */
+	case 2:
+		t[rd16(e + 2)] += d;
+		/* FALLTHROUGH */
+	case 1:
+		t[rd16(e)] += d;
+		break;
+	}
+}
+
 /* Add log[from .. nlog - 1] to total[]. */
 static void
 log_count(struct window *w, uint64_t from)
 {
-	const uint16_t	*e = w->log + from, *end;
-	uint32_t	*t = w->total;
-
-	for (end = e + ((w->nlog - from) & ~(uint64_t)7); e < end; e += 8) {
-		t[e[0]]++;
-		t[e[1]]++;
-		t[e[2]]++;
-		t[e[3]]++;
-		t[e[4]]++;
-		t[e[5]]++;
-		t[e[6]]++;
-		t[e[7]]++;
-	}
-	for (end = w->log + w->nlog; e < end; e++)
-		t[*e]++;
+	add_entries(w->total, (const unsigned char *)(w->log + from),
+	    w->nlog - from, 1);
 }
 
 static void	grow(struct window *, uint64_t);
@@ -524,6 +555,28 @@ fold_values(const double *p, uint64_t m, uint16_t *e, uint64_t lo,
 	fold_scalar(p, m, e, lo, o);
 }
 
+typedef uint64_t v2u64 __attribute__((vector_size(16)));
+
+/* Whether p[0 .. m - 1] are all c (no -0 or NaN among them). */
+static int
+all_equal(const double *p, uint64_t m, double c)
+{
+	uint64_t	 cb = double_bits(c), k;
+	v2u64		 a = { 0, 0 }, b = { 0, 0 }, x, y, cv = { cb, cb };
+
+	for (k = 0; k + 4 <= m; k += 4) {
+		memcpy(&x, p + k, sizeof(x));
+		memcpy(&y, p + k + 2, sizeof(y));
+		a |= x ^ cv;
+		b |= y ^ cv;
+	}
+	a |= b;
+	cb = a[0] | a[1];
+	for (; k < m; k++)
+		cb |= double_bits(p[k]) ^ double_bits(c);
+	return cb == 0;
+}
+
 /*
  * Bucket the values in vlog[]: their sum, min and max into the slice's,
  * their buckets onto log[] and into total[].
@@ -538,6 +591,16 @@ fold(struct window *w)
 
 	if (m == 0)
 		return;
+	/* The slice so far is a run of one value kept as a count: more? */
+	if (w->flushed != 0 && w->nlog == 0 && !w->scratch_used &&
+	    w->min == w->max && all_equal(p, m, w->min)) {
+		w->flushed += m;
+		w->total[w->flushed_g - w->lo] += (uint32_t)m;
+		w->sum += w->min * (double)m;
+		w->h.pos = w->vlog;
+		set_lim(w);
+		return;
+	}
 	if (w->span == 0)
 		grow(w, bucket_of(p[0]));
 	log_room(w, m);
@@ -872,7 +935,6 @@ rec_expire(struct window *w, const unsigned char *p, double v)
 	const unsigned char *q = p + 4 + sizeof(struct rec_stats);
 	uint32_t	*t;
 	int64_t		 d;
-	const unsigned char *end;
 
 	switch (h & 3) {
 	case K_CONST:
@@ -885,19 +947,7 @@ rec_expire(struct window *w, const unsigned char *p, double v)
 		   do not. */
 		d = (int64_t)rd32(q) - (int64_t)w->lo;
 		t = (uint32_t *)((uintptr_t)w->total + d * 4);
-		q += 4;
-		for (end = q + 2 * (size_t)(n & ~7U); q < end; q += 16) {
-			t[rd16(q)]--;
-			t[rd16(q + 2)]--;
-			t[rd16(q + 4)]--;
-			t[rd16(q + 6)]--;
-			t[rd16(q + 8)]--;
-			t[rd16(q + 10)]--;
-			t[rd16(q + 12)]--;
-			t[rd16(q + 14)]--;
-		}
-		for (i = 0; i < (n & 7); i++)
-			t[rd16(q + 2 * i)]--;
+		add_entries(t, q + 4, n, UINT32_MAX);
 		break;
 	default:
 		t = w->total + (rd32(q) - w->lo);
