@@ -29,9 +29,9 @@
  *   minimum is reported; if it falls in the overflow bucket (values of
  *   2^30, about 1.07e9, or more) the window's exact maximum.  count, sum,
  *   min, max and mean are exact over the window, not bucketed (sum adds
- *   the samples in blocks, not in arrival order, so its rounding may
- *   differ from a sequential sum's by a few ulps); rate is
- *   count divided by window.seconds.  An empty window reports NaN for
+ *   the samples in blocks, a run of one value as value times count, not
+ *   one by one in arrival order, so its rounding may differ from a
+ *   sequential sum's); rate is count divided by window.seconds.  An empty window reports NaN for
  *   every value but count, rate and sum, which are 0.
  *
  * Time.  Slices are slice_ms = seconds * 1000 / slices long and aligned
@@ -47,16 +47,19 @@
  *
  * Recording is inline (window_record() in meshtuned.h): three compares
  * (value finite and not negative, now before the slice's end, room in
- * the value log) and one store of the value into vlog[].  No running
+ * the value log) and one store of the value into vlog[]; the log's
+ * position stays in a register across a caller's loop.  No running
  * sum, min or max is updated per sample: those chains through memory
- * would cost more than everything else.  When vlog[] fills (32 to 128
+ * would cost more than everything else.  When vlog[] fills (32 to 256
  * values), at a rotation and before a query, fold() takes the values
- * eight at a time (SSE2): their sum, min and max go into the current
- * slice's, their buckets (the high words of the doubles shifted,
- * clamped into the underflow and overflow buckets) onto the slice's
- * bucket log log[] and into total[].  A log that fills is flushed into
- * scratch[] (counts), or, while the slice is all one value, dropped for
- * a count.
+ * sixteen at a time (AVX2, if the processor has it) or eight at a time
+ * (SSE2), the last block overlapping the one before it: their sum, min
+ * and max go into the current slice's, their buckets (the high words
+ * of the doubles shifted, clamped into the underflow and overflow
+ * buckets) onto the slice's bucket log log[] and into total[].  A log
+ * that fills is flushed into scratch[] (counts), or, while the slice is
+ * all one value, dropped for a count; a block that goes on such a run
+ * is only compared with its value.
  *
  * When a slice closes it is stored in a byte ring (the arena) in the
  * smallest of five forms: empty, constant (one value), same constant as
@@ -97,7 +100,7 @@
 #define LOG_INIT	32		/* first log: entries */
 #define LOG_MAX		1024		/* log is flushed to scratch[] above */
 #define VLOG_INIT	32		/* first vlog: values */
-#define VLOG_MAX	128		/* vlog is folded when full */
+#define VLOG_MAX	256		/* vlog is folded when full */
 #define SLICE_NMAX	((1U << 30) - 1) /* record header keeps 30 bits */
 #define MAX_SLICES	3600
 
