@@ -50,7 +50,7 @@
  * the value log) and one store of the value into vlog[]; the log's
  * position stays in a register across a caller's loop.  No running
  * sum, min or max is updated per sample: those chains through memory
- * would cost more than everything else.  When vlog[] fills (32 to 256
+ * would cost more than everything else.  When vlog[] fills (32 to 128
  * values), at a rotation and before a query, fold() takes the values
  * sixteen at a time (AVX2, if the processor has it) or eight at a time
  * (SSE2), the last block overlapping the one before it: their sum, min
@@ -100,7 +100,7 @@
 #define LOG_INIT	32		/* first log: entries */
 #define LOG_MAX		1024		/* log is flushed to scratch[] above */
 #define VLOG_INIT	32		/* first vlog: values */
-#define VLOG_MAX	256		/* vlog is folded when full */
+#define VLOG_MAX	128		/* vlog is folded when full */
 #define SLICE_NMAX	((1U << 30) - 1) /* record header keeps 30 bits */
 #define MAX_SLICES	3600
 
