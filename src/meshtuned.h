@@ -210,9 +210,8 @@ struct window_stats {
  */
 struct window_hot {
 	uint64_t	 next_ms;	/* now_ms at or past this: slow */
-	uint64_t	 n;		/* values in vlog[] */
-	uint64_t	 lim;		/* n at or past this: slow */
-	double		*vlog;		/* values not yet bucketed */
+	double		*pos;		/* next free entry of the value log */
+	double		*end;		/* pos at or past this: slow */
 };
 struct window	*window_new(unsigned int, unsigned int, uint64_t);
 void		 window_free(struct window *);
@@ -234,15 +233,19 @@ window_record(struct window *w, double v, uint64_t now_ms)
 {
 	struct window_hot	*h = (struct window_hot *)(void *)w;
 	union { double d; uint64_t u; } x = { v };
-	uint64_t		 n = h->n;
+	double			*p = h->pos;
+	int			 rc = 0;
 
 	/* NaN, +-Inf and negative values (-0 too) encode at or above +Inf. */
 	if (__builtin_expect(x.u >= 0x7ff0000000000000ULL ||
-	    now_ms >= h->next_ms || n >= h->lim, 0))
-		return window_record_slow(w, v, now_ms);
-	h->vlog[n] = v;
-	h->n = n + 1;
-	return 0;
+	    now_ms >= h->next_ms || p >= h->end, 0)) {
+		rc = window_record_slow(w, v, now_ms);
+		p = h->pos;
+	} else
+		*p++ = v;
+	/* Both ways h->pos is p: a caller's loop keeps it in a register. */
+	h->pos = p;
+	return rc;
 }
 
 /* statsd.c */

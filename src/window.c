@@ -29,9 +29,9 @@
  *   minimum is reported; if it falls in the overflow bucket (values of
  *   2^30, about 1.07e9, or more) the window's exact maximum.  count, sum,
  *   min, max and mean are exact over the window, not bucketed (sum adds
- *   the samples in blocks, not in arrival order, so its rounding may
- *   differ from a sequential sum's by a few ulps); rate is
- *   count divided by window.seconds.  An empty window reports NaN for
+ *   the samples in blocks, a run of one value as value times count, not
+ *   one by one in arrival order, so its rounding may differ from a
+ *   sequential sum's); rate is count divided by window.seconds.  An empty window reports NaN for
  *   every value but count, rate and sum, which are 0.
  *
  * Time.  Slices are slice_ms = seconds * 1000 / slices long and aligned
@@ -47,16 +47,19 @@
  *
  * Recording is inline (window_record() in meshtuned.h): three compares
  * (value finite and not negative, now before the slice's end, room in
- * the value log) and one store of the value into vlog[].  No running
+ * the value log) and one store of the value into vlog[]; the log's
+ * position stays in a register across a caller's loop.  No running
  * sum, min or max is updated per sample: those chains through memory
  * would cost more than everything else.  When vlog[] fills (32 to 128
  * values), at a rotation and before a query, fold() takes the values
- * eight at a time (SSE2): their sum, min and max go into the current
- * slice's, their buckets (the high words of the doubles shifted,
- * clamped into the underflow and overflow buckets) onto the slice's
- * bucket log log[] and into total[].  A log that fills is flushed into
- * scratch[] (counts), or, while the slice is all one value, dropped for
- * a count.
+ * sixteen at a time (AVX2, if the processor has it) or eight at a time
+ * (SSE2), the last block overlapping the one before it: their sum, min
+ * and max go into the current slice's, their buckets (the high words
+ * of the doubles shifted, clamped into the underflow and overflow
+ * buckets) onto the slice's bucket log log[] and into total[].  A log
+ * that fills is flushed into scratch[] (counts), or, while the slice is
+ * all one value, dropped for a count; a block that goes on such a run
+ * is only compared with its value.
  *
  * When a slice closes it is stored in a byte ring (the arena) in the
  * smallest of five forms: empty, constant (one value), same constant as
@@ -76,6 +79,10 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(WINDOW_NO_AVX2)
+#define WINDOW_AVX2	1	/* fold() in AVX2 if the processor has it */
+#include <immintrin.h>
+#endif
 
 #include "meshtuned.h"
 
@@ -94,7 +101,6 @@
 #define LOG_MAX		1024		/* log is flushed to scratch[] above */
 #define VLOG_INIT	32		/* first vlog: values */
 #define VLOG_MAX	128		/* vlog is folded when full */
-#define FOLD_PAD	8		/* fold() may write this far past both */
 #define SLICE_NMAX	((1U << 30) - 1) /* record header keeps 30 bits */
 #define MAX_SLICES	3600
 
@@ -116,7 +122,8 @@ struct window {
 	uint64_t	 lo;		/* bucket of total[0] */
 	uint64_t	 span;		/* buckets in total[] */
 	uint32_t	*total;		/* bucketed live samples per bucket */
-	uint64_t	 vcap;		/* h.vlog[] entries */
+	double		*vlog;		/* values not bucketed yet, h.pos */
+	uint64_t	 vcap;		/* vlog[] entries */
 
 	/* Current slice, bucketed samples. */
 	double		 sum;
@@ -220,10 +227,17 @@ wr32(unsigned char *p, uint32_t x)
 	memcpy(p, &x, sizeof(x));
 }
 
+/* Values in vlog[]. */
+static uint64_t
+vlog_n(const struct window *w)
+{
+	return w->vlog == NULL ? 0 : (uint64_t)(w->h.pos - w->vlog);
+}
+
 static uint64_t
 cur_count(const struct window *w)
 {
-	return w->flushed + w->nlog + w->h.n;
+	return w->flushed + w->nlog + vlog_n(w);
 }
 
 /*
@@ -235,7 +249,11 @@ set_lim(struct window *w)
 {
 	uint64_t	room = w->nmax - w->flushed - w->nlog;
 
-	w->h.lim = w->vcap < room ? w->vcap : room;
+	if (w->vlog == NULL) {
+		w->h.pos = w->h.end = NULL;
+		return;
+	}
+	w->h.end = w->vlog + (w->vcap < room ? w->vcap : room);
 }
 
 /* Make log[] hold m more entries. */
@@ -261,174 +279,361 @@ log_room(struct window *w, uint64_t m)
 	while (cap < w->nlog + m)
 		cap *= 2;
 	w->logcap = cap;
-	w->log = xreallocarray(w->log, cap + FOLD_PAD, sizeof(*w->log));
+	w->log = xreallocarray(w->log, cap, sizeof(*w->log));
+}
+
+/*
+ * Add d (1, or UINT32_MAX: subtract 1) to t[x] for each of the n 16-bit
+ * entries x at e: eight at a time, then what is left.
+ */
+static inline void
+add_entries(uint32_t *t, const unsigned char *e, size_t n, uint32_t d)
+{
+	const unsigned char *end = e + 2 * (n & ~(size_t)7);
+
+	for (; e < end; e += 16) {
+		t[rd16(e)] += d;
+		t[rd16(e + 2)] += d;
+		t[rd16(e + 4)] += d;
+		t[rd16(e + 6)] += d;
+		t[rd16(e + 8)] += d;
+		t[rd16(e + 10)] += d;
+		t[rd16(e + 12)] += d;
+		t[rd16(e + 14)] += d;
+	}
+	switch (n & 7) {
+	case 7:
+		t[rd16(e + 12)] += d;
+		/* FALLTHROUGH */
+	case 6:
+		t[rd16(e + 10)] += d;
+		/* FALLTHROUGH */
+	case 5:
+		t[rd16(e + 8)] += d;
+		/* FALLTHROUGH */
+	case 4:
+		t[rd16(e + 6)] += d;
+		/* FALLTHROUGH */
+	case 3:
+		t[rd16(e + 4)] += d;
+		/* FALLTHROUGH */
+	case 2:
+		t[rd16(e + 2)] += d;
+		/* FALLTHROUGH */
+	case 1:
+		t[rd16(e)] += d;
+		break;
+	}
 }
 
 /* Add log[from .. nlog - 1] to total[]. */
 static void
 log_count(struct window *w, uint64_t from)
 {
-	const uint16_t	*e = w->log + from, *end;
-	uint32_t	*t = w->total;
-
-	for (end = e + ((w->nlog - from) & ~(uint64_t)7); e < end; e += 8) {
-		t[e[0]]++;
-		t[e[1]]++;
-		t[e[2]]++;
-		t[e[3]]++;
-		t[e[4]]++;
-		t[e[5]]++;
-		t[e[6]]++;
-		t[e[7]]++;
-	}
-	for (end = w->log + w->nlog; e < end; e++)
-		t[*e]++;
+	add_entries(w->total, (const unsigned char *)(w->log + from),
+	    w->nlog - from, 1);
 }
 
 static void	grow(struct window *, uint64_t);
 
+/* Sum, min and max of the values folded. */
+struct fold_out {
+	double		 sum;
+	double		 min;
+	double		 max;
+};
+
+/*
+ * Lanes of the sum: the last block of a fold overlaps the one before it
+ * (min, max and bucket entries do not mind a value seen twice) and sums
+ * only its last r values, those loaded with sum_mask + 16 - B + r set,
+ * B the block's length.
+ */
+static const int64_t sum_mask[32] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1
+};
+
+/* Any m >= 1 values, one at a time. */
+static void
+fold_scalar(const double *p, uint64_t m, uint16_t *e, uint64_t lo,
+    struct fold_out *o)
+{
+	uint64_t	k;
+
+	o->sum = 0;
+	o->min = o->max = p[0];
+	for (k = 0; k < m; k++) {
+		o->sum += p[k];
+		if (p[k] < o->min)
+			o->min = p[k];
+		if (p[k] > o->max)
+			o->max = p[k];
+		e[k] = (uint16_t)(bucket_of(p[k]) - lo);
+	}
+}
+
 #ifdef __SSE2__
-struct fold_state {
+struct sse2_acc {
 	__m128d		 s0, s1, n0, n1, x0, x1;
-	__m128d		 a, b, c, d;	/* the block loaded */
 	__m128i		 lo, under, over;
 };
 
 /*
- * Values p[0 .. 7]: into min and max, and their buckets - lo, clamped,
- * into e[0 .. 7]; left loaded for the caller to sum.
+ * Values p[0 .. 7]: into the sums (the lanes set in mask only, if not
+ * NULL), min and max; their buckets - lo, clamped, into e[0 .. 7].
  */
 static inline __attribute__((always_inline)) void
-fold_block(const double *p, uint16_t *e, struct fold_state *st)
+sse2_block(const double *p, uint16_t *e, struct sse2_acc *a,
+    const int64_t *mask)
 {
+	__m128d	v0, v1, v2, v3;
 	__m128i	u, t;
 
-	st->a = _mm_loadu_pd(p);
-	st->b = _mm_loadu_pd(p + 2);
-	st->c = _mm_loadu_pd(p + 4);
-	st->d = _mm_loadu_pd(p + 6);
-	st->n0 = _mm_min_pd(st->n0, st->a);
-	st->n1 = _mm_min_pd(st->n1, st->b);
-	st->n0 = _mm_min_pd(st->n0, st->c);
-	st->n1 = _mm_min_pd(st->n1, st->d);
-	st->x0 = _mm_max_pd(st->x0, st->a);
-	st->x1 = _mm_max_pd(st->x1, st->b);
-	st->x0 = _mm_max_pd(st->x0, st->c);
-	st->x1 = _mm_max_pd(st->x1, st->d);
-	/* High words: bucket = hi >> 13. */
-	u = _mm_castps_si128(_mm_shuffle_ps(_mm_castpd_ps(st->a),
-	    _mm_castpd_ps(st->b), _MM_SHUFFLE(3, 1, 3, 1)));
-	t = _mm_castps_si128(_mm_shuffle_ps(_mm_castpd_ps(st->c),
-	    _mm_castpd_ps(st->d), _MM_SHUFFLE(3, 1, 3, 1)));
-	u = _mm_sub_epi32(_mm_srli_epi32(u, SHIFT - 32), st->lo);
-	t = _mm_sub_epi32(_mm_srli_epi32(t, SHIFT - 32), st->lo);
+	v0 = _mm_loadu_pd(p);
+	v1 = _mm_loadu_pd(p + 2);
+	v2 = _mm_loadu_pd(p + 4);
+	v3 = _mm_loadu_pd(p + 6);
+	a->n0 = _mm_min_pd(_mm_min_pd(a->n0, v0), v2);
+	a->n1 = _mm_min_pd(_mm_min_pd(a->n1, v1), v3);
+	a->x0 = _mm_max_pd(_mm_max_pd(a->x0, v0), v2);
+	a->x1 = _mm_max_pd(_mm_max_pd(a->x1, v1), v3);
+	/* High words, in order: bucket = hi >> 13. */
+	u = _mm_castps_si128(_mm_shuffle_ps(_mm_castpd_ps(v0),
+	    _mm_castpd_ps(v1), _MM_SHUFFLE(3, 1, 3, 1)));
+	t = _mm_castps_si128(_mm_shuffle_ps(_mm_castpd_ps(v2),
+	    _mm_castpd_ps(v3), _MM_SHUFFLE(3, 1, 3, 1)));
+	u = _mm_sub_epi32(_mm_srli_epi32(u, SHIFT - 32), a->lo);
+	t = _mm_sub_epi32(_mm_srli_epi32(t, SHIFT - 32), a->lo);
 	u = _mm_packs_epi32(u, t);
-	u = _mm_min_epi16(_mm_max_epi16(u, st->under), st->over);
+	u = _mm_min_epi16(_mm_max_epi16(u, a->under), a->over);
 	_mm_storeu_si128((__m128i *)(void *)e, u);
+	if (mask != NULL) {
+		v0 = _mm_and_pd(v0, _mm_loadu_pd((const double *)mask));
+		v1 = _mm_and_pd(v1, _mm_loadu_pd((const double *)mask + 2));
+		v2 = _mm_and_pd(v2, _mm_loadu_pd((const double *)mask + 4));
+		v3 = _mm_and_pd(v3, _mm_loadu_pd((const double *)mask + 6));
+	}
+	a->s0 = _mm_add_pd(_mm_add_pd(a->s0, v0), v2);
+	a->s1 = _mm_add_pd(_mm_add_pd(a->s1, v1), v3);
+}
+
+/* m >= 8 values, eight at a time. */
+static void
+fold_sse2(const double *p, uint64_t m, uint16_t *e, uint64_t lo,
+    struct fold_out *o)
+{
+	struct sse2_acc	a;
+	uint64_t	k;
+
+	a.s0 = a.s1 = _mm_setzero_pd();
+	a.n0 = a.n1 = a.x0 = a.x1 = _mm_set1_pd(p[0]);
+	a.lo = _mm_set1_epi32((int)lo);
+	a.under = _mm_set1_epi16((int16_t)((int64_t)G_UNDER - (int64_t)lo));
+	a.over = _mm_set1_epi16((int16_t)(G_OVER - lo));
+	for (k = 0; k + 8 <= m; k += 8)
+		sse2_block(p + k, e + k, &a, NULL);
+	if (k < m)
+		sse2_block(p + m - 8, e + m - 8, &a, sum_mask + 8 + m % 8);
+	a.s0 = _mm_add_pd(a.s0, a.s1);
+	a.n0 = _mm_min_pd(a.n0, a.n1);
+	a.x0 = _mm_max_pd(a.x0, a.x1);
+	o->sum = _mm_cvtsd_f64(_mm_add_sd(a.s0, _mm_unpackhi_pd(a.s0, a.s0)));
+	o->min = _mm_cvtsd_f64(_mm_min_sd(a.n0, _mm_unpackhi_pd(a.n0, a.n0)));
+	o->max = _mm_cvtsd_f64(_mm_max_sd(a.x0, _mm_unpackhi_pd(a.x0, a.x0)));
+}
+#endif
+
+#ifdef WINDOW_AVX2
+struct avx2_acc {
+	__m256d		 s0, s1, n0, n1, x0, x1;
+	__m256i		 lo, under, over;
+};
+
+/*
+ * Values p[0 .. 15]: into the sums (the lanes set in mask only, if not
+ * NULL), min and max; their buckets - lo, clamped, into e[0 .. 15].
+ */
+static inline __attribute__((always_inline, target("avx2"))) void
+avx2_block(const double *p, uint16_t *e, struct avx2_acc *a,
+    const int64_t *mask)
+{
+	__m256d	v0, v1, v2, v3;
+	__m256i	u, t;
+
+	v0 = _mm256_loadu_pd(p);
+	v1 = _mm256_loadu_pd(p + 4);
+	v2 = _mm256_loadu_pd(p + 8);
+	v3 = _mm256_loadu_pd(p + 12);
+	a->n0 = _mm256_min_pd(_mm256_min_pd(a->n0, v0), v2);
+	a->n1 = _mm256_min_pd(_mm256_min_pd(a->n1, v1), v3);
+	a->x0 = _mm256_max_pd(_mm256_max_pd(a->x0, v0), v2);
+	a->x1 = _mm256_max_pd(_mm256_max_pd(a->x1, v1), v3);
+	/*
+	 * High words: values 0 1 4 5 | 2 3 6 7 (128-bit halves), and 8 9
+	 * 12 13 | 10 11 14 15; packed to 16 bits, 0 1 4 5 8 9 12 13 | 2 3
+	 * 6 7 10 11 14 15; back in order by 64 and by 32 bits.
+	 */
+	u = _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castpd_ps(v0),
+	    _mm256_castpd_ps(v1), _MM_SHUFFLE(3, 1, 3, 1)));
+	t = _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castpd_ps(v2),
+	    _mm256_castpd_ps(v3), _MM_SHUFFLE(3, 1, 3, 1)));
+	u = _mm256_sub_epi32(_mm256_srli_epi32(u, SHIFT - 32), a->lo);
+	t = _mm256_sub_epi32(_mm256_srli_epi32(t, SHIFT - 32), a->lo);
+	u = _mm256_packs_epi32(u, t);
+	u = _mm256_permute4x64_epi64(u, _MM_SHUFFLE(3, 1, 2, 0));
+	u = _mm256_shuffle_epi32(u, _MM_SHUFFLE(3, 1, 2, 0));
+	u = _mm256_min_epi16(_mm256_max_epi16(u, a->under), a->over);
+	_mm256_storeu_si256((__m256i *)(void *)e, u);
+	if (mask != NULL) {
+		v0 = _mm256_and_pd(v0, _mm256_loadu_pd((const double *)mask));
+		v1 = _mm256_and_pd(v1,
+		    _mm256_loadu_pd((const double *)mask + 4));
+		v2 = _mm256_and_pd(v2,
+		    _mm256_loadu_pd((const double *)mask + 8));
+		v3 = _mm256_and_pd(v3,
+		    _mm256_loadu_pd((const double *)mask + 12));
+	}
+	a->s0 = _mm256_add_pd(_mm256_add_pd(a->s0, v0), v2);
+	a->s1 = _mm256_add_pd(_mm256_add_pd(a->s1, v1), v3);
+}
+
+/* m >= 16 values, sixteen at a time (AVX2). */
+static __attribute__((target("avx2"))) void
+fold_avx2(const double *p, uint64_t m, uint16_t *e, uint64_t lo,
+    struct fold_out *o)
+{
+	struct avx2_acc	a;
+	uint64_t	k;
+	__m128d		s, n, x;
+
+	a.s0 = a.s1 = _mm256_setzero_pd();
+	a.n0 = a.n1 = a.x0 = a.x1 = _mm256_set1_pd(p[0]);
+	a.lo = _mm256_set1_epi32((int)lo);
+	a.under = _mm256_set1_epi16((int16_t)((int64_t)G_UNDER -
+	    (int64_t)lo));
+	a.over = _mm256_set1_epi16((int16_t)(G_OVER - lo));
+	for (k = 0; k + 16 <= m; k += 16)
+		avx2_block(p + k, e + k, &a, NULL);
+	if (k < m)
+		avx2_block(p + m - 16, e + m - 16, &a, sum_mask + m % 16);
+	a.s0 = _mm256_add_pd(a.s0, a.s1);
+	a.n0 = _mm256_min_pd(a.n0, a.n1);
+	a.x0 = _mm256_max_pd(a.x0, a.x1);
+	s = _mm_add_pd(_mm256_castpd256_pd128(a.s0),
+	    _mm256_extractf128_pd(a.s0, 1));
+	n = _mm_min_pd(_mm256_castpd256_pd128(a.n0),
+	    _mm256_extractf128_pd(a.n0, 1));
+	x = _mm_max_pd(_mm256_castpd256_pd128(a.x0),
+	    _mm256_extractf128_pd(a.x0, 1));
+	o->sum = _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+	o->min = _mm_cvtsd_f64(_mm_min_sd(n, _mm_unpackhi_pd(n, n)));
+	o->max = _mm_cvtsd_f64(_mm_max_sd(x, _mm_unpackhi_pd(x, x)));
 }
 #endif
 
 /*
+ * Sum, min and max of p[0 .. m - 1] (m >= 1) into *o, the bucket - lo
+ * of p[k], clamped into the underflow and overflow buckets, into e[k]
+ * (an entry out of total[]'s range is off by lo: grow() fixes it).
+ * AVX2 if the processor has it and there are 16 values or more, else
+ * SSE2 for 8 or more, else one at a time.
+ */
+static void
+fold_values(const double *p, uint64_t m, uint16_t *e, uint64_t lo,
+    struct fold_out *o)
+{
+#ifdef WINDOW_AVX2
+	if (m >= 16 && __builtin_cpu_supports("avx2")) {
+		fold_avx2(p, m, e, lo, o);
+		return;
+	}
+#endif
+#ifdef __SSE2__
+	if (m >= 8) {
+		fold_sse2(p, m, e, lo, o);
+		return;
+	}
+#endif
+	fold_scalar(p, m, e, lo, o);
+}
+
+typedef uint64_t v2u64 __attribute__((vector_size(16)));
+
+/* Whether p[0 .. m - 1] are all c (no -0 or NaN among them). */
+static int
+all_equal(const double *p, uint64_t m, double c)
+{
+	uint64_t	 cb = double_bits(c), k;
+	v2u64		 a = { 0, 0 }, b = { 0, 0 }, x, y, cv = { cb, cb };
+
+	for (k = 0; k + 4 <= m; k += 4) {
+		memcpy(&x, p + k, sizeof(x));
+		memcpy(&y, p + k + 2, sizeof(y));
+		a |= x ^ cv;
+		b |= y ^ cv;
+	}
+	a |= b;
+	cb = a[0] | a[1];
+	for (; k < m; k++)
+		cb |= double_bits(p[k]) ^ double_bits(c);
+	return cb == 0;
+}
+
+/*
  * Bucket the values in vlog[]: their sum, min and max into the slice's,
- * their buckets onto log[] and into total[].  Eight at a time: the high
- * words of the doubles shifted give the buckets, clamped into the
- * underflow and overflow buckets.  vlog[] and log[] have room for a
- * last block of eight past their capacity: vlog[] is padded with copies
- * of its last value (not summed), the extra log[] entries are written
- * and not counted.
+ * their buckets onto log[] and into total[].
  */
 static void
 fold(struct window *w)
 {
-	double		*p = w->h.vlog;
-	uint64_t	 m = w->h.n, from, gmin, gmax, nb, k;
-	uint16_t	*e;
-	double		 s = 0, mn, mx;
+	const double	*p = w->vlog;
+	uint64_t	 m = vlog_n(w), from, gmin, gmax;
+	struct fold_out	 o;
 	int		 run;
-#ifdef __SSE2__
-	const double	*pend;
-	struct fold_state st;
-#else
-	int64_t		 i;
-#endif
 
 	if (m == 0)
 		return;
+	/* The slice so far is a run of one value kept as a count: more? */
+	if (w->flushed != 0 && w->nlog == 0 && !w->scratch_used &&
+	    w->min == w->max && all_equal(p, m, w->min)) {
+		w->flushed += m;
+		w->total[w->flushed_g - w->lo] += (uint32_t)m;
+		w->sum += w->min * (double)m;
+		w->h.pos = w->vlog;
+		set_lim(w);
+		return;
+	}
 	if (w->span == 0)
 		grow(w, bucket_of(p[0]));
 	log_room(w, m);
 	from = w->nlog;
-	e = w->log + from;
-#ifdef __SSE2__
-	nb = (m + 7) & ~(uint64_t)7;
-	for (k = m; k < nb; k++)
-		p[k] = p[m - 1];
-	st.s0 = st.s1 = _mm_setzero_pd();
-	st.n0 = st.n1 = st.x0 = st.x1 = _mm_set1_pd(p[0]);
-	st.lo = _mm_set1_epi32((int)w->lo);
-	st.under = _mm_set1_epi16((int16_t)((int64_t)G_UNDER -
-	    (int64_t)w->lo));
-	st.over = _mm_set1_epi16((int16_t)(G_OVER - w->lo));
-	for (pend = p + (m & ~(uint64_t)7); p < pend; p += 8, e += 8) {
-		fold_block(p, e, &st);
-		st.s0 = _mm_add_pd(st.s0, st.a);
-		st.s1 = _mm_add_pd(st.s1, st.b);
-		st.s0 = _mm_add_pd(st.s0, st.c);
-		st.s1 = _mm_add_pd(st.s1, st.d);
-	}
-	if (nb != m) {
-		/* The padding is not summed. */
-		fold_block(p, e, &st);
-		for (k = 0; k < m % 8; k++)
-			s += p[k];
-	}
-	st.s0 = _mm_add_pd(st.s0, st.s1);
-	st.n0 = _mm_min_pd(st.n0, st.n1);
-	st.x0 = _mm_max_pd(st.x0, st.x1);
-	s += _mm_cvtsd_f64(st.s0) +
-	    _mm_cvtsd_f64(_mm_unpackhi_pd(st.s0, st.s0));
-	mn = _mm_cvtsd_f64(_mm_min_sd(st.n0, _mm_unpackhi_pd(st.n0, st.n0)));
-	mx = _mm_cvtsd_f64(_mm_max_sd(st.x0, _mm_unpackhi_pd(st.x0, st.x0)));
-#else
-	mn = mx = p[0];
-	for (k = 0; k < m; k++) {
-		s += p[k];
-		if (p[k] < mn)
-			mn = p[k];
-		if (p[k] > mx)
-			mx = p[k];
-		i = (int64_t)bucket_of(p[k]) - (int64_t)w->lo;
-		e[k] = (uint16_t)i;
-	}
-#endif
+	fold_values(p, m, w->log + from, w->lo, &o);
 	/*
 	 * All one value, as the slice so far: a longer run, the entries
 	 * just written are not needed.
 	 */
-	run = mn == mx && !w->scratch_used && w->nlog == 0 &&
-	    (w->flushed == 0 || w->min == mn);
-	w->sum += s;
-	if (mn < w->min)
-		w->min = mn;
-	if (mx > w->max)
-		w->max = mx;
-	gmin = bucket_of(mn);
-	gmax = bucket_of(mx);
+	run = o.min == o.max && !w->scratch_used && w->nlog == 0 &&
+	    (w->flushed == 0 || w->min == o.min);
+	w->sum += o.sum;
+	if (o.min < w->min)
+		w->min = o.min;
+	if (o.max > w->max)
+		w->max = o.max;
+	gmin = bucket_of(o.min);
+	gmax = bucket_of(o.max);
 	if (run) {
 		w->flushed_g = gmin;
 		w->flushed += m;
 	} else
 		w->nlog += m;
-	w->h.n = 0;
-	/*
-	 * Buckets follow values: the block's lie in [gmin, gmax].  Entries
-	 * out of total[]'s range are off by lo: grow() fixes them.
-	 */
+	w->h.pos = w->vlog;
+	/* Buckets follow values: the block's lie in [gmin, gmax]. */
 	if (gmin < w->lo || gmax >= w->lo + w->span) {
 		grow(w, gmin);
 		grow(w, gmax);
 	}
-	if (mn == mx)
+	if (o.min == o.max)
 		w->total[gmin - w->lo] += (uint32_t)m;
 	else
 		log_count(w, from);
@@ -438,7 +643,7 @@ fold(struct window *w)
 static void
 slice_reset(struct window *w)
 {
-	w->h.n = 0;
+	w->h.pos = w->vlog;
 	w->nlog = 0;
 	w->flushed = 0;
 	w->scratch_used = 0;
@@ -488,7 +693,7 @@ window_free(struct window *w)
 	free(w->total);
 	free(w->scratch);
 	free(w->log);
-	free(w->h.vlog);
+	free(w->vlog);
 	free(w->arena);
 	free(w);
 }
@@ -504,9 +709,9 @@ window_bytes(const struct window *w)
 
 	n += w->acap;
 	if (w->log != NULL)
-		n += (w->logcap + FOLD_PAD) * sizeof(*w->log);
-	if (w->h.vlog != NULL)
-		n += (w->vcap + FOLD_PAD) * sizeof(*w->h.vlog);
+		n += w->logcap * sizeof(*w->log);
+	if (w->vlog != NULL)
+		n += w->vcap * sizeof(*w->vlog);
 	if (w->total != NULL)
 		n += w->span * sizeof(*w->total);
 	if (w->scratch != NULL)
@@ -583,15 +788,15 @@ log_flush(struct window *w)
 static void
 vlog_room(struct window *w)
 {
-	int	full = w->h.n >= w->vcap;
+	int	full = vlog_n(w) >= w->vcap;
 
 	fold(w);
-	if (w->h.vlog == NULL || (full && w->min != w->max &&
+	if (w->vlog == NULL || (full && w->min != w->max &&
 	    w->vcap < VLOG_MAX)) {
-		free(w->h.vlog);
-		w->vcap = w->h.vlog == NULL ? VLOG_INIT : w->vcap * 2;
-		w->h.vlog = xreallocarray(NULL, w->vcap + FOLD_PAD,
-		    sizeof(*w->h.vlog));
+		free(w->vlog);
+		w->vcap = w->vlog == NULL ? VLOG_INIT : w->vcap * 2;
+		w->vlog = xreallocarray(NULL, w->vcap, sizeof(*w->vlog));
+		w->h.pos = w->vlog;
 	}
 	set_lim(w);
 }
@@ -733,7 +938,6 @@ rec_expire(struct window *w, const unsigned char *p, double v)
 	const unsigned char *q = p + 4 + sizeof(struct rec_stats);
 	uint32_t	*t;
 	int64_t		 d;
-	const unsigned char *end;
 
 	switch (h & 3) {
 	case K_CONST:
@@ -746,19 +950,7 @@ rec_expire(struct window *w, const unsigned char *p, double v)
 		   do not. */
 		d = (int64_t)rd32(q) - (int64_t)w->lo;
 		t = (uint32_t *)((uintptr_t)w->total + d * 4);
-		q += 4;
-		for (end = q + 2 * (size_t)(n & ~7U); q < end; q += 16) {
-			t[rd16(q)]--;
-			t[rd16(q + 2)]--;
-			t[rd16(q + 4)]--;
-			t[rd16(q + 6)]--;
-			t[rd16(q + 8)]--;
-			t[rd16(q + 10)]--;
-			t[rd16(q + 12)]--;
-			t[rd16(q + 14)]--;
-		}
-		for (i = 0; i < (n & 7); i++)
-			t[rd16(q + 2 * i)]--;
+		add_entries(t, q + 4, n, UINT32_MAX);
 		break;
 	default:
 		t = w->total + (rd32(q) - w->lo);
@@ -942,11 +1134,11 @@ release(struct window *w)
 	free(w->total);
 	free(w->scratch);
 	free(w->log);
-	free(w->h.vlog);
+	free(w->vlog);
 	free(w->arena);
 	w->total = w->scratch = NULL;
 	w->log = NULL;
-	w->h.vlog = NULL;
+	w->vlog = NULL;
 	w->logcap = w->vcap = 0;
 	w->lo = w->span = 0;
 	w->arena = NULL;
@@ -1051,12 +1243,12 @@ window_record_slow(struct window *w, double v, uint64_t now_ms)
 		v = 0;		/* -0 */
 	if (now_ms >= w->h.next_ms)
 		advance(w, now_ms);
-	if (w->h.n >= w->h.lim) {
+	if (w->h.pos >= w->h.end) {
 		vlog_room(w);
-		if (w->h.n >= w->h.lim)
+		if (w->h.pos >= w->h.end)
 			return -1;
 	}
-	w->h.vlog[w->h.n++] = v;
+	*w->h.pos++ = v;
 	return 0;
 }
 
@@ -1351,14 +1543,17 @@ window_check(const struct window *w)
 		cnt[w->log[i]]++;
 	}
 	/* Values not bucketed yet: valid, not in total[]. */
-	for (i = 0; i < w->h.n; i++)
-		if (!(w->h.vlog[i] >= 0) || isinf(w->h.vlog[i]) ||
-		    signbit(w->h.vlog[i]))
+	for (i = 0; i < vlog_n(w); i++)
+		if (!(w->vlog[i] >= 0) || isinf(w->vlog[i]) ||
+		    signbit(w->vlog[i]))
 			goto out;
 	/* The fast path stops in time. */
-	if (w->h.lim < w->h.n || w->h.lim > w->vcap ||
-	    w->flushed + w->nlog + w->h.lim > w->nmax ||
-	    w->nlog > w->logcap)
+	if (w->vlog == NULL ? w->h.pos != NULL || w->h.end != NULL :
+	    w->h.end < w->h.pos || w->h.pos < w->vlog ||
+	    (uint64_t)(w->h.end - w->vlog) > w->vcap ||
+	    w->flushed + w->nlog + (uint64_t)(w->h.end - w->vlog) > w->nmax)
+		goto out;
+	if (w->nlog > w->logcap)
 		goto out;
 	for (i = 0; i < w->span; i++)
 		if (cnt[i] != w->total[i])

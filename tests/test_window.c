@@ -618,6 +618,45 @@ test_slice_forms(void **state)
 	free(s);
 }
 
+/*
+ * Blocks of every length from 1 to 40 bucketed at once (one at a time,
+ * SSE2 or AVX2 with an overlapping last block), after a run of one value
+ * kept as a count: the block all that value (the run goes on), or one
+ * other value, smaller or larger, at each position in it.
+ */
+static void
+test_fold_blocks(void **state)
+{
+	struct window	*w;
+	struct sample	 s[100];
+	size_t		 ns, m, j, k;
+	double		 x;
+
+	for (m = 1; m <= 40; m++) {
+		for (j = 0; j <= m; j++) {
+			w = window_new(4, 4, 1000);
+			assert_non_null(w);
+			ns = 0;
+			for (k = 0; k < 40; k++) {
+				s[ns].t = 1000;
+				s[ns++].v = 7.25;
+				assert_int_equal(window_record(w, 7.25, 1000),
+				    0);
+			}
+			/* A query buckets them: a run of 40. */
+			check_against(w, 1000, s, ns, 4, 4, MID_BOUND);
+			for (k = 0; k < m; k++) {
+				x = k != j ? 7.25 : m % 2 ? 0.125 : 3e5;
+				s[ns].t = 1500;
+				s[ns++].v = x;
+				assert_int_equal(window_record(w, x, 1500), 0);
+			}
+			check_against(w, 1500, s, ns, 4, 4, MID_BOUND);
+			window_free(w);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -634,6 +673,7 @@ main(void)
 		cmocka_unit_test(test_random_ops),
 		cmocka_unit_test(test_slice_cap),
 		cmocka_unit_test(test_slice_forms),
+		cmocka_unit_test(test_fold_blocks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
