@@ -307,13 +307,15 @@ metrics_add_line(struct metrics *m, const struct statsd_line *ln,
 
 /*
  * Batches: the registry is a chain of dependent loads per line (slot,
- * series, window), each a cache miss when the series is cold, which it is
- * with many series or after other processes ran.  metrics_batch_add()
- * keeps lines (their keys and values copied), prefetches their slot, and
- * metrics_batch_flush() walks them as a pipeline: while line i is added,
- * the window of line i + MB_DIST and the series of line i + 2 * MB_DIST
- * are already on their way, so the misses overlap instead of adding up.
- * Lines are added in the order they came: gauges see the same sequence.
+ * series, window, value log), each a cache miss when the series is cold,
+ * which it is with many series or after other processes ran.
+ * metrics_batch_add() keeps lines (their keys and values copied),
+ * prefetches their slot, and metrics_batch_flush() walks them as a
+ * pipeline: while line i is added, the value-log entry of line i +
+ * MB_DIST, the window of line i + 2 * MB_DIST and the series of line i +
+ * 3 * MB_DIST are already on their way, so the misses overlap instead of
+ * adding up.  Lines are added in the order they came: gauges see the
+ * same sequence.
  */
 #define MB_DIST		4
 
@@ -321,6 +323,22 @@ static inline struct metrics_slot *
 metrics_home(const struct metrics *m, uint64_t hash)
 {
 	return &m->slots[hash & (m->cap - 1)];
+}
+
+/*
+ * The series line i of the batch goes to, if it is past the end of the
+ * batch or not in its home slot (then it is not worth chasing), NULL.
+ */
+static inline const struct series *
+batch_series(const struct metrics_batch *b, const struct metrics *m,
+    size_t i)
+{
+	const struct metrics_slot	*slot;
+
+	if (i >= b->n)
+		return NULL;
+	slot = metrics_home(m, b->lines[i].hash);
+	return slot->hash == b->lines[i].hash ? slot->s : NULL;
 }
 
 /* Start a batch; it holds nothing and owns nothing outside itself. */
@@ -336,42 +354,33 @@ void
 metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
     uint64_t now_ms)
 {
-	const struct metrics_slot	*slot;
-	const struct statsd_line	*ln;
-	size_t				 i;
+	const struct series	*s;
+	size_t			 i;
 
 	for (i = 0; i < b->n; i++) {
 		/* Slots were prefetched as lines came: fetch the series. */
-		if (i + 2 * MB_DIST < b->n) {
-			ln = &b->lines[i + 2 * MB_DIST];
-			slot = metrics_home(m, ln->hash);
-			if (slot->s != NULL && slot->hash == ln->hash) {
-				__builtin_prefetch(slot->s);
-				__builtin_prefetch((const char *)slot->s + 64);
-			}
+		if ((s = batch_series(b, m, i + 3 * MB_DIST)) != NULL) {
+			__builtin_prefetch(s);
+			__builtin_prefetch((const char *)s + 64);
 		}
 		/*
 		 * That series is in cache by now: fetch its window, or for
 		 * a counter the slice it adds to.
 		 */
-		if (i + MB_DIST < b->n) {
-			ln = &b->lines[i + MB_DIST];
-			slot = metrics_home(m, ln->hash);
-			if (slot->s != NULL && slot->hash == ln->hash) {
-				const struct series *s = slot->s;
+		if ((s = batch_series(b, m, i + 2 * MB_DIST)) != NULL) {
+			if (s->w != NULL)
+				__builtin_prefetch(s->w);
+			else {
+				size_t j = s->slice_epoch % m->slices;
 
-				if (s->w != NULL) {
-					__builtin_prefetch(s->w);
-					__builtin_prefetch((const char *)s->w +
-					    64);
-				} else {
-					size_t j = s->slice_epoch % m->slices;
-
-					__builtin_prefetch(&s->slice_sum[j], 1);
-					__builtin_prefetch(&s->slice_n[j], 1);
-				}
+				__builtin_prefetch(&s->slice_sum[j], 1);
+				__builtin_prefetch(&s->slice_n[j], 1);
 			}
 		}
+		/* And that window: the entry its next value goes into. */
+		if ((s = batch_series(b, m, i + MB_DIST)) != NULL &&
+		    s->w != NULL)
+			window_prefetch(s->w);
 		metrics_add_line(m, &b->lines[i], now_ms);
 	}
 	b->n = 0;
