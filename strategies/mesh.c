@@ -24,17 +24,34 @@
  *		meshtune-simnode, calm, --peers 64, max_peers 3 (3 links):
  *		hops p50 4, mesh.propagation_ms p95 59 ms; max_peers 5: p50
  *		3, p95 44 ms; 8: p50 2, p95 36 ms.
- *  discover	mesh.peers last < peers_min -> adv_interval_ms x
- *		adv_shrink.  Expects mesh.peers mean to rise: the
+ *  discover	mesh.peers below peers_min for more than shortage_pct %
+ *		of the window (its shortage_pct quantile < peers_min), on
+ *		every tick for shortage_windows windows -> adv_interval_ms
+ *		x adv_shrink.  Expects mesh.peers mean to rise: the
  *		median of a handful of links moves by whole links:
  *		halving the interval (4.2 links instead of 3.6 on average
  *		expected) left p50 at 4 and was rolled back (meshtune-simnode,
  *		peer-churn, links breaking at 0.1/s, 5 in range).
+ *		STRATEGIES.md read mesh.peers last < 3 on 2 ticks: one
+ *		gauge reading, which on peer-churn came true at a random
+ *		tick between 20 s and 160 s into the churn; and fired at
+ *		its start, the governor's baseline (the window before the
+ *		change) still held the calm minute with 8 links (mean
+ *		5.6), so the halving, which raised the mean from 3.6 to
+ *		4.2, was judged worse and rolled back.  Held for a window,
+ *		the window the baseline is read from lies inside the
+ *		shortage.
  *  relay	mesh.dup_pct p50 > relay_dup_pct with relay on and
  *		mesh.peers last >= relay_min_peers -> relay 0.  Expects
  *		dup p50 to fall.
  *  shorten	mesh.hops p99 + ttl_shrink_margin < ttl and mesh.dup_pct
- *		p50 > ttl_dup_pct -> ttl -1.  Expects dup p50 to fall.
+ *		p50 > ttl_dup_pct, in a mesh without loss (mesh.loss_pct
+ *		p90 < loss_exit_pct for loss_exit_windows windows, as for
+ *		calm) -> ttl -1.  Expects dup p50 to fall.  With loss,
+ *		most duplicates answer lost acks (retransmits), which a
+ *		shorter TTL does not touch: on peer-churn, retransmits 2,
+ *		ttl 8 -> 7 moved dup p50 from 20.4 to 19.9 % and was
+ *		rolled back; and while links break, paths lengthen.
  *  calm	mesh.loss_pct p90 < loss_exit_pct for loss_exit_windows
  *		windows -> retransmits -1.  Expects dup p50 to fall.
  *  quiet	mesh.peers last >= max_peers for peers_full_windows
@@ -78,10 +95,11 @@ struct mesh {
 	double			 loss_enter, loss_exit, loss_exit_windows;
 	double			 retx_step, relay_dup_pct, relay_min_peers;
 	double			 peers_min, peers_full_windows;
+	double			 shortage_pct, shortage_windows;
 	char			 verify_metric[201];
 	/* hysteresis and cooldowns */
-	struct bs_confirm	 loss, reach, hops, discover, relay, shorten;
-	struct bs_hold		 calm, full;
+	struct bs_confirm	 loss, reach, hops, relay, shorten;
+	struct bs_hold		 calm, full, shortage;
 	struct bs_cool		 cool[C_N];
 	/* this evaluation */
 	struct bs_eval		 e;
@@ -121,6 +139,9 @@ mesh_init(const struct mt_host_api *host, struct mt_ctx *ctx,
 	bs_conf_number(&c, "peers_min", &m->peers_min, 3, 0, 1e6);
 	bs_conf_number(&c, "peers_full_windows", &m->peers_full_windows, 5,
 	    0, 1000);
+	bs_conf_number(&c, "shortage_pct", &m->shortage_pct, 5, 0.1, 50);
+	bs_conf_number(&c, "shortage_windows", &m->shortage_windows, 1, 0,
+	    1000);
 	bs_conf_string(&c, "verify_metric", m->verify_metric,
 	    sizeof(m->verify_metric), "mesh.propagation_ms");
 	if (!c.failed && m->loss_exit >= m->loss_enter) {
@@ -153,6 +174,30 @@ mesh_decide(struct mesh *m, const char *knob, int cool, const char *metric,
 	m->d.expect_dir = dir;
 }
 
+/*
+ * The shortage_pct quantile of mesh.peers in *out: below peers_min when
+ * more than shortage_pct % of the window's samples were.  1 when read
+ * and trusted (the window holds the samples a quantile that far in the
+ * tail needs, as p95 for 5 %), 0 otherwise or when the host has no
+ * quantile function.
+ */
+static int
+mesh_shortage_q(struct mesh *m, struct bs_eval *e, double *out)
+{
+	double	q = m->shortage_pct / 100, count, need;
+
+	if (!MT_HOST_HAS(m->host, quantile) ||
+	    !bs_get(e, PEERS, "count", &count))
+		return 0;
+	need = q >= 0.5 ? m->cm.min_p50 : q >= 0.1 ? m->cm.min_p90 :
+	    q >= 0.05 ? m->cm.min_p95 : q >= 0.01 ? m->cm.min_p99 :
+	    m->cm.min_p999;
+	if (count < need || m->host->quantile(e->ctx, PEERS, q, out) !=
+	    MT_OK || *out != *out)
+		return 0;
+	return 1;
+}
+
 static int
 mesh_should_apply(void *state, struct mt_ctx *ctx)
 {
@@ -164,9 +209,11 @@ mesh_should_apply(void *state, struct mt_ctx *ctx)
 	struct bs_fmt		 f;
 	struct bs_ev		 ev;
 	uint64_t		 gap, win, calm_ms = 0, full_ms = 0;
+	uint64_t		 short_ms = 0;
 	double			 p50 = 0, p95 = 0, p99 = 0, peers = 0;
 	double			 loss = 0, dup = 0, next = 0, hnext = 0;
-	int			 has_p50, has_p95, has_p99, has_peers;
+	double			 shortq = 0;
+	int			 has_p50, has_p95, has_p99, has_peers, has_shortq;
 	int			 has_loss, has_dup, lossc, reach, hops;
 	int			 discover, relayc, shorten, calm, full;
 
@@ -185,6 +232,7 @@ mesh_should_apply(void *state, struct mt_ctx *ctx)
 	has_peers = bs_get(e, PEERS, "last", &peers);
 	has_loss = bs_get(e, LOSS, "p90", &loss);
 	has_dup = bs_get(e, DUP, "p50", &dup);
+	has_shortq = mesh_shortage_q(m, e, &shortq);
 
 	lossc = bs_confirm(&m->loss, has_loss && loss > m->loss_enter,
 	    e->now, m->cm.confirm_ticks, gap);
@@ -194,16 +242,16 @@ mesh_should_apply(void *state, struct mt_ctx *ctx)
 	hops = bs_confirm(&m->hops, ((has_p50 && p50 > m->hops_p50_max) ||
 	    (has_p95 && p95 > m->hops_p95_max)) && has_peers && maxp.ok,
 	    e->now, m->cm.confirm_ticks, gap);
-	discover = bs_confirm(&m->discover, has_peers && peers < m->peers_min,
-	    e->now, m->cm.confirm_ticks, gap);
+	discover = bs_hold(&m->shortage, has_shortq && shortq < m->peers_min,
+	    e->now, (uint64_t)(m->shortage_windows * win), gap, &short_ms);
 	relayc = bs_confirm(&m->relay, has_dup && dup > m->relay_dup_pct &&
 	    relay.ok && relay.value >= 1 && has_peers &&
 	    peers >= m->relay_min_peers, e->now, m->cm.confirm_ticks, gap);
-	shorten = bs_confirm(&m->shorten, has_p99 && ttl.ok &&
-	    p99 + m->ttl_shrink_margin < ttl.value && has_dup &&
-	    dup > m->ttl_dup_pct, e->now, m->cm.confirm_ticks, gap);
 	calm = bs_hold(&m->calm, has_loss && loss < m->loss_exit, e->now,
 	    (uint64_t)(m->loss_exit_windows * win), gap, &calm_ms);
+	shorten = bs_confirm(&m->shorten, has_p99 && ttl.ok &&
+	    p99 + m->ttl_shrink_margin < ttl.value && has_dup &&
+	    dup > m->ttl_dup_pct && calm, e->now, m->cm.confirm_ticks, gap);
 	full = bs_hold(&m->full, has_peers && maxp.ok && peers >= maxp.value,
 	    e->now, (uint64_t)(m->peers_full_windows * win), gap, &full_ms);
 
@@ -276,12 +324,19 @@ mesh_should_apply(void *state, struct mt_ctx *ctx)
 	} else if (discover &&
 	    bs_cool_ok(&m->cool[C_ADV], e->now, m->cm.cooldown_s) &&
 	    bs_step(&adv, -1, m->adv_shrink, 0, adv.max, &next)) {
-		snprintf(d->reason, sizeof(d->reason), "%s last %s < %s on %u "
-		    "ticks: too few neighbours, advertise faster: %s %s -> %s",
-		    PEERS, bs_f(&f, peers), bs_f(&f, m->peers_min),
-		    m->discover.n, K_ADV, bs_f(&f, adv.value), bs_f(&f, next));
+		snprintf(d->reason, sizeof(d->reason), "%s below %s for more "
+		    "than %s %% of the window (its %s %% quantile %s) for %s s "
+		    "(%s windows): too few neighbours, advertise faster: %s %s "
+		    "-> %s", PEERS, bs_f(&f, m->peers_min),
+		    bs_f(&f, m->shortage_pct), bs_f(&f, m->shortage_pct),
+		    bs_f(&f, shortq), bs_f(&f, (double)(short_ms / 1000)),
+		    bs_f(&f, m->shortage_windows), K_ADV, bs_f(&f, adv.value),
+		    bs_f(&f, next));
 		bs_ev_series(&ev, e, PEERS);
 		bs_ev_threshold(&ev, "peers_min", m->peers_min);
+		bs_ev_threshold(&ev, "shortage_pct", m->shortage_pct);
+		bs_ev_number(&ev, "shortage_quantile", shortq);
+		bs_ev_number(&ev, "held_s", (double)(short_ms / 1000));
 		bs_ev_knob(&ev, &adv, next);
 		bs_ev_string(&ev, "rule", "discover");
 		mesh_decide(m, K_ADV, C_ADV, PEERS, "mean", +1);
@@ -306,15 +361,21 @@ mesh_should_apply(void *state, struct mt_ctx *ctx)
 	    bs_cool_ok(&m->cool[C_TTL], e->now, m->cm.cooldown_s) &&
 	    bs_step(&ttl, -1, 0, -m->ttl_step, ttl.max, &next)) {
 		snprintf(d->reason, sizeof(d->reason), "%s p99 %s + %s < %s "
-		    "%s and %s p50 %s %% > %s %% on %u ticks: hops to spare "
-		    "only make duplicates: %s %s -> %s", HOPS, bs_f(&f, p99),
+		    "%s and %s p50 %s %% > %s %% on %u ticks, %s p90 %s %% < "
+		    "%s %% for %s s: hops to spare only make duplicates: %s %s "
+		    "-> %s", HOPS, bs_f(&f, p99),
 		    bs_f(&f, m->ttl_shrink_margin), K_TTL, bs_f(&f, ttl.value),
 		    DUP, bs_f(&f, dup), bs_f(&f, m->ttl_dup_pct), m->shorten.n,
-		    K_TTL, bs_f(&f, ttl.value), bs_f(&f, next));
+		    LOSS, bs_f(&f, loss), bs_f(&f, m->loss_exit),
+		    bs_f(&f, (double)(calm_ms / 1000)), K_TTL,
+		    bs_f(&f, ttl.value), bs_f(&f, next));
 		bs_ev_series(&ev, e, HOPS);
 		bs_ev_series(&ev, e, DUP);
+		bs_ev_series(&ev, e, LOSS);
 		bs_ev_threshold(&ev, "ttl_shrink_margin", m->ttl_shrink_margin);
 		bs_ev_threshold(&ev, "ttl_dup_pct", m->ttl_dup_pct);
+		bs_ev_threshold(&ev, "loss_exit_pct", m->loss_exit);
+		bs_ev_number(&ev, "loss_calm_s", (double)(calm_ms / 1000));
 		bs_ev_knob(&ev, &ttl, next);
 		bs_ev_string(&ev, "rule", "shorten");
 		mesh_decide(m, K_TTL, C_TTL, DUP, "p50", -1);

@@ -1146,14 +1146,23 @@ test_mesh_ttl(void **state)
 	mock_host_set_stat(mh, "mesh.hops", "count", 199);
 	load(mh, meshtune_strategy_mesh, "{}");
 	assert_int_equal(ticks(mh, 30), 0);
-	/* Short paths and many duplicates: ttl - 1. */
+	/*
+	 * Short paths and many duplicates: ttl - 1, once the mesh has been
+	 * without loss for 5 windows (test_mesh_shorten has the rest).
+	 */
 	mock_host_set_stat(mh, "mesh.hops", "count", 600);
 	mock_host_set_stat(mh, "mesh.hops", "p99", 4);	/* 4 + 2 < 8 */
 	mock_host_set_stat(mh, "mesh.dup_pct", "p50", 25);
-	assert_int_equal(ticks(mh, 2), 1);
+	mock_host_set_stat(mh, "mesh.loss_pct", "p90", 0.5);
+	mock_host_set_knob(mh, "mesh.retransmits", 0, 0, 3); /* no calm rule */
+	assert_int_equal(ticks(mh, 61), 0);
+	assert_int_equal(tick(mh), 1);
 	check(last(mh), MT_ACT_SET, "mesh.ttl", 7, "mesh.dup_pct", "p50", -1,
 	    "mesh.hops p99 4 + 2 < mesh.ttl 8", "mesh.dup_pct p50 25 % > 20 %",
-	    "mesh.ttl 8 -> 7", NULL);
+	    "mesh.loss_pct p90 0.5 % < 1 % for 305 s", "mesh.ttl 8 -> 7",
+	    NULL);
+	mock_host_set_stat(mh, "mesh.loss_pct", "p90", 3);
+	mock_host_set_knob(mh, "mesh.retransmits", 1, 0, 3);
 	/* The band: p99 = ttl - 2 changes nothing. */
 	mock_host_clear_proposals(mh);
 	mock_host_set_stat(mh, "mesh.hops", "p99", 6);
@@ -1211,17 +1220,19 @@ test_mesh_hops_and_discovery(void **state)
 	assert_int_equal(ticks(mh, 2), 1);
 	assert_string_equal(last(mh)->expect_metric, "net.rtt_ms");
 
-	/* Too few peers: advertise faster (peers p50 should rise). */
+	/* Too few peers (test_mesh_discover has the rule in full). */
 	mock_host_clear_proposals(mh);
 	mesh_calm(mh);
-	mock_host_set_stat(mh, "mesh.peers", "last", 2);
+	mock_host_set_stat(mh, "mesh.peers", "count", 120);
+	mock_host_set_quantile(mh, "mesh.peers", 0.05, 2);
 	mock_host_set_knob(mh, "mesh.adv_interval_ms", 30, 20, 2000);
 	load(mh, meshtune_strategy_mesh, "{}");
-	assert_int_equal(ticks(mh, 2), 1);
+	assert_int_equal(ticks(mh, 13), 1);
 	check(last(mh), MT_ACT_SET, "mesh.adv_interval_ms", 20, "mesh.peers",
-	    "mean", +1, "mesh.peers last 2 < 3", "30 -> 20", NULL);
+	    "mean", +1, "30 -> 20", NULL);
 	mock_host_set_knob(mh, "mesh.adv_interval_ms", 20, 20, 2000);
 	assert_int_equal(ticks(mh, 30), 0);
+	mock_host_set_quantile(mh, "mesh.peers", 0.05, 5);
 
 	/* Full for 5 windows: advertise less. */
 	mock_host_clear_proposals(mh);
@@ -1236,6 +1247,145 @@ test_mesh_hops_and_discovery(void **state)
 	    "8 for 300 s (5 windows)", "1000 -> 2000", NULL);
 	mock_host_set_knob(mh, "mesh.adv_interval_ms", 2000, 20, 2000);
 	assert_int_equal(ticks(mh, 100), 0);
+}
+
+/*
+ * discover: mesh.peers below peers_min for more than shortage_pct % of
+ * the window, on every tick for a whole window, so that the window the
+ * governor reads the baseline from lies inside the shortage.
+ */
+static void
+test_mesh_discover(void **state)
+{
+	struct mock_host		*mh = *state;
+	const struct mock_proposal	*p;
+	cJSON				*ev;
+
+	mesh_knobs(mh);
+	mesh_calm(mh);
+	mock_host_set_stat(mh, "mesh.peers", "count", 120);
+	mock_host_set_quantile(mh, "mesh.peers", 0.05, 3);	/* not < 3 */
+	load(mh, meshtune_strategy_mesh, "{}");
+	assert_int_equal(ticks(mh, 100), 0);
+	/* One low reading is no shortage (STRATEGIES.md's "last < 3"). */
+	mock_host_set_stat(mh, "mesh.peers", "last", 1);
+	assert_int_equal(ticks(mh, 100), 0);
+	/* Short of links: quiet until it has lasted a whole window. */
+	mock_host_set_quantile(mh, "mesh.peers", 0.05, 2);
+	assert_int_equal(ticks(mh, 12), 0);
+	assert_int_equal(tick(mh), 1);
+	p = last(mh);
+	check(p, MT_ACT_SET, "mesh.adv_interval_ms", 500, "mesh.peers", "mean",
+	    +1, "mesh.peers below 3 for more than 5 % of the window (its 5 % "
+	    "quantile 2) for 60 s (1 windows)", "mesh.adv_interval_ms 1000 -> "
+	    "500", NULL);
+	ev = evidence(p);
+	assert_true(ev_num(ev, "mesh.peers", "count") == 120);
+	assert_true(ev_num(ev, "thresholds", "peers_min") == 3);
+	assert_true(ev_num(ev, "thresholds", "shortage_pct") == 5);
+	ev_knob(ev, 1000, 500, 20, 2000);
+	cJSON_Delete(ev);
+	/* Cooldown, then again from 500. */
+	mock_host_set_knob(mh, "mesh.adv_interval_ms", 500, 20, 2000);
+	assert_int_equal(ticks(mh, 11), 0);
+	assert_int_equal(tick(mh), 1);
+	check(last(mh), MT_ACT_SET, "mesh.adv_interval_ms", 250, "mesh.peers",
+	    "mean", +1, "mesh.adv_interval_ms 500 -> 250", NULL);
+
+	/* A break in the shortage starts the window again. */
+	mock_host_clear_proposals(mh);
+	mock_host_set_knob(mh, "mesh.adv_interval_ms", 1000, 20, 2000);
+	load(mh, meshtune_strategy_mesh, "{}");
+	assert_int_equal(ticks(mh, 10), 0);
+	mock_host_set_quantile(mh, "mesh.peers", 0.05, 4);
+	assert_int_equal(tick(mh), 0);
+	mock_host_set_quantile(mh, "mesh.peers", 0.05, 2);
+	assert_int_equal(ticks(mh, 12), 0);
+	assert_int_equal(tick(mh), 1);
+
+	/* Too few samples for a 5 % quantile (p95's 50): quiet. */
+	mock_host_clear_proposals(mh);
+	mock_host_set_stat(mh, "mesh.peers", "count", 49);
+	load(mh, meshtune_strategy_mesh, "{}");
+	assert_int_equal(ticks(mh, 100), 0);
+	/* 20 %: p90's count (30) is enough. */
+	mock_host_set_quantile(mh, "mesh.peers", 0.2, 2);
+	load(mh, meshtune_strategy_mesh, "{\"shortage_pct\":20}");
+	assert_int_equal(ticks(mh, 12), 0);
+	assert_int_equal(tick(mh), 1);
+	/* Two windows when configured so. */
+	mock_host_clear_proposals(mh);
+	mock_host_set_stat(mh, "mesh.peers", "count", 120);
+	load(mh, meshtune_strategy_mesh, "{\"shortage_windows\":2}");
+	assert_int_equal(ticks(mh, 24), 0);
+	assert_int_equal(tick(mh), 1);
+
+	/* At the lower bound: nothing. */
+	mock_host_clear_proposals(mh);
+	mock_host_set_knob(mh, "mesh.adv_interval_ms", 20, 20, 2000);
+	load(mh, meshtune_strategy_mesh, "{}");
+	assert_int_equal(ticks(mh, 100), 0);
+	/* A host without quantile(): quiet, no error. */
+	mock_host_set_knob(mh, "mesh.adv_interval_ms", 1000, 20, 2000);
+	mock_host_fail(mh, "quantile", MT_ENOENT);
+	load(mh, meshtune_strategy_mesh, "{}");
+	assert_int_equal(ticks(mh, 100), 0);
+	mock_host_fail(mh, "quantile", MT_OK);
+	/* Config bounds. */
+	assert_int_equal(mock_host_set_config(mh, "{\"shortage_pct\":0}"), 0);
+	assert_int_equal(mock_host_load(mh, meshtune_strategy_mesh), MT_ERR);
+	assert_int_equal(mock_host_set_config(mh, "{\"shortage_pct\":51}"),
+	    0);
+	assert_int_equal(mock_host_load(mh, meshtune_strategy_mesh), MT_ERR);
+}
+
+/*
+ * shorten: only in a mesh without loss for loss_exit_windows windows;
+ * with loss, duplicates answer lost acks and a shorter TTL does not
+ * touch them.
+ */
+static void
+test_mesh_shorten(void **state)
+{
+	struct mock_host	*mh = *state;
+
+	mesh_knobs(mh);
+	mesh_calm(mh);
+	mock_host_set_stat(mh, "mesh.hops", "p99", 4);	/* 4 + 2 < 8 */
+	mock_host_set_stat(mh, "mesh.dup_pct", "p50", 25);
+	mock_host_set_knob(mh, "mesh.retransmits", 0, 0, 3); /* no calm rule */
+	load(mh, meshtune_strategy_mesh, "{}");
+	/* Loss in the band (3 %): duplicates are resends' doing. */
+	assert_int_equal(ticks(mh, 200), 0);
+	/* Loss gone: 5 windows, then 2 ticks. */
+	mock_host_set_stat(mh, "mesh.loss_pct", "p90", 0.5);
+	assert_int_equal(ticks(mh, 61), 0);
+	assert_int_equal(tick(mh), 1);
+	check(last(mh), MT_ACT_SET, "mesh.ttl", 7, "mesh.dup_pct", "p50", -1,
+	    "for 305 s", "mesh.ttl 8 -> 7", NULL);
+	/* A lossy tick starts the 5 windows again. */
+	mock_host_clear_proposals(mh);
+	load(mh, meshtune_strategy_mesh, "{}");
+	assert_int_equal(ticks(mh, 40), 0);
+	mock_host_set_stat(mh, "mesh.loss_pct", "p90", 1.5);
+	assert_int_equal(tick(mh), 0);
+	mock_host_set_stat(mh, "mesh.loss_pct", "p90", 0.5);
+	assert_int_equal(ticks(mh, 61), 0);
+	assert_int_equal(tick(mh), 1);
+	/* Too few loss samples: no calm, no shortening. */
+	mock_host_clear_proposals(mh);
+	mock_host_set_stat(mh, "mesh.loss_pct", "count", 29);
+	load(mh, meshtune_strategy_mesh, "{}");
+	assert_int_equal(ticks(mh, 200), 0);
+	/* Inside the hops band (p99 + 2 = ttl): nothing, even calm. */
+	mock_host_set_stat(mh, "mesh.loss_pct", "count", 60);
+	mock_host_set_stat(mh, "mesh.hops", "p99", 6);
+	assert_int_equal(ticks(mh, 200), 0);
+	/* At the lower bound: nothing. */
+	mock_host_set_stat(mh, "mesh.hops", "p99", 0);
+	mock_host_set_knob(mh, "mesh.ttl", 2, 2, 16);
+	load(mh, meshtune_strategy_mesh, "{}");
+	assert_int_equal(ticks(mh, 200), 0);
 }
 
 static void
@@ -1363,6 +1513,8 @@ main(void)
 		T(test_mesh_loss),
 		T(test_mesh_ttl),
 		T(test_mesh_hops_and_discovery),
+		T(test_mesh_discover),
+		T(test_mesh_shorten),
 		T(test_mesh_relay),
 		T(test_all_quiet_without_data),
 	};
