@@ -25,7 +25,8 @@
 #
 # The search, per K: one short trial (TRIAL_S) at the sender's full speed;
 # if the receiver holds it, that is the answer (marked sender_limited);
-# else bisect the rate between half the last loss and the last loss
+# else, from 1.2 times what the receiver took in that trial, halve the
+# rate until a trial holds, then bisect between the last hold and loss
 # (BISECT steps), then hold the best rate for HOLD_S; if that loses, step
 # down 10% and hold again (twice at most).  The sender uses UDP GSO (-G):
 # without it one core of loopback sends only ~0.1M datagrams/s here.
@@ -204,7 +205,11 @@ search() {
 		LIMITED=true
 	else
 		lo=0
-		hi=$top
+		# A flood shows what the receiver takes: start a bit above
+		# that, not at the sender's speed (with GSO, tens of times
+		# more than any receiver).
+		hi=$(awk -v t="$top" -v g="$GOOD" -v s="$TRIAL_S" 'BEGIN {
+		    c = 1.2 * g / s; printf "%.0f", (c > 0 && c < t) ? c : t }')
 		i=0
 		halvings=0
 		# Halve until one holds (4 times at most), then bisect.
