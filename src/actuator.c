@@ -249,6 +249,13 @@ actuator_op_start(struct actuator *a, enum actuator_opkind kind,
 		fatalx("%s: event_new failed", __func__);
 	tv.tv_sec = a->timeout_ms / 1000;
 	tv.tv_usec = (a->timeout_ms % 1000) * 1000;
+	/*
+	 * libevent counts from the time it cached when this loop iteration
+	 * began, which a busy iteration leaves behind: count from now, as
+	 * start_us does, or the timeout could come early.
+	 */
+	if (event_base_update_cache_time(a->base) == -1)
+		log_warnx("%s: cannot update the loop's time", __func__);
 	if (evtimer_add(op->ev_timeout, &tv) == -1)
 		fatalx("%s: evtimer_add failed", __func__);
 	TAILQ_INSERT_TAIL(&a->ops, op, entry);

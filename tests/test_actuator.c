@@ -657,6 +657,47 @@ test_unix_set_get(void **state)
 	actuator_free(a);
 }
 
+/*
+ * An operation started late in a busy loop iteration still waits its
+ * whole timeout: libevent's cached time is from the iteration's start.
+ */
+struct late_start {
+	struct env		*e;
+	struct actuator		*a;
+	struct mt_knob_conf	 k;
+};
+
+static void
+late_start_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct late_start	*l = arg;
+
+	(void)fd;
+	(void)what;
+	usleep(150000);		/* the iteration's work */
+	actuator_set(l->a, &l->k, 5, done_cb, l->e);
+}
+
+static void
+test_timeout_counts_from_start(void **state)
+{
+	struct env		*e = *state;
+	struct late_start	 l;
+	struct timeval		 now = { 0, 0 };
+
+	unix_server(e);
+	l.e = e;
+	l.a = unix_actuator(e, e->sock, 300);
+	l.k = knob("silent", NULL);
+	assert_int_equal(event_base_once(e->base, -1, EV_TIMEOUT,
+	    late_start_cb, &l, &now), 0);
+	run_until(e, 1);
+	assert_false(e->r[0].ok);
+	assert_contains(e->r[0].error, "timeout after 300 ms");
+	assert_true(e->r[0].elapsed_us >= 300000);
+	actuator_free(l.a);
+}
+
 struct unix_case {
 	const char	*knob;
 	const char	*error;
@@ -1572,6 +1613,7 @@ main(void)
 		T(test_parse_reply),
 		T(test_unix_set_get),
 		T(test_unix_failures),
+		T(test_timeout_counts_from_start),
 		T(test_unix_no_server),
 		T(test_unix_concurrent),
 		T(test_exec_ok),
