@@ -12,9 +12,10 @@
  * ingest_dgrams() cuts back into the datagrams it was made of.  The
  * kernel then pays its receive path once per train instead of once per
  * datagram, the bulk of the cost per line; datagrams sent one by one
- * arrive as before.  One
- * read callback handles at most INGEST_ROUNDS batches before it returns
- * to the event loop, so a flood cannot starve ticks or the API.
+ * arrive as before.
+ *
+ * One read callback handles at most INGEST_ROUNDS batches before it
+ * returns to the event loop, so a flood cannot starve ticks or the API.
  *
  * Light traffic is read in batches too: when a wake-up finds less than
  * one recvmmsg batch, the socket stops waking the loop and is read again
@@ -198,7 +199,7 @@ ingest_drain(struct ingest_sock *is)
 
 /*
  * The delay before the next deferred read, from the current one (ms) and
- * what the read just made got (datagrams): twice as long while a read
+ * the datagrams the read just made found (got): twice as long while a read
  * finds fewer than INGEST_WAKE_LOW, half when one finds more than
  * INGEST_WAKE_HIGH, always within [INGEST_DEFER_MIN_MS,
  * INGEST_DEFER_MAX_MS].  Pure: the policy of ingest_defer_cb().

@@ -326,8 +326,8 @@ metrics_home(const struct metrics *m, uint64_t hash)
 }
 
 /*
- * The series line i of the batch goes to, if it is past the end of the
- * batch or not in its home slot (then it is not worth chasing), NULL.
+ * The series line i of the batch goes to; NULL past the end of the batch
+ * or when the series is not in its home slot (not worth chasing then).
  */
 static inline const struct series *
 batch_series(const struct metrics_batch *b, const struct metrics *m,

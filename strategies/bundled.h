@@ -637,7 +637,10 @@ struct bs_decision {
 	char		 evidence[BS_EVIDENCE_LEN];
 };
 
-/* Hand the decision to the host; MT_OK or MT_ERR. */
+/*
+ * Hand the decision to the host: MT_OK or MT_ERR, MT_NOOP if there is
+ * none (should_apply decided nothing) or the host's limits refused it.
+ */
 static inline int
 bs_propose(const struct mt_host_api *host, struct mt_ctx *ctx,
     struct bs_decision *d)
@@ -645,6 +648,8 @@ bs_propose(const struct mt_host_api *host, struct mt_ctx *ctx,
 	struct mt_action	a = MT_ACTION_INIT;
 	int			r;
 
+	if (d->knob == NULL)
+		return MT_NOOP;
 	a.kind = d->kind;
 	a.knob = d->knob;
 	a.value = d->value;

@@ -407,8 +407,6 @@ consensus_apply(void *state, struct mt_ctx *ctx)
 {
 	struct consensus	*s = state;
 
-	if (s->d.knob == NULL)
-		return MT_NOOP;
 	return bs_propose(s->host, ctx, &s->d);
 }
 

@@ -228,8 +228,6 @@ cpu_apply(void *state, struct mt_ctx *ctx)
 {
 	struct cpu	*p = state;
 
-	if (p->d.knob == NULL)
-		return MT_NOOP;
 	return bs_propose(p->host, ctx, &p->d);
 }
 

@@ -291,8 +291,6 @@ memory_apply(void *state, struct mt_ctx *ctx)
 {
 	struct memory	*m = state;
 
-	if (m->d.knob == NULL)
-		return MT_NOOP;
 	return bs_propose(m->host, ctx, &m->d);
 }
 

@@ -422,8 +422,6 @@ mesh_apply(void *state, struct mt_ctx *ctx)
 {
 	struct mesh	*m = state;
 
-	if (m->d.knob == NULL)
-		return MT_NOOP;
 	return bs_propose(m->host, ctx, &m->d);
 }
 

@@ -255,8 +255,6 @@ network_apply(void *state, struct mt_ctx *ctx)
 {
 	struct network	*n = state;
 
-	if (n->d.knob == NULL)
-		return MT_NOOP;
 	return bs_propose(n->host, ctx, &n->d);
 }
 
