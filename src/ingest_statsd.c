@@ -125,7 +125,6 @@ static unsigned int
 ingest_dgrams(struct ingest *in, const char *buf, size_t len, size_t seg)
 {
 	struct metrics		*m = in->d->metrics;
-	struct statsd_line	 ln;
 	size_t			 off = 0, n;
 	unsigned int		 count = 0;
 
@@ -133,10 +132,8 @@ ingest_dgrams(struct ingest *in, const char *buf, size_t len, size_t seg)
 		seg = len;
 	do {
 		n = len - off < seg ? len - off : seg;
-		statsd_begin(&in->parser, buf + off, n);
-		while (statsd_next(&in->parser, &ln))
-			metrics_batch_add(&in->batch, m, &ln,
-			    in->stats.now_ms);
+		metrics_batch_datagram(&in->batch, m, buf + off, n,
+		    in->stats.now_ms);
 		off += n;
 		count++;
 	} while (off < len);
@@ -399,7 +396,7 @@ ingest_start(struct daemon *d)
 	in = d->ingest = xcalloc(1, sizeof(*in));
 	in->d = d;
 	statsd_init(&in->parser);
-	metrics_batch_init(&in->batch);
+	metrics_batch_init(&in->batch, &in->parser);
 	in->bufs = xmalloc((size_t)INGEST_BATCH * INGEST_DGRAM);
 	for (i = 0; i < INGEST_BATCH; i++) {
 		in->iov[i].iov_base = in->bufs + (size_t)i * INGEST_DGRAM;

@@ -334,14 +334,32 @@ struct statsd_parser {
 	uint8_t		 delta[STATSD_VALUES_MAX];
 };
 
+/*
+ * A line split by statsd_split() but not parsed: name, one plain value,
+ * and the rest from the "|" on.  Pointers into the datagram.
+ */
+struct statsd_raw {
+	const char	*line;
+	size_t		 len;
+	size_t		 namelen;	/* line[0 .. namelen) is the name */
+	size_t		 sfx;		/* line[sfx .. len) is "|type..." */
+	uint64_t	 hash;		/* statsd_hash_raw() of the two */
+	double		 value;
+};
+
 void		 statsd_init(struct statsd_parser *);
 void		 statsd_begin(struct statsd_parser *, const void *, size_t);
 int		 statsd_next(struct statsd_parser *, struct statsd_line *);
+const char	*statsd_take(struct statsd_parser *, size_t *);
+int		 statsd_take_parse(struct statsd_parser *, const char *,
+		     size_t, struct statsd_line *);
+int		 statsd_split(const char *, size_t, struct statsd_raw *);
 size_t		 statsd_parse(struct statsd_parser *, const void *, size_t,
 		     void (*)(const struct statsd_line *, void *), void *);
 enum statsd_reason statsd_parse_line(struct statsd_parser *, const char *,
 		     size_t, struct statsd_line *);
 uint64_t	 statsd_hash(const void *, size_t);
+uint64_t	 statsd_hash_raw(const char *, size_t, const char *, size_t);
 const char	*statsd_reason_name(enum statsd_reason);
 const char	*statsd_type_name(enum statsd_type);
 
@@ -358,6 +376,7 @@ struct metrics_stats {
 	uint64_t	 type_conflicts;	/* key seen with another type */
 	uint64_t	 series_created;
 	uint64_t	 series_expired;
+	uint64_t	 lines_known;		/* split lines of a known form */
 };
 
 struct series_stats {
@@ -368,18 +387,36 @@ struct series_stats {
 };
 
 /*
- * A batch of parsed lines for the registry, added in order with their
- * cache misses overlapped (metrics.c).  Untagged keys still point into
- * the datagram: it must stay unchanged until metrics_batch_flush().
+ * A batch of lines for the registry, added in order with their cache
+ * misses overlapped (metrics.c).  A line is queued parsed (sfx 0), or
+ * only split (statsd_split()) when the registry may know its form.  Keys
+ * of untagged and split lines point into the datagram: it must stay
+ * unchanged until metrics_batch_flush().
  */
 #define METRICS_BATCH_LINES	256
 #define METRICS_BATCH_KEYS	(METRICS_BATCH_LINES * 64)
+struct metrics_batch_line {
+	const char	*key;		/* split: the line; parsed: its key */
+	uint64_t	 hash;		/* split: statsd_hash_raw() */
+	double		 value;
+	uint32_t	 len;		/* of key */
+	uint16_t	 namelen;
+	uint16_t	 sfx;		/* split: key[sfx] is the "|"; else 0 */
+	uint8_t		 type;		/* parsed only, as the next two */
+	uint8_t		 delta;		/* gauge +N/-N */
+	uint8_t		 tagged;
+};
 struct metrics_batch {
+	struct statsd_parser *sp;	/* counts every line */
+	/*
+	 * Parses the split lines not known, at the flush, which may come
+	 * while sp's scratch holds the line being added; its counts go to
+	 * sp at the end of the flush.
+	 */
+	struct statsd_parser miss;
 	size_t		 n;
 	size_t		 keyused;
-	struct statsd_line lines[METRICS_BATCH_LINES];
-	double		 values[METRICS_BATCH_LINES];
-	uint8_t		 delta[METRICS_BATCH_LINES];
+	struct metrics_batch_line lines[METRICS_BATCH_LINES];
 	char		 keys[METRICS_BATCH_KEYS];
 };
 
@@ -397,7 +434,10 @@ const struct metrics_stats *metrics_stats(const struct metrics *);
 void		 metrics_foreach(struct metrics *,
 		    void (*)(struct series *, void *), void *);
 size_t		 metrics_bytes(const struct metrics *);
-void		 metrics_batch_init(struct metrics_batch *);
+void		 metrics_batch_init(struct metrics_batch *,
+		    struct statsd_parser *);
+void		 metrics_batch_datagram(struct metrics_batch *,
+		    struct metrics *, const char *, size_t, uint64_t);
 void		 metrics_batch_add(struct metrics_batch *, struct metrics *,
 		    const struct statsd_line *, uint64_t);
 void		 metrics_batch_flush(struct metrics_batch *, struct metrics *,

@@ -15,6 +15,19 @@
  * Lookups go through an open-addressing table of (hash, series) with
  * linear probing and backward-shift deletion, sized to a power of two and
  * at most half full, so the ingest path costs one hash probe per line.
+ *
+ * Known forms.  A sender writes a series the same way every time:
+ * "lg.rtt_ms.12:2.345|ms|#peer:n7" changes only in its value.  Each
+ * series keeps the first form it was sent in that statsd_split() can
+ * split: its name (the start of its key) and the rest of the line from
+ * the "|" on (type, rate and tags, as sent), up to SERIES_FORM_MAX bytes.
+ * A second table maps the hash of name and rest to the series.  A line
+ * whose name and rest equal a series' form, byte for byte, is that
+ * series' line, as the parser would read it: it costs the split, one
+ * probe and two compares, and its tags are not parsed again.  Any other
+ * line goes through the whole parser.  The table is rebuilt from the
+ * series when the registry grows or series expire, so it never points
+ * at a series that went.
  * Nothing grows without bound: past max_series, lines of new series are
  * dropped and counted, and series idle for longer than idle_ms go.
  */
@@ -26,23 +39,29 @@
 
 #include "meshtuned.h"
 
+#define SERIES_FORM_MAX	40	/* bytes of "|type..." kept */
+
 /*
- * What a line needs comes first, the key last, inline: one allocation,
- * and a short key shares the first cache line with the fields.
+ * What a known line needs comes first (prefetched: the first three cache
+ * lines), the key last, inline: one allocation.
  */
 struct series {
 	struct window	*w;		/* all but counters */
-	size_t		 keylen;
-	enum statsd_type type;
+	struct series	*agg;		/* tagged: the name's own series */
 	uint64_t	 last_seen_ms;
 	double		 last;		/* gauges: current value */
+	double		 form_rate;	/* counters: @rate of the form */
+	enum statsd_type type;
+	uint16_t	 namelen;	/* key[0 .. namelen) is the name */
+	uint16_t	 formlen;	/* 0: no known form */
+	char		 form[SERIES_FORM_MAX]; /* the form's "|type..." */
+	uint64_t	 form_hash;	/* statsd_hash_raw() of the form */
+	uint64_t	 hash;
+	size_t		 keylen;
 	double		 total;		/* counters: sum of increments */
 	double		*slice_sum;	/* counters: per-slice increments */
 	uint32_t	*slice_n;	/* counters: per-slice samples */
 	uint64_t	 slice_epoch;	/* counters: index of the newest slice */
-	uint64_t	 hash;
-	size_t		 namelen;	/* key[0 .. namelen) is the name */
-	struct series	*agg;		/* tagged: the name's own series */
 	uint32_t	 children;	/* tagged series whose agg this is */
 	int		 agg_tried;	/* agg looked up (NULL: refused) */
 	char		 key[];		/* NUL-terminated */
@@ -55,6 +74,7 @@ struct metrics_slot {
 
 struct metrics {
 	struct metrics_slot *slots;
+	struct metrics_slot *known;	/* form hash -> series, cap slots */
 	size_t		 cap;		/* power of two */
 	size_t		 count;
 	size_t		 max_series;
@@ -82,6 +102,7 @@ metrics_new(unsigned int window_s, unsigned int slices, size_t max_series)
 	m = xcalloc(1, sizeof(*m));
 	m->cap = METRICS_MIN_CAP;
 	m->slots = xcalloc(m->cap, sizeof(*m->slots));
+	m->known = xcalloc(m->cap, sizeof(*m->known));
 	m->max_series = max_series;
 	m->window_s = window_s;
 	m->slices = slices;
@@ -110,6 +131,7 @@ metrics_free(struct metrics *m)
 		if (m->slots[i].s != NULL)
 			series_free(m->slots[i].s);
 	free(m->slots);
+	free(m->known);
 	free(m);
 }
 
@@ -132,6 +154,8 @@ metrics_probe(struct metrics *m, const char *key, size_t keylen,
 	}
 }
 
+static void	known_rebuild(struct metrics *);
+
 static void
 metrics_grow(struct metrics *m)
 {
@@ -148,6 +172,8 @@ metrics_grow(struct metrics *m)
 		*slot = old[i];
 	}
 	free(old);
+	m->known = xreallocarray(m->known, m->cap, sizeof(*m->known));
+	known_rebuild(m);
 }
 
 static struct series *
@@ -161,7 +187,7 @@ series_new(struct metrics *m, const char *key, size_t keylen,
 	memcpy(s->key, key, keylen);
 	s->key[keylen] = '\0';
 	s->keylen = keylen;
-	s->namelen = namelen;
+	s->namelen = (uint16_t)namelen;
 	s->type = type;
 	s->last = NAN;
 	if (type == STATSD_COUNTER) {
@@ -272,6 +298,58 @@ series_link_agg(struct metrics *m, struct series *s, uint64_t now_ms)
 }
 
 /*
+ * Apply v to s, and to its aggregate, counting it.  Returns 0, or -1 if
+ * the window refused it.
+ */
+static int
+series_feed(struct metrics *m, struct series *s, double v, int delta,
+    uint64_t now_ms)
+{
+	if (series_add(m, s, v, delta, now_ms) != 0) {
+		m->stats.values_refused++;
+		return -1;
+	}
+	m->stats.values++;
+	if (s->agg != NULL)
+		(void)series_add(m, s->agg, s->type == STATSD_GAUGE ? s->last :
+		    v, 0, now_ms);
+	return 0;
+}
+
+/*
+ * The series a parsed line goes to, made if need be and linked to its
+ * aggregate; NULL if it was dropped (counted).
+ */
+static struct series *
+line_series(struct metrics *m, const struct statsd_line *ln, uint64_t now_ms)
+{
+	struct series	*s;
+
+	s = metrics_get(m, ln->key, ln->keylen, ln->namelen, ln->hash,
+	    ln->type, now_ms, 1);
+	if (s == NULL) {
+		m->stats.values_dropped += ln->nvalues;
+		return NULL;
+	}
+	if (ln->ntags > 0 && !s->agg_tried)
+		series_link_agg(m, s, now_ms);
+	return s;
+}
+
+/* Feed every value of a parsed line to s; returns how many were stored. */
+static size_t
+line_feed(struct metrics *m, struct series *s, const struct statsd_line *ln,
+    uint64_t now_ms)
+{
+	size_t	i, stored = 0;
+
+	for (i = 0; i < ln->nvalues; i++)
+		stored += series_feed(m, s, ln->values[i], ln->delta != NULL &&
+		    ln->delta[i], now_ms) == 0;
+	return stored;
+}
+
+/*
  * Add every value of a parsed StatsD line.  Returns the number of values
  * stored; the others are counted in the registry's stats.
  */
@@ -280,29 +358,80 @@ metrics_add_line(struct metrics *m, const struct statsd_line *ln,
     uint64_t now_ms)
 {
 	struct series	*s;
-	size_t		 i, stored = 0;
 
-	s = metrics_get(m, ln->key, ln->keylen, ln->namelen, ln->hash,
-	    ln->type, now_ms, 1);
-	if (s == NULL) {
-		m->stats.values_dropped += ln->nvalues;
+	if ((s = line_series(m, ln, now_ms)) == NULL)
 		return 0;
+	return line_feed(m, s, ln, now_ms);
+}
+
+/* Put s in the table of known forms (it has one; the table has room). */
+static void
+known_insert(struct metrics *m, struct series *s)
+{
+	size_t	mask = m->cap - 1, i = s->form_hash & mask;
+
+	while (m->known[i].s != NULL)
+		i = (i + 1) & mask;
+	m->known[i].hash = s->form_hash;
+	m->known[i].s = s;
+}
+
+/* Make the table of known forms again from the series. */
+static void
+known_rebuild(struct metrics *m)
+{
+	size_t	i;
+
+	memset(m->known, 0, m->cap * sizeof(*m->known));
+	for (i = 0; i < m->cap; i++)
+		if (m->slots[i].s != NULL && m->slots[i].s->formlen > 0)
+			known_insert(m, m->slots[i].s);
+}
+
+/* Is the split line e in the form s knows? */
+static inline int
+form_is(const struct series *s, const struct metrics_batch_line *e)
+{
+	size_t	formlen = e->len - e->sfx;
+
+	return s->namelen == e->namelen && s->formlen == formlen &&
+	    memcmp(s->key, e->key, e->namelen) == 0 &&
+	    memcmp(s->form, e->key + e->sfx, formlen) == 0;
+}
+
+/* The series whose known form the split line e is in, or NULL. */
+static struct series *
+known_find(const struct metrics *m, const struct metrics_batch_line *e)
+{
+	const struct metrics_slot	*slot;
+	size_t				 mask = m->cap - 1, i = e->hash & mask;
+
+	for (;; i = (i + 1) & mask) {
+		slot = &m->known[i];
+		if (slot->s == NULL)
+			return NULL;
+		if (slot->hash == e->hash && form_is(slot->s, e))
+			return slot->s;
 	}
-	if (ln->ntags > 0 && !s->agg_tried)
-		series_link_agg(m, s, now_ms);
-	for (i = 0; i < ln->nvalues; i++) {
-		if (series_add(m, s, ln->values[i], ln->delta != NULL &&
-		    ln->delta[i], now_ms) == 0) {
-			stored++;
-			if (s->agg != NULL)
-				(void)series_add(m, s->agg, s->type ==
-				    STATSD_GAUGE ? s->last : ln->values[i], 0,
-				    now_ms);
-		} else
-			m->stats.values_refused++;
-	}
-	m->stats.values += stored;
-	return stored;
+}
+
+/*
+ * Make the split line e (which parsed into a line of s, with rate) the
+ * form s is known by, if s has none yet and e's rest fits.
+ */
+static void
+series_learn(struct metrics *m, struct series *s,
+    const struct metrics_batch_line *e, double rate)
+{
+	size_t	formlen = e->len - e->sfx;
+
+	if (s->formlen != 0 || formlen > sizeof(s->form))
+		return;
+	memcpy(s->form, e->key + e->sfx, formlen);
+	s->formlen = (uint16_t)formlen;
+	s->form_hash = e->hash;
+	s->form_rate = rate;
+	known_insert(m, s);
 }
 
 /*
@@ -315,15 +444,10 @@ metrics_add_line(struct metrics *m, const struct statsd_line *ln,
  * MB_DIST, the window of line i + 2 * MB_DIST and the series of line i +
  * 3 * MB_DIST are already on their way, so the misses overlap instead of
  * adding up.  Lines are added in the order they came: gauges see the
- * same sequence.
+ * same sequence.  A split line is looked up among the known forms when
+ * its turn comes, and parsed then if it is not one.
  */
 #define MB_DIST		4
-
-static inline struct metrics_slot *
-metrics_home(const struct metrics *m, uint64_t hash)
-{
-	return &m->slots[hash & (m->cap - 1)];
-}
 
 /*
  * The series line i of the batch goes to; NULL past the end of the batch
@@ -333,20 +457,88 @@ static inline const struct series *
 batch_series(const struct metrics_batch *b, const struct metrics *m,
     size_t i)
 {
+	const struct metrics_batch_line	*e;
 	const struct metrics_slot	*slot;
 
 	if (i >= b->n)
 		return NULL;
-	slot = metrics_home(m, b->lines[i].hash);
-	return slot->hash == b->lines[i].hash ? slot->s : NULL;
+	e = &b->lines[i];
+	slot = &(e->sfx != 0 ? m->known : m->slots)[e->hash & (m->cap - 1)];
+	return slot->hash == e->hash ? slot->s : NULL;
 }
 
-/* Start a batch; it holds nothing and owns nothing outside itself. */
+/*
+ * Start a batch; it holds nothing and owns nothing outside itself.  sp
+ * parses the split lines the registry does not know, and counts them.
+ */
 void
-metrics_batch_init(struct metrics_batch *b)
+metrics_batch_init(struct metrics_batch *b, struct statsd_parser *sp)
 {
+	b->sp = sp;
+	statsd_init(&b->miss);
 	b->n = 0;
 	b->keyused = 0;
+}
+
+/* Add a parsed line of the batch. */
+static void
+batch_add_parsed(struct metrics *m, const struct metrics_batch_line *e,
+    uint64_t now_ms)
+{
+	struct statsd_line	ln;
+
+	ln.key = e->key;
+	ln.keylen = e->len;
+	ln.hash = e->hash;
+	ln.namelen = e->namelen;
+	ln.ntags = e->tagged;
+	ln.type = e->type;
+	ln.rate = 1;
+	ln.values = &e->value;
+	ln.delta = &e->delta;
+	ln.nvalues = 1;
+	metrics_add_line(m, &ln, now_ms);
+}
+
+/* Add a split line of the batch: known, or parsed now and learnt. */
+static void
+batch_add_split(struct metrics_batch *b, struct metrics *m,
+    const struct metrics_batch_line *e, uint64_t now_ms)
+{
+	struct statsd_line	 ln;
+	struct series		*s;
+	double			 v = e->value;
+
+	if ((s = known_find(m, e)) != NULL) {
+		/* As statsd.c does for a sampled counter. */
+		if (s->type == STATSD_COUNTER && s->form_rate != 1)
+			v /= s->form_rate;
+		if (isfinite(v)) {
+			m->stats.lines_known++;
+			b->sp->stats.samples++;
+			(void)series_feed(m, s, v, 0, now_ms);
+			return;
+		}
+		/* Overflowed: the parser counts it as it would. */
+	}
+	if (!statsd_take_parse(&b->miss, e->key, e->len, &ln))
+		return;
+	if ((s = line_series(m, &ln, now_ms)) == NULL)
+		return;
+	(void)line_feed(m, s, &ln, now_ms);
+	series_learn(m, s, e, ln.rate);
+}
+
+/* Move what the miss parser counted to the batch's parser. */
+static void
+batch_count_misses(struct metrics_batch *b)
+{
+	size_t	r;
+
+	b->sp->stats.samples += b->miss.stats.samples;
+	for (r = 0; r < STATSD_NREASONS; r++)
+		b->sp->stats.errors[r] += b->miss.stats.errors[r];
+	memset(&b->miss.stats, 0, sizeof(b->miss.stats));
 }
 
 /* Add every line of the batch to m, in order, and empty it. */
@@ -362,6 +554,7 @@ metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
 		if ((s = batch_series(b, m, i + 3 * MB_DIST)) != NULL) {
 			__builtin_prefetch(s);
 			__builtin_prefetch((const char *)s + 64);
+			__builtin_prefetch((const char *)s + 128);
 		}
 		/*
 		 * That series is in cache by now: fetch its window, or for
@@ -381,15 +574,19 @@ metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
 		if ((s = batch_series(b, m, i + MB_DIST)) != NULL &&
 		    s->w != NULL)
 			window_prefetch(s->w);
-		metrics_add_line(m, &b->lines[i], now_ms);
+		if (b->lines[i].sfx != 0)
+			batch_add_split(b, m, &b->lines[i], now_ms);
+		else
+			batch_add_parsed(m, &b->lines[i], now_ms);
 	}
 	b->n = 0;
 	b->keyused = 0;
+	batch_count_misses(b);
 }
 
 /*
  * Queue a parsed line (valid during the call only) for m: its key and
- * values are copied.  Flushes first if the batch is full; a line too big
+ * value are copied.  Flushes first if the batch is full; a line too big
  * to keep (a long key, several values) is added at once, after the lines
  * before it.
  */
@@ -397,7 +594,7 @@ void
 metrics_batch_add(struct metrics_batch *b, struct metrics *m,
     const struct statsd_line *ln, uint64_t now_ms)
 {
-	struct statsd_line	*q;
+	struct metrics_batch_line	*e;
 
 	if (ln->nvalues != 1 || ln->keylen > METRICS_BATCH_KEYS / 16) {
 		metrics_batch_flush(b, m, now_ms);
@@ -407,22 +604,67 @@ metrics_batch_add(struct metrics_batch *b, struct metrics *m,
 	if (b->n == METRICS_BATCH_LINES ||
 	    (ln->ntags > 0 && b->keyused + ln->keylen > METRICS_BATCH_KEYS))
 		metrics_batch_flush(b, m, now_ms);
-	__builtin_prefetch(metrics_home(m, ln->hash));
-	q = &b->lines[b->n];
-	*q = *ln;
+	__builtin_prefetch(&m->slots[ln->hash & (m->cap - 1)]);
+	e = &b->lines[b->n++];
+	e->key = ln->key;
 	if (ln->ntags > 0) {
 		/* The parser's scratch key: keep a copy. */
 		memcpy(b->keys + b->keyused, ln->key, ln->keylen);
-		q->key = b->keys + b->keyused;
+		e->key = b->keys + b->keyused;
 		b->keyused += ln->keylen;
 	}
-	b->values[b->n] = ln->values[0];
-	q->values = &b->values[b->n];
-	if (ln->delta != NULL) {
-		b->delta[b->n] = ln->delta[0];
-		q->delta = &b->delta[b->n];
+	e->hash = ln->hash;
+	e->value = ln->values[0];
+	e->len = (uint32_t)ln->keylen;
+	e->namelen = (uint16_t)ln->namelen;
+	e->sfx = 0;
+	e->type = (uint8_t)ln->type;
+	e->delta = ln->delta != NULL && ln->delta[0];
+	e->tagged = ln->ntags > 0;
+}
+
+/* Queue a split line for m, to be looked up when the batch is flushed. */
+static void
+batch_add_raw(struct metrics_batch *b, struct metrics *m,
+    const struct statsd_raw *raw, uint64_t now_ms)
+{
+	struct metrics_batch_line	*e;
+
+	if (b->n == METRICS_BATCH_LINES)
+		metrics_batch_flush(b, m, now_ms);
+	__builtin_prefetch(&m->known[raw->hash & (m->cap - 1)]);
+	e = &b->lines[b->n++];
+	e->key = raw->line;
+	e->hash = raw->hash;
+	e->value = raw->value;
+	e->len = (uint32_t)raw->len;
+	e->namelen = (uint16_t)raw->namelen;
+	e->sfx = (uint16_t)raw->sfx;
+}
+
+/*
+ * Read one datagram of len bytes into the batch: each line split if it
+ * can be (statsd_split()), parsed now if not.  The datagram must stay
+ * unchanged until the batch is flushed.  The batch's parser counts the
+ * lines, samples and errors.
+ */
+void
+metrics_batch_datagram(struct metrics_batch *b, struct metrics *m,
+    const char *buf, size_t len, uint64_t now_ms)
+{
+	struct statsd_parser	*sp = b->sp;
+	struct statsd_raw	 raw;
+	struct statsd_line	 ln;
+	const char		*line;
+	size_t			 n;
+
+	statsd_begin(sp, buf, len);
+	while ((line = statsd_take(sp, &n)) != NULL) {
+		if (statsd_split(line, n, &raw))
+			batch_add_raw(b, m, &raw, now_ms);
+		else if (statsd_take_parse(sp, line, n, &ln))
+			metrics_batch_add(b, m, &ln, now_ms);
 	}
-	b->n++;
 }
 
 /*
@@ -509,6 +751,8 @@ metrics_expire(struct metrics *m, uint64_t now_ms, uint64_t idle_ms)
 		}
 		i++;
 	}
+	if (removed > 0)
+		known_rebuild(m);
 	m->stats.series_expired += removed;
 	return removed;
 }
@@ -553,7 +797,7 @@ metrics_foreach(struct metrics *m, void (*fn)(struct series *, void *),
 size_t
 metrics_bytes(const struct metrics *m)
 {
-	size_t	i, n = sizeof(*m) + m->cap * sizeof(*m->slots);
+	size_t	i, n = sizeof(*m) + 2 * m->cap * sizeof(*m->slots);
 
 	for (i = 0; i < m->cap; i++) {
 		const struct series *s = m->slots[i].s;

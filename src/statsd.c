@@ -147,9 +147,18 @@ struct tag {
 	size_t		 klen, vlen;
 };
 
+/* What number_plain() found. */
+enum plain {
+	PLAIN_OK,		/* converted */
+	PLAIN_NONE,		/* no digit at all */
+	PLAIN_SLOW		/* a number for strtod: exponent, long */
+};
+
 static inline const char *span(const char *, const char *, uint8_t)
 		    __attribute__((__always_inline__));
 static inline void copy_small(char *, const char *, size_t);
+static inline enum plain number_plain(const char *, const char *,
+		    const char **, double *) __attribute__((__always_inline__));
 static int	number_word(const char *, const char *);
 static enum statsd_reason number_slow(const char *, const char *,
 		    const char **, double *);
@@ -278,17 +287,16 @@ statsd_begin(struct statsd_parser *sp, const void *buf, size_t len)
 }
 
 /*
- * Return the next good line of the datagram in *out (1), or 0 when the
- * datagram is done.  Every non-empty line is counted in stats.lines; bad
- * ones are counted by reason and skipped.  *out is valid until the next
- * call.
+ * The next non-empty line of the datagram, without its "\n" (and a "\r"
+ * before it), its length in *lenp; NULL when the datagram is done.  The
+ * line is counted in stats.lines: hand it to statsd_take_parse(), or
+ * count its sample yourself.
  */
-int
-statsd_next(struct statsd_parser *sp, struct statsd_line *out)
+const char *
+statsd_take(struct statsd_parser *sp, size_t *lenp)
 {
-	const char		*s, *nl;
-	size_t			 len;
-	enum statsd_reason	 r;
+	const char	*s, *nl;
+	size_t		 len;
 
 	while (sp->cur < sp->end) {
 		s = sp->cur;
@@ -302,13 +310,76 @@ statsd_next(struct statsd_parser *sp, struct statsd_line *out)
 		if (len == 0)
 			continue;
 		sp->stats.lines++;
-		if ((r = statsd_parse_line(sp, s, len, out)) == STATSD_OK) {
-			sp->stats.samples += out->nvalues;
-			return 1;
-		}
-		sp->stats.errors[r]++;
+		*lenp = len;
+		return s;
 	}
+	return NULL;
+}
+
+/*
+ * Parse a line statsd_take() returned (any line of len bytes that it
+ * counted): 1 with *out as statsd_next() gives it and its samples
+ * counted, or 0 with its error counted.
+ */
+int
+statsd_take_parse(struct statsd_parser *sp, const char *line, size_t len,
+    struct statsd_line *out)
+{
+	enum statsd_reason	r;
+
+	if ((r = statsd_parse_line(sp, line, len, out)) == STATSD_OK) {
+		sp->stats.samples += out->nvalues;
+		return 1;
+	}
+	sp->stats.errors[r]++;
 	return 0;
+}
+
+/*
+ * Return the next good line of the datagram in *out (1), or 0 when the
+ * datagram is done.  Every non-empty line is counted in stats.lines; bad
+ * ones are counted by reason and skipped.  *out is valid until the next
+ * call.
+ */
+int
+statsd_next(struct statsd_parser *sp, struct statsd_line *out)
+{
+	const char	*line;
+	size_t		 len;
+
+	while ((line = statsd_take(sp, &len)) != NULL)
+		if (statsd_take_parse(sp, line, len, out))
+			return 1;
+	return 0;
+}
+
+/*
+ * Split a line of the most common form, "name:value|rest" with one plain
+ * value (digits, an optional fraction, no sign, no exponent), without
+ * checking anything else: 1 and *out, or 0 for any other form.  The
+ * name and the rest (from the "|" on) are the line's identity: a line
+ * with the same identity as one the parser accepted is accepted too, with
+ * the same name, type, rate and tags, and its value is converted as the
+ * parser would.  The registry keeps the identities it has seen
+ * (metrics.c), so a known line costs this split and one lookup.
+ */
+int
+statsd_split(const char *line, size_t len, struct statsd_raw *out)
+{
+	const char	*end = line + len, *colon, *bar;
+
+	if (len > STATSD_LINE_MAX ||
+	    (colon = memchr(line, ':', len)) == NULL ||
+	    number_plain(colon + 1, end, &bar, &out->value) != PLAIN_OK ||
+	    bar == end || *bar != '|')
+		return 0;
+	out->line = line;
+	out->len = len;
+	out->namelen = (size_t)(colon - line);
+	out->sfx = (size_t)(bar - line);
+	out->hash = statsd_hash_raw(line, out->namelen, bar,
+	    (size_t)(end - bar));
+	return 1;
 }
 
 /*
@@ -470,23 +541,19 @@ statsd_parse_line(struct statsd_parser *sp, const char *line, size_t len,
 }
 
 /*
- * Read a number at s (not past e) into *out; *stop is the first byte after
- * it, which the caller checks is a delimiter.  Returns STATSD_OK,
- * STATSD_BAD_VALUE or STATSD_NAN_INF.  -0 becomes 0.
+ * Read digits [. digits] at p (not past e), no sign, converting them by
+ * hand when that is exact (see "Numbers" above).  On PLAIN_OK, *out is
+ * the value and *stop the first byte after it.
  */
-static inline enum statsd_reason
-number(const char *s, const char *e, const char **stop, double *out)
+static inline enum plain
+number_plain(const char *p, const char *e, const char **stop, double *out)
 {
-	const char	*p = s, *d, *digits;
+	const char	*d = p;
 	uint64_t	 m = 0;
 	size_t		 nint, nfrac = 0;
 	unsigned int	 c;
-	int		 neg = 0;
 	double		 v;
 
-	if (p < e && (*p == '+' || *p == '-'))
-		neg = *p++ == '-';
-	d = digits = p;
 	while (p < e && (c = (unsigned int)(uint8_t)*p - '0') < 10) {
 		m = m * 10 + c;		/* wraps past 19 digits: slow path */
 		p++;
@@ -501,17 +568,41 @@ number(const char *s, const char *e, const char **stop, double *out)
 		nfrac = (size_t)(p - d);
 	}
 	if (nint + nfrac == 0)
-		return number_word(digits, e) ? STATSD_NAN_INF :
-		    STATSD_BAD_VALUE;
+		return PLAIN_NONE;
 	if ((p < e && (*p == 'e' || *p == 'E')) || nint + nfrac > 19 ||
 	    m > (UINT64_C(1) << 53) || nfrac > 22)
-		return number_slow(s, e, stop, out);
+		return PLAIN_SLOW;
 	v = (double)m;
 	if (nfrac > 0)
 		v /= pow10_exact[nfrac];
-	*out = neg && m != 0 ? -v : v;
+	*out = v;
 	*stop = p;
-	return STATSD_OK;
+	return PLAIN_OK;
+}
+
+/*
+ * Read a number at s (not past e) into *out; *stop is the first byte after
+ * it, which the caller checks is a delimiter.  Returns STATSD_OK,
+ * STATSD_BAD_VALUE or STATSD_NAN_INF.  -0 becomes 0.
+ */
+static inline enum statsd_reason
+number(const char *s, const char *e, const char **stop, double *out)
+{
+	const char	*p = s;
+	int		 neg = 0;
+	double		 v;
+
+	if (p < e && (*p == '+' || *p == '-'))
+		neg = *p++ == '-';
+	switch (number_plain(p, e, stop, &v)) {
+	case PLAIN_OK:
+		*out = neg && v != 0 ? -v : v;
+		return STATSD_OK;
+	case PLAIN_NONE:
+		return number_word(p, e) ? STATSD_NAN_INF : STATSD_BAD_VALUE;
+	default:
+		return number_slow(s, e, stop, out);
+	}
 }
 
 /* Is s a whole word "nan", "inf" or "infinity", in any case? */
@@ -718,6 +809,19 @@ statsd_hash(const void *buf, size_t len)
 		w = 0;
 	h = fold(h ^ w, HK2) + HK3;
 	return fold(h ^ (h >> 31), HK1) ^ h;
+}
+
+/*
+ * The hash of a line's identity for statsd_split(): name and rest, each
+ * hashed as statsd_hash() does, then mixed so that moving bytes from one
+ * to the other changes it.
+ */
+uint64_t
+statsd_hash_raw(const char *name, size_t namelen, const char *rest,
+    size_t restlen)
+{
+	return fold(statsd_hash(name, namelen) ^ HK3,
+	    statsd_hash(rest, restlen) | 1);
 }
 
 /* The API name of a reason, "bad_name" ...; "unknown" if out of range. */

@@ -158,16 +158,14 @@ pass(struct statsd_parser *sp, struct metrics *m, const struct pool *pl,
     uint64_t now_ms)
 {
 	static struct metrics_batch	 b;
-	struct statsd_line		 ln;
 	uint64_t			 before = metrics_stats(m)->values;
 	size_t				 i;
 
 	/* Batches of 32 datagrams, as ingest_statsd.c reads them. */
-	metrics_batch_init(&b);
+	metrics_batch_init(&b, sp);
 	for (i = 0; i < pl->ndgram; i++) {
-		statsd_begin(sp, pl->buf + pl->off[i], pl->len[i]);
-		while (statsd_next(sp, &ln))
-			metrics_batch_add(&b, m, &ln, now_ms);
+		metrics_batch_datagram(&b, m, pl->buf + pl->off[i],
+		    pl->len[i], now_ms);
 		if (i % 32 == 31)
 			metrics_batch_flush(&b, m, now_ms);
 	}

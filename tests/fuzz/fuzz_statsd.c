@@ -6,6 +6,10 @@
  * counts add up, every good line has a well-formed canonical key with
  * sorted unique tags and the right hash, values are finite and obey their
  * type, and the hand-written number parser agrees bit for bit with strtod.
+ * It also feeds the datagram, twice, to two registries: one line by line
+ * through statsd_next(), one through metrics_batch_datagram(), whose
+ * second pass finds the forms of the first known; both must count and
+ * store the same.
  */
 #include <sys/types.h>
 
@@ -142,6 +146,43 @@ check_number(const uint8_t *data, size_t size)
 	CHECK(memcmp(&v, &ln.values[0], sizeof v) == 0);
 }
 
+/* Both ways into a registry must give the same counts. */
+static void
+check_known(const uint8_t *data, size_t size)
+{
+	static struct statsd_parser	 pa, pb;
+	static struct metrics_batch	 b;
+	struct statsd_line		 ln;
+	struct metrics			*ma, *mb;
+	const struct metrics_stats	*xa, *xb;
+	int				 pass;
+
+	ma = metrics_new(10, 10, 64);
+	mb = metrics_new(10, 10, 64);
+	CHECK(ma != NULL && mb != NULL);
+	statsd_init(&pa);
+	statsd_init(&pb);
+	metrics_batch_init(&b, &pb);
+	for (pass = 0; pass < 2; pass++) {
+		statsd_begin(&pa, data, size);
+		while (statsd_next(&pa, &ln))
+			metrics_add_line(ma, &ln, 1000);
+		metrics_batch_datagram(&b, mb, (const char *)data, size, 1000);
+		metrics_batch_flush(&b, mb, 1000);
+	}
+	CHECK(memcmp(&pa.stats, &pb.stats, sizeof(pa.stats)) == 0);
+	xa = metrics_stats(ma);
+	xb = metrics_stats(mb);
+	CHECK(xa->values == xb->values);
+	CHECK(xa->values_dropped == xb->values_dropped);
+	CHECK(xa->values_refused == xb->values_refused);
+	CHECK(xa->series_dropped == xb->series_dropped);
+	CHECK(xa->type_conflicts == xb->type_conflicts);
+	CHECK(metrics_count(ma) == metrics_count(mb));
+	metrics_free(ma);
+	metrics_free(mb);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -166,5 +207,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(sp.stats.lines <= nl + 1);
 
 	check_number(data, size);
+	check_known(data, size);
 	return 0;
 }
