@@ -397,6 +397,7 @@ struct series_stats {
 #define METRICS_BATCH_KEYS	(METRICS_BATCH_LINES * 64)
 struct metrics_batch_line {
 	const char	*key;		/* split: the line; parsed: its key */
+	struct series	*s;		/* at the flush: its series, maybe */
 	uint64_t	 hash;		/* split: statsd_hash_raw() */
 	double		 value;
 	uint32_t	 len;		/* of key */

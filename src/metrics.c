@@ -388,6 +388,40 @@ known_rebuild(struct metrics *m)
 			known_insert(m, m->slots[i].s);
 }
 
+/*
+ * Are the n bytes at a and b the same?  Names and forms are short: words
+ * compared inline, the last one overlapping, cost less than memcmp()'s
+ * call and its set-up.
+ */
+static inline int
+same_bytes(const char *a, const char *b, size_t n)
+{
+	uint64_t	x, y;
+	uint32_t	u, v;
+
+	if (n < 8) {
+		if (n < 4)
+			return n == 0 || (a[0] == b[0] &&
+			    a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+		memcpy(&u, a, 4);
+		memcpy(&v, b, 4);
+		if (u != v)
+			return 0;
+		memcpy(&u, a + n - 4, 4);
+		memcpy(&v, b + n - 4, 4);
+		return u == v;
+	}
+	for (; n > 8; a += 8, b += 8, n -= 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return 0;
+	}
+	memcpy(&x, a + n - 8, 8);
+	memcpy(&y, b + n - 8, 8);
+	return x == y;
+}
+
 /* Is the split line e in the form s knows? */
 static inline int
 form_is(const struct series *s, const struct metrics_batch_line *e)
@@ -395,8 +429,8 @@ form_is(const struct series *s, const struct metrics_batch_line *e)
 	size_t	formlen = e->len - e->sfx;
 
 	return s->namelen == e->namelen && s->formlen == formlen &&
-	    memcmp(s->key, e->key, e->namelen) == 0 &&
-	    memcmp(s->form, e->key + e->sfx, formlen) == 0;
+	    same_bytes(s->key, e->key, e->namelen) &&
+	    same_bytes(s->form, e->key + e->sfx, formlen);
 }
 
 /* The series whose known form the split line e is in, or NULL. */
@@ -450,21 +484,28 @@ series_learn(struct metrics *m, struct series *s,
 #define MB_DIST		4
 
 /*
- * The series line i of the batch goes to; NULL past the end of the batch
- * or when the series is not in its home slot (not worth chasing then).
+ * The series line i of the batch goes to, from its home slot, kept in
+ * the line for the later stages; NULL past the end of the batch or when
+ * the series is not in its home slot (not worth chasing then).
  */
-static inline const struct series *
-batch_series(const struct metrics_batch *b, const struct metrics *m,
-    size_t i)
+static inline struct series *
+batch_resolve(struct metrics_batch *b, const struct metrics *m, size_t i)
 {
-	const struct metrics_batch_line	*e;
+	struct metrics_batch_line	*e;
 	const struct metrics_slot	*slot;
 
 	if (i >= b->n)
 		return NULL;
 	e = &b->lines[i];
 	slot = &(e->sfx != 0 ? m->known : m->slots)[e->hash & (m->cap - 1)];
-	return slot->hash == e->hash ? slot->s : NULL;
+	return e->s = slot->hash == e->hash ? slot->s : NULL;
+}
+
+/* What batch_resolve() found for line i, NULL past the end. */
+static inline const struct series *
+batch_series(const struct metrics_batch *b, size_t i)
+{
+	return i < b->n ? b->lines[i].s : NULL;
 }
 
 /*
@@ -509,7 +550,10 @@ batch_add_split(struct metrics_batch *b, struct metrics *m,
 	struct series		*s;
 	double			 v = e->value;
 
-	if ((s = known_find(m, e)) != NULL) {
+	/* The flush found it in its home slot, most of the time. */
+	if ((s = e->s) == NULL || !form_is(s, e))
+		s = known_find(m, e);
+	if (s != NULL) {
 		/* As statsd.c does for a sampled counter. */
 		if (s->type == STATSD_COUNTER && s->form_rate != 1)
 			v /= s->form_rate;
@@ -549,9 +593,12 @@ metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
 	const struct series	*s;
 	size_t			 i;
 
+	for (i = 0; i < 3 * MB_DIST; i++)
+		if ((s = batch_resolve(b, m, i)) != NULL)
+			__builtin_prefetch(s);
 	for (i = 0; i < b->n; i++) {
 		/* Slots were prefetched as lines came: fetch the series. */
-		if ((s = batch_series(b, m, i + 3 * MB_DIST)) != NULL) {
+		if ((s = batch_resolve(b, m, i + 3 * MB_DIST)) != NULL) {
 			__builtin_prefetch(s);
 			__builtin_prefetch((const char *)s + 64);
 			__builtin_prefetch((const char *)s + 128);
@@ -560,7 +607,7 @@ metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
 		 * That series is in cache by now: fetch its window, or for
 		 * a counter the slice it adds to.
 		 */
-		if ((s = batch_series(b, m, i + 2 * MB_DIST)) != NULL) {
+		if ((s = batch_series(b, i + 2 * MB_DIST)) != NULL) {
 			if (s->w != NULL)
 				__builtin_prefetch(s->w);
 			else {
@@ -571,7 +618,7 @@ metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
 			}
 		}
 		/* And that window: the entry its next value goes into. */
-		if ((s = batch_series(b, m, i + MB_DIST)) != NULL &&
+		if ((s = batch_series(b, i + MB_DIST)) != NULL &&
 		    s->w != NULL)
 			window_prefetch(s->w);
 		if (b->lines[i].sfx != 0)
@@ -606,6 +653,7 @@ metrics_batch_add(struct metrics_batch *b, struct metrics *m,
 		metrics_batch_flush(b, m, now_ms);
 	__builtin_prefetch(&m->slots[ln->hash & (m->cap - 1)]);
 	e = &b->lines[b->n++];
+	e->s = NULL;
 	e->key = ln->key;
 	if (ln->ntags > 0) {
 		/* The parser's scratch key: keep a copy. */
@@ -634,6 +682,7 @@ batch_add_raw(struct metrics_batch *b, struct metrics *m,
 		metrics_batch_flush(b, m, now_ms);
 	__builtin_prefetch(&m->known[raw->hash & (m->cap - 1)]);
 	e = &b->lines[b->n++];
+	e->s = NULL;
 	e->key = raw->line;
 	e->hash = raw->hash;
 	e->value = raw->value;

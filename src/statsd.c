@@ -811,17 +811,46 @@ statsd_hash(const void *buf, size_t len)
 	return fold(h ^ (h >> 31), HK1) ^ h;
 }
 
+static inline uint64_t
+rotl(uint64_t x, unsigned int r)
+{
+	return x << r | x >> (64 - r);
+}
+
+/* Mix the n bytes at p into h, 8 at a time, the tail as one word. */
+static inline uint64_t
+hash_words(const uint8_t *p, size_t n, uint64_t h)
+{
+	uint64_t	w;
+
+	if (n >= 8) {
+		for (; n > 8; p += 8, n -= 8)
+			h = rotl((h ^ load64(p)) * HK2, 31);
+		w = load64(p + n - 8);		/* last 8, may overlap */
+	} else if (n >= 4)
+		w = load32(p) | load32(p + n - 4) << 32;
+	else if (n > 0)
+		w = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 |
+		    (uint64_t)p[n - 1] << 16;
+	else
+		w = 0;
+	return rotl((h ^ w) * HK2, 31);
+}
+
 /*
- * The hash of a line's identity for statsd_split(): name and rest, each
- * hashed as statsd_hash() does, then mixed so that moving bytes from one
- * to the other changes it.
+ * The hash of a line's identity for statsd_split(): name and rest in one
+ * chain of multiplies with both lengths in it, folded once at the end.
+ * Cheaper than two statsd_hash() calls; like it, not cryptographic.
  */
 uint64_t
 statsd_hash_raw(const char *name, size_t namelen, const char *rest,
     size_t restlen)
 {
-	return fold(statsd_hash(name, namelen) ^ HK3,
-	    statsd_hash(rest, restlen) | 1);
+	uint64_t	h = HK0 ^ (namelen * HK1) ^ (restlen << 32);
+
+	h = hash_words((const uint8_t *)name, namelen, h);
+	h = hash_words((const uint8_t *)rest, restlen, h ^ HK3);
+	return fold(h, HK1) ^ h;
 }
 
 /* The API name of a reason, "bad_name" ...; "unknown" if out of range. */
