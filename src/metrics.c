@@ -20,7 +20,8 @@
  * "lg.rtt_ms.12:2.345|ms|#peer:n7" changes only in its value.  Each
  * series keeps the first form it was sent in that statsd_split() can
  * split: its name (the start of its key) and the rest of the line from
- * the "|" on (type, rate and tags, as sent), up to SERIES_FORM_MAX bytes.
+ * the "|" on (type, rate and tags, as sent), up to SERIES_FORM_MAX bytes
+ * for both.
  * A second table maps the hash of name and rest to the series.  A line
  * whose name and rest equal a series' form, byte for byte, is that
  * series' line, as the parser would read it: it costs the split, one
@@ -34,16 +35,17 @@
 #include <sys/types.h>
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "meshtuned.h"
 
-#define SERIES_FORM_MAX	40	/* bytes of "|type..." kept */
+#define SERIES_FORM_MAX	80	/* name and "|type..." kept */
 
 /*
- * What a known line needs comes first (prefetched: the first three cache
- * lines), the key last, inline: one allocation.
+ * What a known line needs comes first, in the first two cache lines (the
+ * ones prefetched), the key last, inline: one allocation.
  */
 struct series {
 	struct window	*w;		/* all but counters */
@@ -54,7 +56,7 @@ struct series {
 	enum statsd_type type;
 	uint16_t	 namelen;	/* key[0 .. namelen) is the name */
 	uint16_t	 formlen;	/* 0: no known form */
-	char		 form[SERIES_FORM_MAX]; /* the form's "|type..." */
+	char		 form[SERIES_FORM_MAX]; /* its name, then "|type..." */
 	uint64_t	 form_hash;	/* statsd_hash_raw() of the form */
 	uint64_t	 hash;
 	size_t		 keylen;
@@ -66,6 +68,9 @@ struct series {
 	int		 agg_tried;	/* agg looked up (NULL: refused) */
 	char		 key[];		/* NUL-terminated */
 };
+
+_Static_assert(offsetof(struct series, form) + SERIES_FORM_MAX <= 128,
+    "a known line's fields fit the two prefetched cache lines");
 
 struct metrics_slot {
 	uint64_t	 hash;
@@ -426,11 +431,12 @@ same_bytes(const char *a, const char *b, size_t n)
 static inline int
 form_is(const struct series *s, const struct metrics_batch_line *e)
 {
-	size_t	formlen = e->len - e->sfx;
+	size_t	restlen = e->len - e->sfx;
 
-	return s->namelen == e->namelen && s->formlen == formlen &&
-	    same_bytes(s->key, e->key, e->namelen) &&
-	    same_bytes(s->form, e->key + e->sfx, formlen);
+	return s->namelen == e->namelen &&
+	    s->formlen == e->namelen + restlen &&
+	    same_bytes(s->form, e->key, e->namelen) &&
+	    same_bytes(s->form + e->namelen, e->key + e->sfx, restlen);
 }
 
 /* The series whose known form the split line e is in, or NULL. */
@@ -457,12 +463,13 @@ static void
 series_learn(struct metrics *m, struct series *s,
     const struct metrics_batch_line *e, double rate)
 {
-	size_t	formlen = e->len - e->sfx;
+	size_t	restlen = e->len - e->sfx;
 
-	if (s->formlen != 0 || formlen > sizeof(s->form))
+	if (s->formlen != 0 || e->namelen + restlen > sizeof(s->form))
 		return;
-	memcpy(s->form, e->key + e->sfx, formlen);
-	s->formlen = (uint16_t)formlen;
+	memcpy(s->form, e->key, e->namelen);
+	memcpy(s->form + e->namelen, e->key + e->sfx, restlen);
+	s->formlen = (uint16_t)(e->namelen + restlen);
 	s->form_hash = e->hash;
 	s->form_rate = rate;
 	known_insert(m, s);
@@ -601,7 +608,6 @@ metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
 		if ((s = batch_resolve(b, m, i + 3 * MB_DIST)) != NULL) {
 			__builtin_prefetch(s);
 			__builtin_prefetch((const char *)s + 64);
-			__builtin_prefetch((const char *)s + 128);
 		}
 		/*
 		 * That series is in cache by now: fetch its window, or for
