@@ -463,12 +463,14 @@ struct ingest_stats {
 	int		 udp_port;		/* bound port, for port 0 */
 };
 #define INGEST_DEFER_MIN_MS	2	/* light traffic: first read delay */
-#define INGEST_DEFER_MAX_MS	16	/* and the longest */
-#define INGEST_WAKE_LOW		128	/* datagrams: fewer, wait longer */
-#define INGEST_WAKE_HIGH	512	/* more: wait less */
+#define INGEST_DEFER_MAX_MS	64	/* and the longest */
+#define INGEST_WAKE_LOW		1024	/* datagrams: fewer, wait longer */
+#define INGEST_WAKE_HIGH	4096	/* more: wait less */
+#define INGEST_FILL_LOW		32	/* buffer under 1/32 full: longer */
+#define INGEST_FILL_HIGH	8	/* over 1/8 full: shorter */
 int		 ingest_start(struct daemon *);
 void		 ingest_stop(struct daemon *);
-unsigned int	 ingest_defer_next(unsigned int, int);
+unsigned int	 ingest_defer_next(unsigned int, int, size_t, size_t);
 int		 ingest_reload(struct daemon *, const struct mt_config *);
 const struct ingest_stats *ingest_stats(const struct daemon *);
 const struct statsd_stats *ingest_parser_stats(const struct daemon *);

@@ -495,17 +495,23 @@ series_learn(struct metrics *m, struct series *s,
  * the line for the later stages; NULL past the end of the batch or when
  * the series is not in its home slot (not worth chasing then).
  */
+static inline const struct metrics_slot *
+batch_slot(const struct metrics_batch *b, const struct metrics *m, size_t i)
+{
+	const struct metrics_batch_line	*e = &b->lines[i];
+
+	return &(e->sfx != 0 ? m->known : m->slots)[e->hash & (m->cap - 1)];
+}
+
 static inline struct series *
 batch_resolve(struct metrics_batch *b, const struct metrics *m, size_t i)
 {
-	struct metrics_batch_line	*e;
 	const struct metrics_slot	*slot;
 
 	if (i >= b->n)
 		return NULL;
-	e = &b->lines[i];
-	slot = &(e->sfx != 0 ? m->known : m->slots)[e->hash & (m->cap - 1)];
-	return e->s = slot->hash == e->hash ? slot->s : NULL;
+	slot = batch_slot(b, m, i);
+	return b->lines[i].s = slot->hash == b->lines[i].hash ? slot->s : NULL;
 }
 
 /* What batch_resolve() found for line i, NULL past the end. */
@@ -604,6 +610,12 @@ metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
 		if ((s = batch_resolve(b, m, i)) != NULL)
 			__builtin_prefetch(s);
 	for (i = 0; i < b->n; i++) {
+		/*
+		 * The slot again: the one prefetched when the line came may
+		 * have gone from the cache since.
+		 */
+		if (i + 4 * MB_DIST < b->n)
+			__builtin_prefetch(batch_slot(b, m, i + 4 * MB_DIST));
 		/* Slots were prefetched as lines came: fetch the series. */
 		if ((s = batch_resolve(b, m, i + 3 * MB_DIST)) != NULL) {
 			__builtin_prefetch(s);

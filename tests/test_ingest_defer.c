@@ -2,8 +2,9 @@
  * test_ingest_defer.c -- cmocka tests for the read-delay policy of the
  * StatsD listeners under light traffic (ingest_defer_next(),
  * ingest_statsd.c): it grows while reads find little, shrinks when they
- * find much, and never leaves [INGEST_DEFER_MIN_MS, INGEST_DEFER_MAX_MS],
- * so the socket buffer is read often enough whatever the traffic.
+ * find much or the socket buffer fills, and never leaves
+ * [INGEST_DEFER_MIN_MS, INGEST_DEFER_MAX_MS], so the socket buffer is
+ * read often enough whatever the traffic.
  */
 #include <sys/types.h>
 
@@ -16,6 +17,16 @@
 
 #include "meshtuned.h"
 
+#define BUF	(16u << 20)	/* a socket buffer, as the kernel counts */
+#define EMPTY	0		/* nothing queued in it */
+
+/* The policy with an empty, known buffer: got alone decides. */
+static unsigned int
+next(unsigned int ms, int got)
+{
+	return ingest_defer_next(ms, got, EMPTY, BUF);
+}
+
 /* Few datagrams per read: the delay doubles up to the maximum, no more. */
 static void
 test_grows_to_max(void **state)
@@ -24,11 +35,11 @@ test_grows_to_max(void **state)
 	int		i;
 
 	(void)state;
-	assert_int_equal(ingest_defer_next(ms, 1), 2 * INGEST_DEFER_MIN_MS);
+	assert_int_equal(next(ms, 1), 2 * INGEST_DEFER_MIN_MS);
 	for (i = 0; i < 20; i++)
-		ms = ingest_defer_next(ms, INGEST_WAKE_LOW - 1);
+		ms = next(ms, INGEST_WAKE_LOW - 1);
 	assert_int_equal(ms, INGEST_DEFER_MAX_MS);
-	assert_int_equal(ingest_defer_next(INGEST_DEFER_MAX_MS, 1),
+	assert_int_equal(next(INGEST_DEFER_MAX_MS, 1),
 	    INGEST_DEFER_MAX_MS);
 }
 
@@ -40,10 +51,10 @@ test_shrinks_to_min(void **state)
 	int		i;
 
 	(void)state;
-	assert_int_equal(ingest_defer_next(ms, INGEST_WAKE_HIGH + 1),
+	assert_int_equal(next(ms, INGEST_WAKE_HIGH + 1),
 	    INGEST_DEFER_MAX_MS / 2);
 	for (i = 0; i < 20; i++)
-		ms = ingest_defer_next(ms, 100000);
+		ms = next(ms, 100000);
 	assert_int_equal(ms, INGEST_DEFER_MIN_MS);
 }
 
@@ -55,9 +66,9 @@ test_holds_in_band(void **state)
 
 	(void)state;
 	for (ms = INGEST_DEFER_MIN_MS; ms <= INGEST_DEFER_MAX_MS; ms *= 2) {
-		assert_int_equal(ingest_defer_next(ms, INGEST_WAKE_LOW), ms);
-		assert_int_equal(ingest_defer_next(ms, INGEST_WAKE_HIGH), ms);
-		assert_int_equal(ingest_defer_next(ms, (INGEST_WAKE_LOW +
+		assert_int_equal(next(ms, INGEST_WAKE_LOW), ms);
+		assert_int_equal(next(ms, INGEST_WAKE_HIGH), ms);
+		assert_int_equal(next(ms, (INGEST_WAKE_LOW +
 		    INGEST_WAKE_HIGH) / 2), ms);
 	}
 }
@@ -70,19 +81,48 @@ static void
 test_always_in_range(void **state)
 {
 	static const int	gots[] = { -1, 0, 1, 127, 128, 300, 512, 513,
-				    2048, 1 << 30 };
+				    1023, 1024, 2048, 4096, 4097, 1 << 30 };
 	unsigned int		ms, r;
 	size_t			i;
 
 	(void)state;
-	assert_int_equal(ingest_defer_next(0, 300), INGEST_DEFER_MIN_MS);
-	assert_int_equal(ingest_defer_next(1000, 300), INGEST_DEFER_MAX_MS);
-	for (ms = 0; ms <= 40; ms++)
+	assert_int_equal(next(0, 300), INGEST_DEFER_MIN_MS);
+	assert_int_equal(next(1000, 300), INGEST_DEFER_MAX_MS);
+	for (ms = 0; ms <= 2 * INGEST_DEFER_MAX_MS; ms++)
 		for (i = 0; i < nitems(gots); i++) {
-			r = ingest_defer_next(ms, gots[i]);
+			r = next(ms, gots[i]);
 			assert_true(r >= INGEST_DEFER_MIN_MS);
 			assert_true(r <= INGEST_DEFER_MAX_MS);
 		}
+}
+
+/*
+ * The buffer decides too: a read that found few datagrams still halves
+ * the delay when the buffer was over 1/INGEST_FILL_HIGH full (a small
+ * buffer, an unprivileged daemon), and the delay only grows while the
+ * buffer is under 1/INGEST_FILL_LOW full.  An unknown buffer (0) leaves
+ * the decision to the datagram count.
+ */
+static void
+test_buffer_fill(void **state)
+{
+	unsigned int	ms = INGEST_DEFER_MAX_MS;
+	int		i;
+
+	(void)state;
+	assert_int_equal(ingest_defer_next(16, 10, BUF / 4, BUF), 8);
+	assert_int_equal(ingest_defer_next(16, 10, BUF / INGEST_FILL_HIGH,
+	    BUF), 16);
+	assert_int_equal(ingest_defer_next(16, 10, BUF / 16, BUF), 16);
+	assert_int_equal(ingest_defer_next(16, 10, BUF / 64, BUF), 32);
+	assert_int_equal(ingest_defer_next(16, 10, 12345, 0), 32);
+	assert_int_equal(ingest_defer_next(16, INGEST_WAKE_HIGH + 1, 0, 0), 8);
+	/* 208 KiB (416 KiB as counted) at 10k datagrams/s of 1,280 bytes. */
+	for (i = 0; i < 10; i++)
+		ms = ingest_defer_next(ms, (int)ms * 10,
+		    (size_t)ms * 10 * 1280, 416u << 10);
+	assert_true(ms * 10 * 1280 <= (416u << 10) / INGEST_FILL_HIGH * 2);
+	assert_true(ms >= INGEST_DEFER_MIN_MS);
 }
 
 int
@@ -93,6 +133,7 @@ main(void)
 		cmocka_unit_test(test_shrinks_to_min),
 		cmocka_unit_test(test_holds_in_band),
 		cmocka_unit_test(test_always_in_range),
+		cmocka_unit_test(test_buffer_fill),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
