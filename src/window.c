@@ -95,6 +95,8 @@
 #define GROW_SLACK	32		/* and this much beyond the sample */
 #define BLOCK		32		/* query scan step */
 #define SHRINK_SLACK	64		/* empty buckets kept at either end */
+#define NARROW_MAX	UINT16_MAX	/* window count a narrow total[] takes */
+#define NARROW_BACK	(NARROW_MAX / 4) /* narrowed again at this count */
 
 #define LOG_INIT	32		/* first log: entries */
 #define LOG_MAX		1024		/* log is flushed to scratch[] above */
@@ -128,9 +130,10 @@ struct window {
 
 	uint64_t	 lo;		/* bucket of total[0] */
 	uint64_t	 span;		/* regular buckets in total[] */
-	uint32_t	*total;		/* bucketed live samples per bucket;
+	void		*total;		/* bucketed live samples per bucket;
 					   total[-1] underflow, total[span]
 					   overflow (NULL: none) */
+	int		 wide;		/* total[] is uint32_t, not uint16_t */
 	double		*vlog;		/* values not bucketed yet, h.pos */
 	uint64_t	 vcap;		/* vlog[] entries */
 
@@ -227,18 +230,52 @@ tidx(const struct window *w, uint64_t g)
 	return (int64_t)(g - w->lo);
 }
 
-/* total[] or scratch[] for span regular buckets, zeroed. */
-static uint32_t *
-cells_new(uint64_t span)
+/*
+ * total[] or scratch[] for span regular buckets of size bytes each (2 or
+ * 4), zeroed.
+ */
+static void *
+cells_new(uint64_t span, size_t size)
 {
-	return (uint32_t *)xcalloc(span + 2, sizeof(uint32_t)) + 1;
+	return (char *)xcalloc(span + 2, size) + size;
 }
 
 static void
-cells_free(uint32_t *t)
+cells_free(void *t, size_t size)
 {
 	if (t != NULL)
-		free(t - 1);
+		free((char *)t - size);
+}
+
+/* Bytes of an entry of total[]. */
+static inline size_t
+tsize(const struct window *w)
+{
+	return w->wide ? sizeof(uint32_t) : sizeof(uint16_t);
+}
+
+/* Add d (mod 2^32 or 2^16: UINT32_MAX subtracts 1) to total[i]. */
+static inline __attribute__((always_inline)) void
+cell_add(void *t, int wide, int64_t i, uint32_t d)
+{
+	if (wide)
+		((uint32_t *)t)[i] += d;
+	else
+		((uint16_t *)t)[i] += (uint16_t)d;
+}
+
+static inline void
+tadd(struct window *w, int64_t i, uint32_t d)
+{
+	cell_add(w->total, w->wide, i, d);
+}
+
+static inline uint32_t
+tget(const struct window *w, int64_t i)
+{
+	if (w->wide)
+		return ((const uint32_t *)w->total)[i];
+	return ((const uint16_t *)w->total)[i];
 }
 
 static uint32_t
@@ -324,51 +361,75 @@ log_room(struct window *w, uint64_t m)
  * Add d (1, or UINT32_MAX: subtract 1) to t[x] for each of the n 16-bit
  * entries x at e: eight at a time, then what is left.
  */
-static inline void
-add_entries(uint32_t *t, const unsigned char *e, size_t n, uint32_t d)
+static inline __attribute__((always_inline)) void
+add_entries_t(void *t, int wide, const unsigned char *e, size_t n,
+    uint32_t d)
 {
 	const unsigned char *end = e + 2 * (n & ~(size_t)7);
 
 	for (; e < end; e += 16) {
-		t[rd16(e)] += d;
-		t[rd16(e + 2)] += d;
-		t[rd16(e + 4)] += d;
-		t[rd16(e + 6)] += d;
-		t[rd16(e + 8)] += d;
-		t[rd16(e + 10)] += d;
-		t[rd16(e + 12)] += d;
-		t[rd16(e + 14)] += d;
+		cell_add(t, wide, rd16(e), d);
+		cell_add(t, wide, rd16(e + 2), d);
+		cell_add(t, wide, rd16(e + 4), d);
+		cell_add(t, wide, rd16(e + 6), d);
+		cell_add(t, wide, rd16(e + 8), d);
+		cell_add(t, wide, rd16(e + 10), d);
+		cell_add(t, wide, rd16(e + 12), d);
+		cell_add(t, wide, rd16(e + 14), d);
 	}
 	switch (n & 7) {
 	case 7:
-		t[rd16(e + 12)] += d;
+		cell_add(t, wide, rd16(e + 12), d);
 		/* FALLTHROUGH */
 	case 6:
-		t[rd16(e + 10)] += d;
+		cell_add(t, wide, rd16(e + 10), d);
 		/* FALLTHROUGH */
 	case 5:
-		t[rd16(e + 8)] += d;
+		cell_add(t, wide, rd16(e + 8), d);
 		/* FALLTHROUGH */
 	case 4:
-		t[rd16(e + 6)] += d;
+		cell_add(t, wide, rd16(e + 6), d);
 		/* FALLTHROUGH */
 	case 3:
-		t[rd16(e + 4)] += d;
+		cell_add(t, wide, rd16(e + 4), d);
 		/* FALLTHROUGH */
 	case 2:
-		t[rd16(e + 2)] += d;
+		cell_add(t, wide, rd16(e + 2), d);
 		/* FALLTHROUGH */
 	case 1:
-		t[rd16(e)] += d;
+		cell_add(t, wide, rd16(e), d);
 		break;
 	}
+}
+
+static void
+add_entries16(void *t, const unsigned char *e, size_t n, uint32_t d)
+{
+	add_entries_t(t, 0, e, n, d);
+}
+
+static void
+add_entries32(void *t, const unsigned char *e, size_t n, uint32_t d)
+{
+	add_entries_t(t, 1, e, n, d);
+}
+
+/* add_entries_t() into total[], or what would be it at t. */
+static inline void
+add_entries(const struct window *w, void *t, const unsigned char *e,
+    size_t n, uint32_t d)
+{
+	if (w->wide)
+		add_entries32(t, e, n, d);
+	else
+		add_entries16(t, e, n, d);
 }
 
 /* Add log[from .. nlog - 1] to total[]. */
 static void
 log_count(struct window *w, uint64_t from)
 {
-	add_entries(w->total, (const unsigned char *)(w->log + from),
+	add_entries(w, w->total, (const unsigned char *)(w->log + from),
 	    w->nlog - from, 1);
 }
 
@@ -619,6 +680,34 @@ all_equal(const double *p, uint64_t m, double c)
 }
 
 /*
+ * Make total[] wide (uint32_t) or narrow (uint16_t: every count, the
+ * window's included, is at most NARROW_MAX then).
+ */
+static void
+set_width(struct window *w, int wide)
+{
+	void		*t;
+	uint64_t	 i, n = w->span + 2;
+
+	if (w->total == NULL || wide == w->wide) {
+		w->wide = wide;
+		return;
+	}
+	t = cells_new(w->span, wide ? sizeof(uint32_t) : sizeof(uint16_t));
+	if (wide)
+		for (i = 0; i < n; i++)
+			((uint32_t *)t)[(int64_t)i - 1] =
+			    ((uint16_t *)w->total)[(int64_t)i - 1];
+	else
+		for (i = 0; i < n; i++)
+			((uint16_t *)t)[(int64_t)i - 1] =
+			    (uint16_t)((uint32_t *)w->total)[(int64_t)i - 1];
+	cells_free(w->total, tsize(w));
+	w->total = t;
+	w->wide = wide;
+}
+
+/*
  * The least and greatest regular bucket among the m entries e[] that
  * fold_values() wrote relative to lo, into *gmin and *gmax; *gmin >
  * *gmax if there is none.
@@ -664,11 +753,13 @@ fold(struct window *w)
 
 	if (m == 0)
 		return;
+	if (!w->wide && w->cl_n + cur_count(w) > NARROW_MAX)
+		set_width(w, 1);
 	/* The slice so far is a run of one value kept as a count: more? */
 	if (w->flushed != 0 && w->nlog == 0 && !w->scratch_used &&
 	    w->min == w->max && all_equal(p, m, w->min)) {
 		w->flushed += m;
-		w->total[tidx(w, w->flushed_g)] += (uint32_t)m;
+		tadd(w, tidx(w, w->flushed_g), (uint32_t)m);
 		w->sum += w->min * (double)m;
 		w->h.pos = w->vlog;
 		set_lim(w);
@@ -679,7 +770,7 @@ fold(struct window *w)
 		if (g >= G_LOW && g < G_HIGH)
 			grow(w, g);
 		else {
-			w->total = cells_new(0);
+			w->total = cells_new(0, tsize(w));
 			w->lo = G_LOW;
 		}
 	}
@@ -732,7 +823,7 @@ fold(struct window *w)
 		w->nlog += m;
 	}
 	if (o.min == o.max)
-		w->total[tidx(w, bucket_of(o.min))] += (uint32_t)m;
+		tadd(w, tidx(w, bucket_of(o.min)), (uint32_t)m);
 	else
 		log_count(w, from);
 	set_lim(w);
@@ -788,8 +879,8 @@ window_free(struct window *w)
 {
 	if (w == NULL)
 		return;
-	cells_free(w->total);
-	cells_free(w->scratch);
+	cells_free(w->total, tsize(w));
+	cells_free(w->scratch, sizeof(*w->scratch));
 	free(w->log);
 	free(w->vlog);
 	free(w->arena);
@@ -811,7 +902,7 @@ window_bytes(const struct window *w)
 	if (w->vlog != NULL)
 		n += w->vcap * sizeof(*w->vlog);
 	if (w->total != NULL)
-		n += (w->span + 2) * sizeof(*w->total);
+		n += (w->span + 2) * tsize(w);
 	if (w->scratch != NULL)
 		n += (w->span + 2) * sizeof(*w->scratch);
 	return n;
@@ -822,19 +913,20 @@ window_bytes(const struct window *w)
  * lie in [nlo, nlo + nspan) and its under and overflow cells into a new
  * array for nspan buckets from nlo; free t.
  */
-static uint32_t *
-cells_move(uint32_t *t, uint64_t lo, uint64_t span, uint64_t nlo,
+static void *
+cells_move(void *t, size_t size, uint64_t lo, uint64_t span, uint64_t nlo,
     uint64_t nspan)
 {
-	uint32_t	*n = cells_new(nspan);
+	char		*n = cells_new(nspan, size), *o = t;
 	uint64_t	 a = lo > nlo ? lo : nlo;
 	uint64_t	 b = lo + span < nlo + nspan ? lo + span : nlo + nspan;
 
 	if (a < b)
-		memcpy(n + (a - nlo), t + (a - lo), (b - a) * sizeof(*t));
-	n[-1] = t[-1];
-	n[nspan] = t[span];
-	cells_free(t);
+		memcpy(n + (a - nlo) * size, o + (a - lo) * size,
+		    (b - a) * size);
+	memcpy(n - size, o - size, size);
+	memcpy(n + nspan * size, o + span * size, size);
+	cells_free(t, size);
 	return n;
 }
 
@@ -866,12 +958,13 @@ grow(struct window *w, uint64_t g)
 	delta = w->span != 0 ? (int64_t)w->lo - (int64_t)nlo : 0;
 
 	if (w->total == NULL)
-		w->total = cells_new(nspan);
+		w->total = cells_new(nspan, tsize(w));
 	else
-		w->total = cells_move(w->total, w->lo, w->span, nlo, nspan);
+		w->total = cells_move(w->total, tsize(w), w->lo, w->span,
+		    nlo, nspan);
 	if (w->scratch != NULL)
-		w->scratch = cells_move(w->scratch, w->lo, w->span, nlo,
-		    nspan);
+		w->scratch = cells_move(w->scratch, sizeof(*w->scratch),
+		    w->lo, w->span, nlo, nspan);
 	for (k = 0; k < w->nlog; k++) {
 		if (w->log[k] == (int64_t)w->span)
 			w->log[k] = (int16_t)nspan;
@@ -892,7 +985,7 @@ log_flush(struct window *w)
 	uint64_t	k;
 
 	if (w->scratch == NULL)
-		w->scratch = cells_new(w->span);
+		w->scratch = cells_new(w->span, sizeof(*w->scratch));
 	if (!w->scratch_used && w->flushed != 0)
 		w->scratch[tidx(w, w->flushed_g)] += (uint32_t)w->flushed;
 	for (k = 0; k < w->nlog; k++)
@@ -1062,43 +1155,43 @@ rec_expire(struct window *w, const unsigned char *p, double v)
 {
 	uint32_t	 h = rd32(p), n = h >> 2, i, nb, c, b;
 	const unsigned char *q = p + 4 + sizeof(struct rec_stats);
-	uint32_t	*t;
+	void		*t;
 	int64_t		 d;
 
 	switch (h & 3) {
 	case K_CONST:
 	case K_SAME:
 		if (n != 0)
-			w->total[tidx(w, bucket_of(v))] -= n;
+			tadd(w, tidx(w, bucket_of(v)), -n);
 		return;
 	case K_LOG:
 		b = rd32(q);
 		q += 4;
 		if (b & REC_UO) {
-			w->total[-1] -= rd32(q);
-			w->total[w->span] -= rd32(q + 4);
+			tadd(w, -1, -rd32(q));
+			tadd(w, (int64_t)w->span, -rd32(q + 4));
 			n -= rd32(q) + rd32(q + 4);
 			q += 8;
 		}
 		/* Its base may lie below lo after a shrink(): its entries
 		   do not. */
 		d = (int64_t)(b & ~REC_UO) - (int64_t)w->lo;
-		t = (uint32_t *)((uintptr_t)w->total + d * 4);
-		add_entries(t, q, n, UINT32_MAX);
+		t = (void *)((uintptr_t)w->total + d * (int64_t)tsize(w));
+		add_entries(w, t, q, n, UINT32_MAX);
 		return;
 	default:
 		b = rd32(q);
 		nb = rd32(q + 4);
 		q += 8;
 		if (b & REC_UO) {
-			w->total[-1] -= rd32(q);
-			w->total[w->span] -= rd32(q + 4);
+			tadd(w, -1, -rd32(q));
+			tadd(w, (int64_t)w->span, -rd32(q + 4));
 			q += 8;
 		}
-		t = w->total + ((b & ~REC_UO) - w->lo);
+		d = (int64_t)((b & ~REC_UO) - w->lo);
 		for (i = 0; i < nb; i++) {
 			c = rd32(q + 4 * (size_t)i);
-			t[i] -= c;
+			tadd(w, d + i, -c);
 		}
 		return;
 	}
@@ -1309,12 +1402,14 @@ slice_expire(struct window *w)
 static void
 release(struct window *w)
 {
-	cells_free(w->total);
-	cells_free(w->scratch);
+	cells_free(w->total, tsize(w));
+	cells_free(w->scratch, sizeof(*w->scratch));
 	free(w->log);
 	free(w->vlog);
 	free(w->arena);
-	w->total = w->scratch = NULL;
+	w->total = NULL;
+	w->scratch = NULL;
+	w->wide = 0;
 	w->log = NULL;
 	w->vlog = NULL;
 	w->logcap = w->vcap = 0;
@@ -1345,12 +1440,12 @@ shrink(struct window *w)
 
 	/* Regular buckets used: past under or overflow, look for them. */
 	if (gmin < G_LOW) {
-		for (i = 0; i < w->span && w->total[i] == 0; i++)
+		for (i = 0; i < w->span && tget(w, (int64_t)i) == 0; i++)
 			;
 		gmin = w->lo + i;
 	}
 	if (gmax >= G_HIGH) {
-		for (i = w->span; i > 0 && w->total[i - 1] == 0; i--)
+		for (i = w->span; i > 0 && tget(w, (int64_t)i - 1) == 0; i--)
 			;
 		gmax = w->lo + i - 1;
 	}
@@ -1375,8 +1470,9 @@ shrink(struct window *w)
 	if (nhi > G_HIGH)
 		nhi = G_HIGH;
  move:
-	w->total = cells_move(w->total, w->lo, w->span, nlo, nhi - nlo);
-	cells_free(w->scratch);	/* all zero between slices */
+	w->total = cells_move(w->total, tsize(w), w->lo, w->span, nlo,
+	    nhi - nlo);
+	cells_free(w->scratch, sizeof(*w->scratch));	/* zero now */
 	w->scratch = NULL;
 	w->lo = nlo;
 	w->span = nhi - nlo;
@@ -1416,6 +1512,8 @@ advance(struct window *w, uint64_t now_ms)
 	if (walk)
 		closed_walk(w);
 	shrink(w);
+	if (w->wide && w->cl_n <= NARROW_BACK)
+		set_width(w, 0);
 	if (w->acap > 256 && arena_live(w) * 4 < w->acap)
 		arena_resize(w, w->acap / 2);
 }
@@ -1446,10 +1544,11 @@ window_record_slow(struct window *w, double v, uint64_t now_ms)
 }
 
 typedef uint32_t v4u __attribute__((vector_size(16)));
+typedef uint16_t v8u16 __attribute__((vector_size(16)));
 
 /* Sum of t[0 .. BLOCK - 1], four lanes at a time. */
-static uint32_t
-block_sum(const uint32_t *t)
+static inline uint32_t
+block_sum32(const uint32_t *t)
 {
 	v4u	a, b, x, y;
 	int	k;
@@ -1467,6 +1566,47 @@ block_sum(const uint32_t *t)
 }
 
 /*
+ * The same for a narrow total[], eight lanes at a time: no sum of its
+ * entries passes the window's count, at most NARROW_MAX.
+ */
+static inline uint32_t
+block_sum16(const uint16_t *t)
+{
+	v8u16	a, b, x, y;
+	v4u	c;
+	int	k;
+
+	memcpy(&a, t, sizeof(a));
+	memcpy(&b, t + 8, sizeof(b));
+	for (k = 16; k < BLOCK; k += 16) {
+		memcpy(&x, t + k, sizeof(x));
+		memcpy(&y, t + k + 8, sizeof(y));
+		a += x;
+		b += y;
+	}
+	a += b;
+	a += (v8u16)((v4u)a >> 16);
+	c = (v4u)a & 0xffff;
+	return c[0] + c[1] + c[2] + c[3];
+}
+
+static inline __attribute__((always_inline)) uint32_t
+block_sum(const void *t, int wide, uint64_t i)
+{
+	if (wide)
+		return block_sum32((const uint32_t *)t + i);
+	return block_sum16((const uint16_t *)t + i);
+}
+
+static inline __attribute__((always_inline)) uint32_t
+cell_get(const void *t, int wide, uint64_t i)
+{
+	if (wide)
+		return ((const uint32_t *)t)[i];
+	return ((const uint16_t *)t)[i];
+}
+
+/*
  * Quantile search state: walking up, [0, pos) are behind us and hold
  * acc samples; walking down, [pos, span) are.
  */
@@ -1476,19 +1616,19 @@ struct walk {
 };
 
 /* Bucket index holding the r-th smallest sample, walking up. */
-static uint64_t
-find_up(const struct window *w, struct walk *k, uint64_t r)
+static inline __attribute__((always_inline)) uint64_t
+find_up_t(const void *t, int wide, uint64_t span, struct walk *k,
+    uint64_t r)
 {
-	const uint32_t	*t = w->total;
 	uint64_t	 s;
 
-	while (k->pos + BLOCK <= w->span &&
-	    k->acc + (s = block_sum(t + k->pos)) < r) {
+	while (k->pos + BLOCK <= span &&
+	    k->acc + (s = block_sum(t, wide, k->pos)) < r) {
 		k->acc += s;
 		k->pos += BLOCK;
 	}
-	for (; k->pos + 1 < w->span; k->pos++) {
-		s = t[k->pos];
+	for (; k->pos + 1 < span; k->pos++) {
+		s = cell_get(t, wide, k->pos);
 		if (k->acc + s >= r)
 			break;
 		k->acc += s;
@@ -1497,24 +1637,39 @@ find_up(const struct window *w, struct walk *k, uint64_t r)
 }
 
 /* Bucket index holding the r-th largest sample, walking down. */
-static uint64_t
-find_down(const struct window *w, struct walk *k, uint64_t r)
+static inline __attribute__((always_inline)) uint64_t
+find_down_t(const void *t, int wide, struct walk *k, uint64_t r)
 {
-	const uint32_t	*t = w->total;
 	uint64_t	 s;
 
 	while (k->pos >= BLOCK &&
-	    k->acc + (s = block_sum(t + k->pos - BLOCK)) < r) {
+	    k->acc + (s = block_sum(t, wide, k->pos - BLOCK)) < r) {
 		k->acc += s;
 		k->pos -= BLOCK;
 	}
 	for (; k->pos > 1; k->pos--) {
-		s = t[k->pos - 1];
+		s = cell_get(t, wide, k->pos - 1);
 		if (k->acc + s >= r)
 			break;
 		k->acc += s;
 	}
 	return k->pos - 1;
+}
+
+static uint64_t
+find_up(const struct window *w, struct walk *k, uint64_t r)
+{
+	if (w->wide)
+		return find_up_t(w->total, 1, w->span, k, r);
+	return find_up_t(w->total, 0, w->span, k, r);
+}
+
+static uint64_t
+find_down(const struct window *w, struct walk *k, uint64_t r)
+{
+	if (w->wide)
+		return find_down_t(w->total, 1, k, r);
+	return find_down_t(w->total, 0, k, r);
 }
 
 static double
@@ -1565,8 +1720,8 @@ quantiles(const struct window *w, const double *qs, size_t nq, double *out)
 	 * Ranks in [1, under] are in the underflow, (n - over, n] in the
 	 * overflow; the rest in the regular buckets of min to max.
 	 */
-	under = w->total[-1];
-	over = w->total[w->span];
+	under = tget(w, -1);
+	over = tget(w, (int64_t)w->span);
 	first = bucket_of(mn) < G_LOW ? 0 : bucket_of(mn) - w->lo;
 	last = bucket_of(mx) >= G_HIGH ? w->span : bucket_of(mx) - w->lo + 1;
 	for (a = 0; a < nq; a += m) {
@@ -1665,8 +1820,8 @@ window_stats(struct window *w, uint64_t now_ms, struct window_stats *st)
 	st->min = w->min < w->cl_min ? w->min : w->cl_min;
 	st->max = w->max > w->cl_max ? w->max : w->cl_max;
 	st->mean = st->sum / (double)n;
-	st->underflow = w->total[-1];
-	st->overflow = w->total[w->span];
+	st->underflow = tget(w, -1);
+	st->overflow = tget(w, (int64_t)w->span);
 }
 
 /*
@@ -1786,7 +1941,7 @@ window_check(const struct window *w)
 	if (w->nlog > w->logcap)
 		goto out;
 	for (x = -1; x <= span; x++)
-		if (c[x] != w->total[x])
+		if (c[x] != tget(w, x))
 			goto out;
 	rc = 0;
  out:

@@ -764,6 +764,67 @@ test_zeros_small(void **state)
 	free(s);
 }
 
+/*
+ * total[] counts in 16 bits while the window holds at most 65535
+ * samples and in 32 bits past that: a window that fills past it in one
+ * slice and over several, one value and many, queried and checked
+ * against the recount on the way, then emptied one slice at a time
+ * (it narrows again).
+ */
+static void
+test_width(void **state)
+{
+	static const int	 per[][4] = {
+		{ 65535, 0, 0, 0 },	/* exactly the most, one value */
+		{ 65535, 1, 0, 0 },	/* one more */
+		{ 20000, 20000, 20000, 5536 },	/* 65536 over 4 slices */
+		{ 70000, 10, 10, 10 },
+		{ 40000, 40000, 3, 3 },
+	};
+	struct window	*w;
+	struct sample	*s;
+	size_t		 ns, cap = 140000, c;
+	uint64_t	 t;
+	int		 sl, k;
+	double		 v;
+
+	s = malloc(cap * sizeof(*s));
+	assert_non_null(s);
+	for (c = 0; c < nitems(per); c++) {
+		rng_state = 31 + c;
+		t = 100000;
+		ns = 0;
+		w = window_new(4, 4, t);
+		assert_non_null(w);
+		for (sl = 0; sl < 4; sl++, t += 1000) {
+			for (k = 0; k < per[c][sl]; k++) {
+				v = c < 2 ? 3.5 : k % 1000 == 0 ? 0 :
+				    exp(6 * unif());
+				s[ns].t = t;
+				s[ns++].v = v;
+				assert_int_equal(window_record(w, v, t), 0);
+				if (k == per[c][sl] / 2)
+					check_against(w, t, s, ns, 4, 4,
+					    MID_BOUND);
+			}
+			check_against(w, t, s, ns, 4, 4, MID_BOUND);
+		}
+		for (sl = 0; sl < 5; sl++, t += 1000) {
+			/* A few new samples as the old ones go. */
+			for (k = 0; k < 3; k++) {
+				s[ns].t = t;
+				s[ns].v = 1 + k;
+				assert_int_equal(window_record(w, s[ns].v, t),
+				    0);
+				ns++;
+			}
+			check_against(w, t, s, ns, 4, 4, MID_BOUND);
+		}
+		window_free(w);
+	}
+	free(s);
+}
+
 int
 main(void)
 {
@@ -783,6 +844,7 @@ main(void)
 		cmocka_unit_test(test_fold_blocks),
 		cmocka_unit_test(test_under_over),
 		cmocka_unit_test(test_zeros_small),
+		cmocka_unit_test(test_width),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
