@@ -104,6 +104,7 @@
 #define VLOG_MAX	128		/* vlog is folded when full */
 #define SLICE_NMAX	((1U << 30) - 1) /* record header keeps 30 bits */
 #define MAX_SLICES	3600
+#define ARENA_STEP	64		/* arena sizes are multiples of this */
 
 /* Record kinds, the low 2 bits of a record's header; n is the rest. */
 #define K_CONST		0	/* double v; n == 0: an empty slice, no v */
@@ -1067,7 +1068,7 @@ arena_resize(struct window *w, size_t cap)
 static inline unsigned char *
 arena_push(struct window *w, size_t len)
 {
-	size_t	 off, cap;
+	size_t	 off, cap, need, full;
 
 	if (w->nrec == 0)
 		w->ahead = w->atail = w->awrap = 0;
@@ -1079,9 +1080,19 @@ arena_push(struct window *w, size_t len)
 	} else if (w->awrap != 0 && w->atail + len < w->ahead)
 		off = w->atail;
 	else {
-		cap = w->acap < 64 ? 64 : w->acap * 2;
-		while (cap < arena_live(w) + len)
-			cap *= 2;
+		/*
+		 * A window fills over its length, then stops growing:
+		 * doubling would leave up to half of the last buffer
+		 * unused for good.  Take a quarter more than it needs,
+		 * but not much more than all slices at this rate need.
+		 */
+		need = arena_live(w) + len;
+		full = need * w->slices / (w->nrec + 1);
+		cap = need / 4;
+		if (full < need + cap)
+			cap = full > need ? full - need : 0;
+		cap = (need + cap + need / 16 + ARENA_STEP) &
+		    ~(size_t)(ARENA_STEP - 1);
 		arena_resize(w, cap);
 		off = w->atail;
 	}
