@@ -766,18 +766,20 @@ test_zeros_small(void **state)
 }
 
 /*
- * total[] counts in 16 bits while the window holds at most 65535
+ * total[] counts in 16 bits while the window holds at most 16383
  * samples and in 32 bits past that: a window that fills past it in one
- * slice and over several, one value and many, queried and checked
- * against the recount on the way, then emptied one slice at a time
- * (it narrows again).
+ * slice and over several, one value and many, past 65535 (what 16 bits
+ * hold) too, queried and checked against the recount on the way, then
+ * emptied one slice at a time (it narrows again).
  */
 static void
 test_width(void **state)
 {
 	static const int	 per[][4] = {
-		{ 65535, 0, 0, 0 },	/* exactly the most, one value */
-		{ 65535, 1, 0, 0 },	/* one more */
+		{ 16383, 0, 0, 0 },	/* exactly the most, one value */
+		{ 16383, 1, 0, 0 },	/* one more */
+		{ 65535, 1, 0, 0 },
+		{ 5000, 5000, 5000, 1384 },	/* 16384 over 4 slices */
 		{ 20000, 20000, 20000, 5536 },	/* 65536 over 4 slices */
 		{ 70000, 10, 10, 10 },
 		{ 40000, 40000, 3, 3 },
@@ -799,7 +801,7 @@ test_width(void **state)
 		assert_non_null(w);
 		for (sl = 0; sl < 4; sl++, t += 1000) {
 			for (k = 0; k < per[c][sl]; k++) {
-				v = c < 2 ? 3.5 : k % 1000 == 0 ? 0 :
+				v = c < 3 ? 3.5 : k % 1000 == 0 ? 0 :
 				    exp(6 * unif());
 				s[ns].t = t;
 				s[ns++].v = v;
