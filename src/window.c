@@ -12,8 +12,11 @@
  * [2^-20, 2^30), about [9.54e-7, 1.07e9), a superset of 1e-6 ... 1e9.
  * A value below 2^-20 (0 included) is clamped into one underflow bucket, a
  * value at or above 2^30 into one overflow bucket; both are counted and
- * reported by window_stats().  NaN, +-Inf and negative values are refused
- * by window_record() and never stored; -0 is taken as 0.
+ * reported by window_stats().  The two are counts kept beside the regular
+ * buckets, not next to them in bucket order, so a 0 among values of 1 to
+ * 5000 does not make total[] span the empty octaves from 2^-20 up.  NaN,
+ * +-Inf and negative values are refused by window_record() and never
+ * stored; -0 is taken as 0.
  *
  * Quantile definition (also in meshtuned.conf(5)):
  *   Quantile q of the n samples in the window is the nearest-rank value:
@@ -31,8 +34,9 @@
  *   min, max and mean are exact over the window, not bucketed (sum adds
  *   the samples in blocks, a run of one value as value times count, not
  *   one by one in arrival order, so its rounding may differ from a
- *   sequential sum's); rate is count divided by window.seconds.  An empty window reports NaN for
- *   every value but count, rate and sum, which are 0.
+ *   sequential sum's); rate is count divided by window.seconds.  An
+ *   empty window reports NaN for every value but count, rate and sum,
+ *   which are 0.
  *
  * Time.  Slices are slice_ms = seconds * 1000 / slices long and aligned
  * to multiples of slice_ms of the clock.  The window is the current slice
@@ -40,10 +44,20 @@
  * slice_ms the oldest slice is dropped, so a sample is gone at the first
  * slice boundary at which it is seconds old or older, never later.
  *
- * Design.  total[] counts the live samples of every bucket in [lo, lo +
- * span), a range that grows (with some slack) to take what arrives,
- * shrinks when more than half of it is unused and is freed when the
- * window empties, so a series in a narrow range pays for that range only.
+ * Design.  total[] counts the live samples of every regular bucket in
+ * [lo, lo + span), a range that grows (with some slack) to take what
+ * arrives, shrinks when more than half of it is unused and is freed when
+ * the window empties, so a series in a narrow range pays for that range
+ * only; total[-1] and total[span] count the live underflow and overflow
+ * samples.  Its counts are 16 bits wide while the window holds at most
+ * NARROW_MAX samples (100 a second over 60 s is 6000) and 32 bits past
+ * that, narrowed again at a quarter of it: no count, nor a sum of
+ * counts, passes the window's, so a query sums 16-bit blocks without
+ * overflow.  Not up to 65535: subtracting a slice's entries from 16-bit
+ * counts took this machine a third longer than from 32-bit ones (a
+ * rotation at 1000 samples a slice: 970 ns against 740), and what the
+ * narrow counts save (2 bytes a bucket) is small beside the arena of a
+ * busier window.
  *
  * Recording is inline (window_record() in meshtuned.h): three compares
  * (value finite and not negative, now before the slice's end, room in
@@ -55,19 +69,33 @@
  * sixteen at a time (AVX2, if the processor has it) or eight at a time
  * (SSE2), the last block overlapping the one before it: their sum, min
  * and max go into the current slice's, their buckets (the high words
- * of the doubles shifted, clamped into the underflow and overflow
- * buckets) onto the slice's bucket log log[] and into total[].  A log
+ * of the doubles shifted, less lo, clamped; a block with under or
+ * overflow values gets these entries set to -1 and span after) onto the
+ * slice's bucket log log[] and into total[].  A log
  * that fills is flushed into scratch[] (counts), or, while the slice is
  * all one value, dropped for a count; a block that goes on such a run
  * is only compared with its value.
  *
  * When a slice closes it is stored in a byte ring (the arena) in the
  * smallest of five forms: empty, constant (one value), same constant as
- * the slice before it, its bucket log, or dense counts over its own [min,
- * max] buckets.  When a slice expires its record is subtracted from
- * total[], and the closed slices' min and max are walked again only if
- * the last slice holding one of them went.  A query folds what vlog[]
- * holds, then walks total[] from the nearer end, 32 buckets at a time.
+ * the slice before it, its bucket log (2 bytes a sample and 32 a slice),
+ * or dense counts over its own [min, max] buckets; a slice with under or
+ * overflow samples keeps their two counts in its record and its regular
+ * buckets only in the log or the counts.  When a slice expires its
+ * record is subtracted from total[], and the closed slices' min and max
+ * are walked again only if the last slice holding one of them went.  A
+ * window fills its arena over its length, then stops growing: the arena
+ * grows by a quarter, less once it holds nearly all slices at the rate
+ * seen so far, and halves when three quarters are unused.  A query folds
+ * what vlog[] holds, then walks total[] from the nearer end, 32 buckets
+ * at a time, counting the underflow before the first bucket and the
+ * overflow after the last.
+ *
+ * Memory, 100 samples a second of 60 slices of 1 s
+ * (bytes_per_series_ingest in tests/bench/bench_window.c): a timer with
+ * values from 0.3 to 12 holds about 5.0 KB after 10 s (struct 296,
+ * total[] 1.3 K, vlog[] 0.5 K, log[] 0.25 K, arena 2.7 K) and 17 KB once
+ * the window is full, 14 K of it the arena's bucket logs.
  */
 #include <sys/types.h>
 
@@ -89,13 +117,14 @@
 #define SHIFT		45		/* 52 mantissa bits - 7 kept */
 #define G_LOW		((uint64_t)(1023 - 20) << 7)	/* bucket of 2^-20 */
 #define G_HIGH		((uint64_t)(1023 + 30) << 7)	/* bucket of 2^30 */
-#define G_UNDER		(G_LOW - 1)	/* underflow bucket */
-#define G_OVER		G_HIGH		/* overflow bucket */
-#define G_END		(G_OVER + 1)
+#define G_UNDER		(G_LOW - 1)	/* bucket_of() a value below 2^-20 */
+#define G_OVER		G_HIGH		/* of a value at or above 2^30 */
 #define GROW_ALIGN	16		/* total[] grows in these steps */
 #define GROW_SLACK	32		/* and this much beyond the sample */
 #define BLOCK		32		/* query scan step */
 #define SHRINK_SLACK	64		/* empty buckets kept at either end */
+#define NARROW_MAX	16383		/* window count a narrow total[] takes */
+#define NARROW_BACK	(NARROW_MAX / 4) /* narrowed again at this count */
 
 #define LOG_INIT	32		/* first log: entries */
 #define LOG_MAX		1024		/* log is flushed to scratch[] above */
@@ -103,12 +132,21 @@
 #define VLOG_MAX	128		/* vlog is folded when full */
 #define SLICE_NMAX	((1U << 30) - 1) /* record header keeps 30 bits */
 #define MAX_SLICES	3600
+#define ARENA_STEP	64		/* arena sizes are multiples of this */
 
 /* Record kinds, the low 2 bits of a record's header; n is the rest. */
 #define K_CONST		0	/* double v; n == 0: an empty slice, no v */
 #define K_SAME		1	/* the v of the record before it */
-#define K_LOG		2	/* rec_stats, uint32 base, uint16 entry[n] */
-#define K_DENSE		3	/* rec_stats, uint32 gmin, nb, uint32 c[nb] */
+#define K_LOG		2	/* rec_stats, uint32 base, [uo], int16
+				   entry[n - u - o] */
+#define K_DENSE		3	/* rec_stats, uint32 gmin, nb, [uo], uint32
+				   c[nb] */
+/*
+ * Set in base or gmin if the slice had under or overflow samples: [uo]
+ * is then uint32 u, o, their counts, and the entries and counts are of
+ * the regular buckets only.
+ */
+#define REC_UO		0x80000000U
 
 struct rec_stats {
 	double		 sum;
@@ -120,8 +158,11 @@ struct window {
 	struct window_hot h;		/* window_record()'s part: first */
 
 	uint64_t	 lo;		/* bucket of total[0] */
-	uint64_t	 span;		/* buckets in total[] */
-	uint32_t	*total;		/* bucketed live samples per bucket */
+	uint64_t	 span;		/* regular buckets in total[] */
+	void		*total;		/* bucketed live samples per bucket;
+					   total[-1] underflow, total[span]
+					   overflow (NULL: none) */
+	int		 wide;		/* total[] is uint32_t, not uint16_t */
 	double		*vlog;		/* values not bucketed yet, h.pos */
 	uint64_t	 vcap;		/* vlog[] entries */
 
@@ -129,10 +170,11 @@ struct window {
 	double		 sum;
 	double		 min;
 	double		 max;
-	uint16_t	*log;		/* bucket - lo of each */
+	int16_t		*log;		/* total[] index of each */
 	uint64_t	 nlog;		/* entries in log[] */
 	uint64_t	 logcap;
-	uint32_t	*scratch;	/* counts moved out of log[] */
+	uint32_t	*scratch;	/* counts moved out of log[], laid
+					   out as total[] */
 	int		 scratch_used;
 	uint64_t	 flushed;	/* samples out of log[] */
 	uint64_t	 flushed_g;	/* all in this bucket if !scratch_used */
@@ -203,6 +245,68 @@ bucket_mid(uint64_t g)
 	return l + (u - l) / 2;
 }
 
+/*
+ * Index into total[] (and scratch[]) of bucket g: -1 for the underflow,
+ * span for the overflow.
+ */
+static inline int64_t
+tidx(const struct window *w, uint64_t g)
+{
+	if (g < G_LOW)
+		return -1;
+	if (g >= G_HIGH)
+		return (int64_t)w->span;
+	return (int64_t)(g - w->lo);
+}
+
+/*
+ * total[] or scratch[] for span regular buckets of size bytes each (2 or
+ * 4), zeroed.
+ */
+static void *
+cells_new(uint64_t span, size_t size)
+{
+	return (char *)xcalloc(span + 2, size) + size;
+}
+
+static void
+cells_free(void *t, size_t size)
+{
+	if (t != NULL)
+		free((char *)t - size);
+}
+
+/* Bytes of an entry of total[]. */
+static inline size_t
+tsize(const struct window *w)
+{
+	return w->wide ? sizeof(uint32_t) : sizeof(uint16_t);
+}
+
+/* Add d (mod 2^32 or 2^16: UINT32_MAX subtracts 1) to total[i]. */
+static inline __attribute__((always_inline)) void
+cell_add(void *t, int wide, int64_t i, uint32_t d)
+{
+	if (wide)
+		((uint32_t *)t)[i] += d;
+	else
+		((uint16_t *)t)[i] += (uint16_t)d;
+}
+
+static inline void
+tadd(struct window *w, int64_t i, uint32_t d)
+{
+	cell_add(w->total, w->wide, i, d);
+}
+
+static inline uint32_t
+tget(const struct window *w, int64_t i)
+{
+	if (w->wide)
+		return ((const uint32_t *)w->total)[i];
+	return ((const uint16_t *)w->total)[i];
+}
+
 static uint32_t
 rd32(const unsigned char *p)
 {
@@ -212,10 +316,10 @@ rd32(const unsigned char *p)
 	return x;
 }
 
-static uint16_t
+static int16_t
 rd16(const unsigned char *p)
 {
-	uint16_t	x;
+	int16_t		x;
 
 	memcpy(&x, p, sizeof(x));
 	return x;
@@ -286,51 +390,75 @@ log_room(struct window *w, uint64_t m)
  * Add d (1, or UINT32_MAX: subtract 1) to t[x] for each of the n 16-bit
  * entries x at e: eight at a time, then what is left.
  */
-static inline void
-add_entries(uint32_t *t, const unsigned char *e, size_t n, uint32_t d)
+static inline __attribute__((always_inline)) void
+add_entries_t(void *t, int wide, const unsigned char *e, size_t n,
+    uint32_t d)
 {
 	const unsigned char *end = e + 2 * (n & ~(size_t)7);
 
 	for (; e < end; e += 16) {
-		t[rd16(e)] += d;
-		t[rd16(e + 2)] += d;
-		t[rd16(e + 4)] += d;
-		t[rd16(e + 6)] += d;
-		t[rd16(e + 8)] += d;
-		t[rd16(e + 10)] += d;
-		t[rd16(e + 12)] += d;
-		t[rd16(e + 14)] += d;
+		cell_add(t, wide, rd16(e), d);
+		cell_add(t, wide, rd16(e + 2), d);
+		cell_add(t, wide, rd16(e + 4), d);
+		cell_add(t, wide, rd16(e + 6), d);
+		cell_add(t, wide, rd16(e + 8), d);
+		cell_add(t, wide, rd16(e + 10), d);
+		cell_add(t, wide, rd16(e + 12), d);
+		cell_add(t, wide, rd16(e + 14), d);
 	}
 	switch (n & 7) {
 	case 7:
-		t[rd16(e + 12)] += d;
+		cell_add(t, wide, rd16(e + 12), d);
 		/* FALLTHROUGH */
 	case 6:
-		t[rd16(e + 10)] += d;
+		cell_add(t, wide, rd16(e + 10), d);
 		/* FALLTHROUGH */
 	case 5:
-		t[rd16(e + 8)] += d;
+		cell_add(t, wide, rd16(e + 8), d);
 		/* FALLTHROUGH */
 	case 4:
-		t[rd16(e + 6)] += d;
+		cell_add(t, wide, rd16(e + 6), d);
 		/* FALLTHROUGH */
 	case 3:
-		t[rd16(e + 4)] += d;
+		cell_add(t, wide, rd16(e + 4), d);
 		/* FALLTHROUGH */
 	case 2:
-		t[rd16(e + 2)] += d;
+		cell_add(t, wide, rd16(e + 2), d);
 		/* FALLTHROUGH */
 	case 1:
-		t[rd16(e)] += d;
+		cell_add(t, wide, rd16(e), d);
 		break;
 	}
+}
+
+static void
+add_entries16(void *t, const unsigned char *e, size_t n, uint32_t d)
+{
+	add_entries_t(t, 0, e, n, d);
+}
+
+static void
+add_entries32(void *t, const unsigned char *e, size_t n, uint32_t d)
+{
+	add_entries_t(t, 1, e, n, d);
+}
+
+/* add_entries_t() into total[], or what would be it at t. */
+static inline void
+add_entries(const struct window *w, void *t, const unsigned char *e,
+    size_t n, uint32_t d)
+{
+	if (w->wide)
+		add_entries32(t, e, n, d);
+	else
+		add_entries16(t, e, n, d);
 }
 
 /* Add log[from .. nlog - 1] to total[]. */
 static void
 log_count(struct window *w, uint64_t from)
 {
-	add_entries(w->total, (const unsigned char *)(w->log + from),
+	add_entries(w, w->total, (const unsigned char *)(w->log + from),
 	    w->nlog - from, 1);
 }
 
@@ -356,7 +484,7 @@ static const int64_t sum_mask[32] = {
 
 /* Any m >= 1 values, one at a time. */
 static void
-fold_scalar(const double *p, uint64_t m, uint16_t *e, uint64_t lo,
+fold_scalar(const double *p, uint64_t m, int16_t *e, uint64_t lo,
     struct fold_out *o)
 {
 	uint64_t	k;
@@ -369,7 +497,7 @@ fold_scalar(const double *p, uint64_t m, uint16_t *e, uint64_t lo,
 			o->min = p[k];
 		if (p[k] > o->max)
 			o->max = p[k];
-		e[k] = (uint16_t)(bucket_of(p[k]) - lo);
+		e[k] = (int16_t)((int64_t)bucket_of(p[k]) - (int64_t)lo);
 	}
 }
 
@@ -384,7 +512,7 @@ struct sse2_acc {
  * NULL), min and max; their buckets - lo, clamped, into e[0 .. 7].
  */
 static inline __attribute__((always_inline)) void
-sse2_block(const double *p, uint16_t *e, struct sse2_acc *a,
+sse2_block(const double *p, int16_t *e, struct sse2_acc *a,
     const int64_t *mask)
 {
 	__m128d	v0, v1, v2, v3;
@@ -420,7 +548,7 @@ sse2_block(const double *p, uint16_t *e, struct sse2_acc *a,
 
 /* m >= 8 values, eight at a time. */
 static void
-fold_sse2(const double *p, uint64_t m, uint16_t *e, uint64_t lo,
+fold_sse2(const double *p, uint64_t m, int16_t *e, uint64_t lo,
     struct fold_out *o)
 {
 	struct sse2_acc	a;
@@ -455,7 +583,7 @@ struct avx2_acc {
  * NULL), min and max; their buckets - lo, clamped, into e[0 .. 15].
  */
 static inline __attribute__((always_inline, target("avx2"))) void
-avx2_block(const double *p, uint16_t *e, struct avx2_acc *a,
+avx2_block(const double *p, int16_t *e, struct avx2_acc *a,
     const int64_t *mask)
 {
 	__m256d	v0, v1, v2, v3;
@@ -500,7 +628,7 @@ avx2_block(const double *p, uint16_t *e, struct avx2_acc *a,
 
 /* m >= 16 values, sixteen at a time (AVX2). */
 static __attribute__((target("avx2"))) void
-fold_avx2(const double *p, uint64_t m, uint16_t *e, uint64_t lo,
+fold_avx2(const double *p, uint64_t m, int16_t *e, uint64_t lo,
     struct fold_out *o)
 {
 	struct avx2_acc	a;
@@ -540,7 +668,7 @@ fold_avx2(const double *p, uint64_t m, uint16_t *e, uint64_t lo,
  * SSE2 for 8 or more, else one at a time.
  */
 static void
-fold_values(const double *p, uint64_t m, uint16_t *e, uint64_t lo,
+fold_values(const double *p, uint64_t m, int16_t *e, uint64_t lo,
     struct fold_out *o)
 {
 #ifdef WINDOW_AVX2
@@ -581,6 +709,65 @@ all_equal(const double *p, uint64_t m, double c)
 }
 
 /*
+ * Make total[] wide (uint32_t) or narrow (uint16_t: every count, the
+ * window's included, is at most NARROW_MAX then).
+ */
+static void
+set_width(struct window *w, int wide)
+{
+	void		*t;
+	uint64_t	 i, n = w->span + 2;
+
+	if (w->total == NULL || wide == w->wide) {
+		w->wide = wide;
+		return;
+	}
+	t = cells_new(w->span, wide ? sizeof(uint32_t) : sizeof(uint16_t));
+	if (wide)
+		for (i = 0; i < n; i++)
+			((uint32_t *)t)[(int64_t)i - 1] =
+			    ((uint16_t *)w->total)[(int64_t)i - 1];
+	else
+		for (i = 0; i < n; i++)
+			((uint16_t *)t)[(int64_t)i - 1] =
+			    (uint16_t)((uint32_t *)w->total)[(int64_t)i - 1];
+	cells_free(w->total, tsize(w));
+	w->total = t;
+	w->wide = wide;
+}
+
+/*
+ * The least and greatest regular bucket among the m entries e[] that
+ * fold_values() wrote relative to lo, into *gmin and *gmax; *gmin >
+ * *gmax if there is none.
+ */
+static void
+regular_range(const int16_t *e, uint64_t m, uint64_t lo, uint64_t *gmin,
+    uint64_t *gmax)
+{
+	int64_t		 a = INT16_MAX, b = INT16_MIN;
+	int64_t		 under = (int64_t)G_UNDER - (int64_t)lo;
+	int64_t		 over = (int64_t)(G_OVER - lo);
+	uint64_t	 k;
+
+	for (k = 0; k < m; k++) {
+		if (e[k] <= under || e[k] >= over)
+			continue;
+		if (e[k] < a)
+			a = e[k];
+		if (e[k] > b)
+			b = e[k];
+	}
+	if (a > b) {
+		*gmin = 1;
+		*gmax = 0;
+		return;
+	}
+	*gmin = (uint64_t)((int64_t)lo + a);
+	*gmax = (uint64_t)((int64_t)lo + b);
+}
+
+/*
  * Bucket the values in vlog[]: their sum, min and max into the slice's,
  * their buckets onto log[] and into total[].
  */
@@ -588,27 +775,39 @@ static void
 fold(struct window *w)
 {
 	const double	*p = w->vlog;
-	uint64_t	 m = vlog_n(w), from, gmin, gmax;
+	uint64_t	 m = vlog_n(w), from, gmin, gmax, g, lo, k;
 	struct fold_out	 o;
-	int		 run;
+	int16_t		*e;
+	int		 run, uo;
 
 	if (m == 0)
 		return;
+	if (!w->wide && w->cl_n + cur_count(w) > NARROW_MAX)
+		set_width(w, 1);
 	/* The slice so far is a run of one value kept as a count: more? */
 	if (w->flushed != 0 && w->nlog == 0 && !w->scratch_used &&
 	    w->min == w->max && all_equal(p, m, w->min)) {
 		w->flushed += m;
-		w->total[w->flushed_g - w->lo] += (uint32_t)m;
+		tadd(w, tidx(w, w->flushed_g), (uint32_t)m);
 		w->sum += w->min * (double)m;
 		w->h.pos = w->vlog;
 		set_lim(w);
 		return;
 	}
-	if (w->span == 0)
-		grow(w, bucket_of(p[0]));
+	if (w->total == NULL) {
+		g = bucket_of(p[0]);
+		if (g >= G_LOW && g < G_HIGH)
+			grow(w, g);
+		else {
+			w->total = cells_new(0, tsize(w));
+			w->lo = G_LOW;
+		}
+	}
 	log_room(w, m);
 	from = w->nlog;
-	fold_values(p, m, w->log + from, w->lo, &o);
+	e = w->log + from;
+	lo = w->lo;
+	fold_values(p, m, e, lo, &o);
 	/*
 	 * All one value, as the slice so far: a longer run, the entries
 	 * just written are not needed.
@@ -625,16 +824,35 @@ fold(struct window *w)
 	if (run) {
 		w->flushed_g = gmin;
 		w->flushed += m;
-	} else
-		w->nlog += m;
+	}
 	w->h.pos = w->vlog;
-	/* Buckets follow values: the block's lie in [gmin, gmax]. */
-	if (gmin < w->lo || gmax >= w->lo + w->span) {
+	/*
+	 * Buckets follow values: the block's regular ones lie in [gmin,
+	 * gmax], found among the entries if some are under or overflow.
+	 */
+	uo = gmin < G_LOW || gmax >= G_HIGH;
+	if (uo)
+		regular_range(e, m, lo, &gmin, &gmax);
+	if (gmin <= gmax && (gmin < lo || gmax >= lo + w->span)) {
 		grow(w, gmin);
 		grow(w, gmax);
+		/* Entries are bucket - lo, also the clamped ones. */
+		for (k = 0; k < m; k++)
+			e[k] = (int16_t)(e[k] + (int64_t)lo - (int64_t)w->lo);
+		lo = w->lo;
+	}
+	if (!run) {
+		if (uo)
+			for (k = 0; k < m; k++) {
+				if (e[k] <= (int64_t)G_UNDER - (int64_t)lo)
+					e[k] = -1;
+				else if (e[k] >= (int64_t)(G_OVER - lo))
+					e[k] = (int16_t)w->span;
+			}
+		w->nlog += m;
 	}
 	if (o.min == o.max)
-		w->total[gmin - w->lo] += (uint32_t)m;
+		tadd(w, tidx(w, bucket_of(o.min)), (uint32_t)m);
 	else
 		log_count(w, from);
 	set_lim(w);
@@ -690,8 +908,8 @@ window_free(struct window *w)
 {
 	if (w == NULL)
 		return;
-	free(w->total);
-	free(w->scratch);
+	cells_free(w->total, tsize(w));
+	cells_free(w->scratch, sizeof(*w->scratch));
 	free(w->log);
 	free(w->vlog);
 	free(w->arena);
@@ -713,18 +931,43 @@ window_bytes(const struct window *w)
 	if (w->vlog != NULL)
 		n += w->vcap * sizeof(*w->vlog);
 	if (w->total != NULL)
-		n += w->span * sizeof(*w->total);
+		n += (w->span + 2) * tsize(w);
 	if (w->scratch != NULL)
-		n += w->span * sizeof(*w->scratch);
+		n += (w->span + 2) * sizeof(*w->scratch);
 	return n;
 }
 
-/* Make total[] (and scratch[]) cover bucket g. */
+/*
+ * Copy the regular buckets of t[] (span of them, from bucket lo) that
+ * lie in [nlo, nlo + nspan) and its under and overflow cells into a new
+ * array for nspan buckets from nlo; free t.
+ */
+static void *
+cells_move(void *t, size_t size, uint64_t lo, uint64_t span, uint64_t nlo,
+    uint64_t nspan)
+{
+	char		*n = cells_new(nspan, size), *o = t;
+	uint64_t	 a = lo > nlo ? lo : nlo;
+	uint64_t	 b = lo + span < nlo + nspan ? lo + span : nlo + nspan;
+
+	if (a < b)
+		memcpy(n + (a - nlo) * size, o + (a - lo) * size,
+		    (b - a) * size);
+	memcpy(n - size, o - size, size);
+	memcpy(n + nspan * size, o + span * size, size);
+	cells_free(t, size);
+	return n;
+}
+
+/*
+ * Make total[] (and scratch[]) cover the regular bucket g, moving the
+ * entries of log[] along.
+ */
 static void
 grow(struct window *w, uint64_t g)
 {
-	uint64_t	 nlo, nhi, delta, nspan, k, x;
-	uint32_t	*t;
+	uint64_t	 nlo, nhi, nspan, k, x;
+	int64_t		 delta;
 
 	/* Past the first: some slack, tails come a bucket at a time. */
 	x = w->span != 0 ? GROW_SLACK : 0;
@@ -736,27 +979,27 @@ grow(struct window *w, uint64_t g)
 		if (w->lo + w->span > nhi)
 			nhi = w->lo + w->span;
 	}
-	if (nlo < G_UNDER)
-		nlo = G_UNDER;
-	if (nhi > G_END)
-		nhi = G_END;
+	if (nlo < G_LOW)
+		nlo = G_LOW;
+	if (nhi > G_HIGH)
+		nhi = G_HIGH;
 	nspan = nhi - nlo;
-	delta = w->span != 0 ? w->lo - nlo : 0;
+	delta = w->span != 0 ? (int64_t)w->lo - (int64_t)nlo : 0;
 
-	t = xcalloc(nspan, sizeof(*t));
-	if (w->total != NULL)
-		memcpy(t + delta, w->total, w->span * sizeof(*t));
-	free(w->total);
-	w->total = t;
-	if (w->scratch != NULL) {
-		t = xcalloc(nspan, sizeof(*t));
-		memcpy(t + delta, w->scratch, w->span * sizeof(*t));
-		free(w->scratch);
-		w->scratch = t;
+	if (w->total == NULL)
+		w->total = cells_new(nspan, tsize(w));
+	else
+		w->total = cells_move(w->total, tsize(w), w->lo, w->span,
+		    nlo, nspan);
+	if (w->scratch != NULL)
+		w->scratch = cells_move(w->scratch, sizeof(*w->scratch),
+		    w->lo, w->span, nlo, nspan);
+	for (k = 0; k < w->nlog; k++) {
+		if (w->log[k] == (int64_t)w->span)
+			w->log[k] = (int16_t)nspan;
+		else if (w->log[k] >= 0)
+			w->log[k] = (int16_t)(w->log[k] + delta);
 	}
-	if (delta != 0)
-		for (k = 0; k < w->nlog; k++)
-			w->log[k] += (uint16_t)delta;
 	w->lo = nlo;
 	w->span = nspan;
 }
@@ -771,9 +1014,9 @@ log_flush(struct window *w)
 	uint64_t	k;
 
 	if (w->scratch == NULL)
-		w->scratch = xcalloc(w->span, sizeof(*w->scratch));
+		w->scratch = cells_new(w->span, sizeof(*w->scratch));
 	if (!w->scratch_used && w->flushed != 0)
-		w->scratch[w->flushed_g - w->lo] += (uint32_t)w->flushed;
+		w->scratch[tidx(w, w->flushed_g)] += (uint32_t)w->flushed;
 	for (k = 0; k < w->nlog; k++)
 		w->scratch[w->log[k]]++;
 	w->flushed += w->nlog;
@@ -853,7 +1096,7 @@ arena_resize(struct window *w, size_t cap)
 static inline unsigned char *
 arena_push(struct window *w, size_t len)
 {
-	size_t	 off, cap;
+	size_t	 off, cap, need, full;
 
 	if (w->nrec == 0)
 		w->ahead = w->atail = w->awrap = 0;
@@ -865,9 +1108,19 @@ arena_push(struct window *w, size_t len)
 	} else if (w->awrap != 0 && w->atail + len < w->ahead)
 		off = w->atail;
 	else {
-		cap = w->acap < 64 ? 64 : w->acap * 2;
-		while (cap < arena_live(w) + len)
-			cap *= 2;
+		/*
+		 * A window fills over its length, then stops growing:
+		 * doubling would leave up to half of the last buffer
+		 * unused for good.  Take a quarter more than it needs,
+		 * but not much more than all slices at this rate need.
+		 */
+		need = arena_live(w) + len;
+		full = need * w->slices / (w->nrec + 1);
+		cap = need / 4;
+		if (full < need + cap)
+			cap = full > need ? full - need : 0;
+		cap = (need + cap + need / 16 + ARENA_STEP) &
+		    ~(size_t)(ARENA_STEP - 1);
 		arena_resize(w, cap);
 		off = w->atail;
 	}
@@ -898,10 +1151,15 @@ rec_len(const unsigned char *p)
 	case K_SAME:
 		return 4;
 	case K_LOG:
+		p += 4 + sizeof(struct rec_stats);
+		if (rd32(p) & REC_UO)
+			return 4 + sizeof(struct rec_stats) + 12 +
+			    2 * ((size_t)n - rd32(p + 4) - rd32(p + 8));
 		return 4 + sizeof(struct rec_stats) + 4 + 2 * (size_t)n;
 	default:
+		p += 4 + sizeof(struct rec_stats);
 		return 4 + sizeof(struct rec_stats) + 8 +
-		    4 * (size_t)rd32(p + 4 + sizeof(struct rec_stats) + 4);
+		    (rd32(p) & REC_UO ? 8 : 0) + 4 * (size_t)rd32(p + 4);
 	}
 }
 
@@ -934,33 +1192,47 @@ rec_stats(const unsigned char *p, double *pv, struct rec_stats *rs)
 static void
 rec_expire(struct window *w, const unsigned char *p, double v)
 {
-	uint32_t	 h = rd32(p), n = h >> 2, i, nb, c;
+	uint32_t	 h = rd32(p), n = h >> 2, i, nb, c, b;
 	const unsigned char *q = p + 4 + sizeof(struct rec_stats);
-	uint32_t	*t;
+	void		*t;
 	int64_t		 d;
 
 	switch (h & 3) {
 	case K_CONST:
 	case K_SAME:
 		if (n != 0)
-			w->total[bucket_of(v) - w->lo] -= n;
-		break;
+			tadd(w, tidx(w, bucket_of(v)), -n);
+		return;
 	case K_LOG:
+		b = rd32(q);
+		q += 4;
+		if (b & REC_UO) {
+			tadd(w, -1, -rd32(q));
+			tadd(w, (int64_t)w->span, -rd32(q + 4));
+			n -= rd32(q) + rd32(q + 4);
+			q += 8;
+		}
 		/* Its base may lie below lo after a shrink(): its entries
 		   do not. */
-		d = (int64_t)rd32(q) - (int64_t)w->lo;
-		t = (uint32_t *)((uintptr_t)w->total + d * 4);
-		add_entries(t, q + 4, n, UINT32_MAX);
-		break;
+		d = (int64_t)(b & ~REC_UO) - (int64_t)w->lo;
+		t = (void *)((uintptr_t)w->total + d * (int64_t)tsize(w));
+		add_entries(w, t, q, n, UINT32_MAX);
+		return;
 	default:
-		t = w->total + (rd32(q) - w->lo);
+		b = rd32(q);
 		nb = rd32(q + 4);
 		q += 8;
+		if (b & REC_UO) {
+			tadd(w, -1, -rd32(q));
+			tadd(w, (int64_t)w->span, -rd32(q + 4));
+			q += 8;
+		}
+		d = (int64_t)((b & ~REC_UO) - w->lo);
 		for (i = 0; i < nb; i++) {
 			c = rd32(q + 4 * (size_t)i);
-			t[i] -= c;
+			tadd(w, d + i, -c);
 		}
-		break;
+		return;
 	}
 }
 
@@ -998,14 +1270,9 @@ closed_walk(struct window *w)
 			rs.sum = v * n;
 			rs.min = rs.max = v;
 			break;
-		case K_LOG:
-			memcpy(&rs, p + 4, sizeof(rs));
-			off += 4 + sizeof(rs) + 4 + 2 * (size_t)n;
-			break;
 		default:
 			memcpy(&rs, p + 4, sizeof(rs));
-			off += 4 + sizeof(rs) + 8 + 4 *
-			    (size_t)rd32(p + 4 + sizeof(rs) + 4);
+			off += rec_len(p);
 			break;
 		}
 		sum += rs.sum;
@@ -1031,9 +1298,11 @@ static void
 slice_close(struct window *w)
 {
 	struct rec_stats rs;
-	uint64_t	 n = cur_count(w), g, gmin, gmax, nb, i;
+	uint64_t	 n = cur_count(w), gmin, gmax, nb, i, u, o;
 	unsigned char	*p;
 	uint32_t	 c;
+	int64_t		 x;
+	int		 uo;
 
 	if (n == 0) {
 		wr32(arena_push(w, 4), K_CONST);
@@ -1042,9 +1311,8 @@ slice_close(struct window *w)
 	}
 	fold(w);
 	if (w->min == w->max) {
-		g = bucket_of(w->min) - w->lo;
 		if (w->scratch_used)
-			w->scratch[g] = 0;
+			w->scratch[tidx(w, bucket_of(w->min))] = 0;
 		if (w->tail_const && w->tail_v == w->min)
 			wr32(arena_push(w, 4), (uint32_t)n << 2 | K_SAME);
 		else {
@@ -1060,24 +1328,66 @@ slice_close(struct window *w)
 	rs.sum = w->sum;
 	rs.min = w->min;
 	rs.max = w->max;
-	gmin = bucket_of(w->min) - w->lo;
-	gmax = bucket_of(w->max) - w->lo;
+	/* Regular buckets [gmin, gmax] as indexes: some may be empty. */
+	gmin = bucket_of(w->min);
+	gmax = bucket_of(w->max);
+	uo = gmin < G_LOW || gmax >= G_HIGH;
+	gmin = gmin < G_LOW ? 0 : gmin - w->lo;
+	gmax = gmax >= G_HIGH ? w->span - 1 : gmax - w->lo;
 	nb = gmax - gmin + 1;
 	if (!w->scratch_used && w->flushed == 0 && 2 * n <= 4 * nb + 4) {
-		p = arena_push(w, 4 + sizeof(rs) + 4 + 2 * n);
+		if (!uo) {
+			p = arena_push(w, 4 + sizeof(rs) + 4 + 2 * n);
+			wr32(p, (uint32_t)n << 2 | K_LOG);
+			memcpy(p + 4, &rs, sizeof(rs));
+			wr32(p + 4 + sizeof(rs), (uint32_t)w->lo);
+			memcpy(p + 8 + sizeof(rs), w->log, 2 * n);
+			goto done;
+		}
+		/* The regular entries, and how many are not. */
+		for (u = o = i = 0; i < n; i++) {
+			u += w->log[i] < 0;
+			o += w->log[i] == (int64_t)w->span;
+		}
+		p = arena_push(w, 4 + sizeof(rs) + 12 + 2 * (n - u - o));
 		wr32(p, (uint32_t)n << 2 | K_LOG);
 		memcpy(p + 4, &rs, sizeof(rs));
-		wr32(p + 4 + sizeof(rs), (uint32_t)w->lo);
-		memcpy(p + 8 + sizeof(rs), w->log, 2 * n);
+		p += 4 + sizeof(rs);
+		wr32(p, (uint32_t)w->lo | REC_UO);
+		wr32(p + 4, (uint32_t)u);
+		wr32(p + 8, (uint32_t)o);
+		p += 12;
+		for (i = 0; i < n; i++) {
+			x = w->log[i];
+			if (x >= 0 && x < (int64_t)w->span) {
+				memcpy(p, &w->log[i], 2);
+				p += 2;
+			}
+		}
 		goto done;
 	}
 	log_flush(w);
-	p = arena_push(w, 4 + sizeof(rs) + 8 + 4 * nb);
+	if (uo) {
+		while (nb > 0 && w->scratch[gmin] == 0) {
+			gmin++;
+			nb--;
+		}
+		while (nb > 0 && w->scratch[gmin + nb - 1] == 0)
+			nb--;
+	}
+	p = arena_push(w, 4 + sizeof(rs) + 8 + (uo ? 8 : 0) + 4 * nb);
 	wr32(p, (uint32_t)n << 2 | K_DENSE);
 	memcpy(p + 4, &rs, sizeof(rs));
-	wr32(p + 4 + sizeof(rs), (uint32_t)(w->lo + gmin));
+	wr32(p + 4 + sizeof(rs), (uint32_t)(w->lo + gmin) |
+	    (uo ? REC_UO : 0));
 	wr32(p + 8 + sizeof(rs), (uint32_t)nb);
 	p += 12 + sizeof(rs);
+	if (uo) {
+		wr32(p, w->scratch[-1]);
+		wr32(p + 4, w->scratch[w->span]);
+		w->scratch[-1] = w->scratch[w->span] = 0;
+		p += 8;
+	}
 	for (i = 0; i < nb; i++) {
 		c = w->scratch[gmin + i];
 		w->scratch[gmin + i] = 0;
@@ -1131,12 +1441,14 @@ slice_expire(struct window *w)
 static void
 release(struct window *w)
 {
-	free(w->total);
-	free(w->scratch);
+	cells_free(w->total, tsize(w));
+	cells_free(w->scratch, sizeof(*w->scratch));
 	free(w->log);
 	free(w->vlog);
 	free(w->arena);
-	w->total = w->scratch = NULL;
+	w->total = NULL;
+	w->scratch = NULL;
+	w->wide = 0;
 	w->log = NULL;
 	w->vlog = NULL;
 	w->logcap = w->vcap = 0;
@@ -1163,9 +1475,26 @@ static void
 shrink(struct window *w)
 {
 	uint64_t	 gmin = bucket_of(w->cl_min), gmax = bucket_of(w->cl_max);
-	uint64_t	 nlo, nhi;
-	uint32_t	*t;
+	uint64_t	 nlo, nhi, i;
 
+	/* Regular buckets used: past under or overflow, look for them. */
+	if (gmin < G_LOW) {
+		for (i = 0; i < w->span && tget(w, (int64_t)i) == 0; i++)
+			;
+		gmin = w->lo + i;
+	}
+	if (gmax >= G_HIGH) {
+		for (i = w->span; i > 0 && tget(w, (int64_t)i - 1) == 0; i--)
+			;
+		gmax = w->lo + i - 1;
+	}
+	if (gmin > gmax) {
+		/* None: keep the under and overflow cells only. */
+		if (w->span == 0)
+			return;
+		nlo = nhi = w->lo;
+		goto move;
+	}
 	/* At most half of it unused: keep it, do not thrash. */
 	if ((gmax - gmin + 1 + 2 * SHRINK_SLACK) * 2 > w->span)
 		return;
@@ -1175,15 +1504,14 @@ shrink(struct window *w)
 	nhi = gmax + SHRINK_SLACK;
 	if (nhi > w->lo + w->span)
 		nhi = w->lo + w->span;
-	if (nlo < G_UNDER)
-		nlo = G_UNDER;
-	if (nhi > G_END)
-		nhi = G_END;
-	t = xmalloc((nhi - nlo) * sizeof(*t));
-	memcpy(t, w->total + (nlo - w->lo), (nhi - nlo) * sizeof(*t));
-	free(w->total);
-	w->total = t;
-	free(w->scratch);	/* all zero between slices */
+	if (nlo < G_LOW)
+		nlo = G_LOW;
+	if (nhi > G_HIGH)
+		nhi = G_HIGH;
+ move:
+	w->total = cells_move(w->total, tsize(w), w->lo, w->span, nlo,
+	    nhi - nlo);
+	cells_free(w->scratch, sizeof(*w->scratch));	/* zero now */
 	w->scratch = NULL;
 	w->lo = nlo;
 	w->span = nhi - nlo;
@@ -1223,6 +1551,8 @@ advance(struct window *w, uint64_t now_ms)
 	if (walk)
 		closed_walk(w);
 	shrink(w);
+	if (w->wide && w->cl_n <= NARROW_BACK)
+		set_width(w, 0);
 	if (w->acap > 256 && arena_live(w) * 4 < w->acap)
 		arena_resize(w, w->acap / 2);
 }
@@ -1253,10 +1583,11 @@ window_record_slow(struct window *w, double v, uint64_t now_ms)
 }
 
 typedef uint32_t v4u __attribute__((vector_size(16)));
+typedef uint16_t v8u16 __attribute__((vector_size(16)));
 
 /* Sum of t[0 .. BLOCK - 1], four lanes at a time. */
-static uint32_t
-block_sum(const uint32_t *t)
+static inline uint32_t
+block_sum32(const uint32_t *t)
 {
 	v4u	a, b, x, y;
 	int	k;
@@ -1274,6 +1605,47 @@ block_sum(const uint32_t *t)
 }
 
 /*
+ * The same for a narrow total[], eight lanes at a time: no sum of its
+ * entries passes the window's count, at most NARROW_MAX.
+ */
+static inline uint32_t
+block_sum16(const uint16_t *t)
+{
+	v8u16	a, b, x, y;
+	v4u	c;
+	int	k;
+
+	memcpy(&a, t, sizeof(a));
+	memcpy(&b, t + 8, sizeof(b));
+	for (k = 16; k < BLOCK; k += 16) {
+		memcpy(&x, t + k, sizeof(x));
+		memcpy(&y, t + k + 8, sizeof(y));
+		a += x;
+		b += y;
+	}
+	a += b;
+	a += (v8u16)((v4u)a >> 16);
+	c = (v4u)a & 0xffff;
+	return c[0] + c[1] + c[2] + c[3];
+}
+
+static inline __attribute__((always_inline)) uint32_t
+block_sum(const void *t, int wide, uint64_t i)
+{
+	if (wide)
+		return block_sum32((const uint32_t *)t + i);
+	return block_sum16((const uint16_t *)t + i);
+}
+
+static inline __attribute__((always_inline)) uint32_t
+cell_get(const void *t, int wide, uint64_t i)
+{
+	if (wide)
+		return ((const uint32_t *)t)[i];
+	return ((const uint16_t *)t)[i];
+}
+
+/*
  * Quantile search state: walking up, [0, pos) are behind us and hold
  * acc samples; walking down, [pos, span) are.
  */
@@ -1283,19 +1655,19 @@ struct walk {
 };
 
 /* Bucket index holding the r-th smallest sample, walking up. */
-static uint64_t
-find_up(const struct window *w, struct walk *k, uint64_t r)
+static inline __attribute__((always_inline)) uint64_t
+find_up_t(const void *t, int wide, uint64_t span, struct walk *k,
+    uint64_t r)
 {
-	const uint32_t	*t = w->total;
 	uint64_t	 s;
 
-	while (k->pos + BLOCK <= w->span &&
-	    k->acc + (s = block_sum(t + k->pos)) < r) {
+	while (k->pos + BLOCK <= span &&
+	    k->acc + (s = block_sum(t, wide, k->pos)) < r) {
 		k->acc += s;
 		k->pos += BLOCK;
 	}
-	for (; k->pos + 1 < w->span; k->pos++) {
-		s = t[k->pos];
+	for (; k->pos + 1 < span; k->pos++) {
+		s = cell_get(t, wide, k->pos);
 		if (k->acc + s >= r)
 			break;
 		k->acc += s;
@@ -1304,19 +1676,18 @@ find_up(const struct window *w, struct walk *k, uint64_t r)
 }
 
 /* Bucket index holding the r-th largest sample, walking down. */
-static uint64_t
-find_down(const struct window *w, struct walk *k, uint64_t r)
+static inline __attribute__((always_inline)) uint64_t
+find_down_t(const void *t, int wide, struct walk *k, uint64_t r)
 {
-	const uint32_t	*t = w->total;
 	uint64_t	 s;
 
 	while (k->pos >= BLOCK &&
-	    k->acc + (s = block_sum(t + k->pos - BLOCK)) < r) {
+	    k->acc + (s = block_sum(t, wide, k->pos - BLOCK)) < r) {
 		k->acc += s;
 		k->pos -= BLOCK;
 	}
 	for (; k->pos > 1; k->pos--) {
-		s = t[k->pos - 1];
+		s = cell_get(t, wide, k->pos - 1);
 		if (k->acc + s >= r)
 			break;
 		k->acc += s;
@@ -1324,17 +1695,27 @@ find_down(const struct window *w, struct walk *k, uint64_t r)
 	return k->pos - 1;
 }
 
+static uint64_t
+find_up(const struct window *w, struct walk *k, uint64_t r)
+{
+	if (w->wide)
+		return find_up_t(w->total, 1, w->span, k, r);
+	return find_up_t(w->total, 0, w->span, k, r);
+}
+
+static uint64_t
+find_down(const struct window *w, struct walk *k, uint64_t r)
+{
+	if (w->wide)
+		return find_down_t(w->total, 1, k, r);
+	return find_down_t(w->total, 0, k, r);
+}
+
 static double
 bucket_value(const struct window *w, uint64_t i, double mn, double mx)
 {
-	uint64_t	 g = w->lo + i;
-	double		 v;
+	double		 v = bucket_mid(w->lo + i);
 
-	if (g == G_UNDER)
-		return mn;
-	if (g == G_OVER)
-		return mx;
-	v = bucket_mid(g);
 	if (v < mn)
 		return mn;
 	if (v > mx)
@@ -1364,7 +1745,7 @@ quantiles(const struct window *w, const double *qs, size_t nq, double *out)
 	struct walk	 up, down;
 	uint64_t	 n = w->cl_n + cur_count(w), r;
 	size_t		 ord[16], m, j, a, b;
-	uint64_t	 first, last;
+	uint64_t	 first, last, under, over;
 	double		 mn, mx;
 
 	if (n == 0) {
@@ -1374,9 +1755,14 @@ quantiles(const struct window *w, const double *qs, size_t nq, double *out)
 	}
 	mn = w->min < w->cl_min ? w->min : w->cl_min;
 	mx = w->max > w->cl_max ? w->max : w->cl_max;
-	/* Nothing lies outside the buckets of min and max: start there. */
-	first = bucket_of(mn) - w->lo;
-	last = bucket_of(mx) - w->lo + 1;
+	/*
+	 * Ranks in [1, under] are in the underflow, (n - over, n] in the
+	 * overflow; the rest in the regular buckets of min to max.
+	 */
+	under = tget(w, -1);
+	over = tget(w, (int64_t)w->span);
+	first = bucket_of(mn) < G_LOW ? 0 : bucket_of(mn) - w->lo;
+	last = bucket_of(mx) >= G_HIGH ? w->span : bucket_of(mx) - w->lo + 1;
 	for (a = 0; a < nq; a += m) {
 		/* Batches of up to 16, sorted by q, walk in one pass. */
 		m = nq - a < nitems(ord) ? nq - a : nitems(ord);
@@ -1386,20 +1772,30 @@ quantiles(const struct window *w, const double *qs, size_t nq, double *out)
 			ord[b] = j;
 		}
 		up.pos = first;
-		up.acc = 0;
+		up.acc = under;
 		down.pos = last;
-		down.acc = 0;
+		down.acc = over;
 		for (j = 0; j < m; j++) {
 			r = rank_of(qs[a + ord[j]], n);
 			if (r > n / 2)
 				break;
-			out[a + ord[j]] = r == 1 ? mn :
-			    bucket_value(w, find_up(w, &up, r), mn, mx);
+			if (r == 1 || r <= under)
+				out[a + ord[j]] = mn;
+			else if (r > n - over)
+				out[a + ord[j]] = mx;
+			else
+				out[a + ord[j]] = bucket_value(w,
+				    find_up(w, &up, r), mn, mx);
 		}
 		for (b = m; b > j; b--) {
 			r = n + 1 - rank_of(qs[a + ord[b - 1]], n);
-			out[a + ord[b - 1]] = r == 1 ? mx :
-			    bucket_value(w, find_down(w, &down, r), mn, mx);
+			if (r == 1 || r <= over)
+				out[a + ord[b - 1]] = mx;
+			else if (r > n - under)
+				out[a + ord[b - 1]] = mn;
+			else
+				out[a + ord[b - 1]] = bucket_value(w,
+				    find_down(w, &down, r), mn, mx);
 		}
 	}
 }
@@ -1463,10 +1859,8 @@ window_stats(struct window *w, uint64_t now_ms, struct window_stats *st)
 	st->min = w->min < w->cl_min ? w->min : w->cl_min;
 	st->max = w->max > w->cl_max ? w->max : w->cl_max;
 	st->mean = st->sum / (double)n;
-	if (w->span != 0 && w->lo == G_UNDER)
-		st->underflow = w->total[0];
-	if (w->span != 0 && w->lo + w->span == G_END)
-		st->overflow = w->total[w->span - 1];
+	st->underflow = tget(w, -1);
+	st->overflow = tget(w, (int64_t)w->span);
 }
 
 /*
@@ -1478,17 +1872,23 @@ int
 window_check(const struct window *w)
 {
 	struct rec_stats rs;
-	uint64_t	*cnt = NULL, n = 0, i, nb, base;
-	uint32_t	 h, k;
+	uint64_t	*cnt = NULL, *c, n = 0, i, nb, u, o;
+	int64_t		 base, x, span = (int64_t)w->span;
+	uint32_t	 h, k, b;
 	unsigned int	 r;
 	size_t		 off;
-	const unsigned char *p;
+	const unsigned char *p, *q;
 	double		 v = w->head_v, mn = INFINITY, mx = -INFINITY;
-	uint16_t	 e;
+	int16_t		 e;
 	int		 rc = -1;
 
-	if (w->span != 0)
-		cnt = xcalloc(w->span, sizeof(*cnt));
+	if (w->total == NULL)
+		return w->cl_n == 0 && w->nlog == 0 && w->flushed == 0 &&
+		    w->span == 0 ? 0 : -1;
+	if (w->lo < G_LOW || w->lo + w->span > G_HIGH)
+		return -1;
+	cnt = xcalloc(w->span + 2, sizeof(*cnt));
+	c = cnt + 1;
 	for (off = w->ahead, r = 0; r < w->nrec; r++,
 	    off = arena_next(w, off)) {
 		p = w->arena + off;
@@ -1501,28 +1901,51 @@ window_check(const struct window *w)
 			mn = rs.min;
 		if (rs.max > mx)
 			mx = rs.max;
-		if (w->span == 0 || bucket_of(rs.min) < w->lo ||
-		    bucket_of(rs.max) >= w->lo + w->span)
-			goto out;
+		q = p + 4 + sizeof(rs);
 		switch (h & 3) {
 		case K_CONST:
 		case K_SAME:
-			cnt[bucket_of(v) - w->lo] += k;
+			x = tidx(w, bucket_of(v));
+			if (x < -1 || x > span)
+				goto out;
+			c[x] += k;
 			break;
 		case K_LOG:
-			base = rd32(p + 4 + sizeof(rs)) - w->lo;
-			for (i = 0; i < k; i++) {
-				memcpy(&e, p + 8 + sizeof(rs) + 2 * i,
-				    sizeof(e));
-				cnt[base + e]++;
+			b = rd32(q);
+			q += 4;
+			u = o = 0;
+			if (b & REC_UO) {
+				u = rd32(q);
+				o = rd32(q + 4);
+				q += 8;
+			}
+			if (u + o > k)
+				goto out;
+			c[-1] += u;
+			c[span] += o;
+			base = (int64_t)(b & ~REC_UO) - (int64_t)w->lo;
+			for (i = 0; i < k - u - o; i++) {
+				memcpy(&e, q + 2 * i, sizeof(e));
+				x = base + e;
+				if (e < 0 || x < 0 || x >= span)
+					goto out;
+				c[x]++;
 			}
 			break;
 		default:
-			base = rd32(p + 4 + sizeof(rs)) - w->lo;
-			nb = rd32(p + 8 + sizeof(rs));
+			b = rd32(q);
+			nb = rd32(q + 4);
+			q += 8;
+			if (b & REC_UO) {
+				c[-1] += rd32(q);
+				c[span] += rd32(q + 4);
+				q += 8;
+			}
+			base = (int64_t)(b & ~REC_UO) - (int64_t)w->lo;
+			if (nb != 0 && (base < 0 || base + (int64_t)nb > span))
+				goto out;
 			for (i = 0; i < nb; i++)
-				cnt[base + i] +=
-				    rd32(p + 12 + sizeof(rs) + 4 * i);
+				c[base + (int64_t)i] += rd32(q + 4 * i);
 			break;
 		}
 	}
@@ -1530,17 +1953,18 @@ window_check(const struct window *w)
 		goto out;
 	/* The current slice: scratch[] or a dropped constant run, log[]. */
 	if (w->scratch_used)
-		for (i = 0; i < w->span; i++)
-			cnt[i] += w->scratch[i];
+		for (x = -1; x <= span; x++)
+			c[x] += w->scratch[x];
 	else if (w->flushed != 0) {
-		if (w->flushed_g < w->lo || w->flushed_g >= w->lo + w->span)
+		x = tidx(w, w->flushed_g);
+		if (x < -1 || x > span)
 			goto out;
-		cnt[w->flushed_g - w->lo] += w->flushed;
+		c[x] += w->flushed;
 	}
 	for (i = 0; i < w->nlog; i++) {
-		if (w->log[i] >= w->span)
+		if (w->log[i] < -1 || w->log[i] > span)
 			goto out;
-		cnt[w->log[i]]++;
+		c[w->log[i]]++;
 	}
 	/* Values not bucketed yet: valid, not in total[]. */
 	for (i = 0; i < vlog_n(w); i++)
@@ -1555,8 +1979,8 @@ window_check(const struct window *w)
 		goto out;
 	if (w->nlog > w->logcap)
 		goto out;
-	for (i = 0; i < w->span; i++)
-		if (cnt[i] != w->total[i])
+	for (x = -1; x <= span; x++)
+		if (c[x] != tget(w, x))
 			goto out;
 	rc = 0;
  out:

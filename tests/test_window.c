@@ -657,6 +657,177 @@ test_fold_blocks(void **state)
 	}
 }
 
+/*
+ * Under and overflow samples in every slice form: constant slices of 0
+ * or of 2^31, slices of only under and overflow (bucket log and dense),
+ * and with regular values (bucket log and dense), blocks whose regular
+ * values lie outside total[] beside under and overflow ones; queries
+ * that land in them; expiry one slice at a time.
+ */
+static void
+test_under_over(void **state)
+{
+	static const int	 sizes[] = { 1, 5, 100, 1500 };
+	struct window		*w;
+	struct sample		*s;
+	size_t			 ns = 0, cap = 40000, z;
+	uint64_t		 t = 9000;
+	int			 k, form;
+	double			 v;
+
+	s = malloc(cap * sizeof(*s));
+	assert_non_null(s);
+	rng_state = 99;
+	w = window_new(8, 8, t);
+	for (form = 0; form < 6; form++) {
+		for (z = 0; z < nitems(sizes); z++, t += 1000) {
+			for (k = 0; k < sizes[z]; k++) {
+				switch (form) {
+				case 0:
+					v = 0;
+					break;
+				case 1:
+					v = 2147483648.0;
+					break;
+				case 2:
+					v = k % 2 ? 0 : 3e9 + k;
+					break;
+				case 3:
+					v = k % 3 == 0 ? 0 : k % 3 == 1 ?
+					    1e10 : 1000 + unif();
+					break;
+				case 4:
+					/* Far below what total[] covers. */
+					v = k % 4 == 0 ? 0 : k % 4 == 1 ?
+					    ldexp(1, -19) * (1 + unif()) :
+					    k % 4 == 2 ? 5e9 : 1000;
+					break;
+				default:
+					v = k % 50 == 0 ? 0 : 4999 * unif();
+					break;
+				}
+				s[ns].t = t;
+				s[ns++].v = v;
+				assert_int_equal(window_record(w, v, t), 0);
+			}
+			check_against(w, t, s, ns, 8, 8, MID_BOUND);
+		}
+	}
+	/* Let it all expire, one slice at a time. */
+	for (k = 0; k < 10; k++, t += 1000)
+		check_against(w, t, s, ns, 8, 8, MID_BOUND);
+	assert_true(window_bytes(w) <= 1024);
+	window_free(w);
+	free(s);
+}
+
+/*
+ * A gauge of integers in 0 ... 4999, 100 a second: the zeros among them
+ * must not make total[] span the octaves from 2^-20 up to the data (5
+ * KiB in 16-bit counts, 10 in 32).
+ */
+static void
+test_zeros_small(void **state)
+{
+	struct window	*w[2];
+	struct sample	*s;
+	size_t		 ns = 0, cap = 7000, b[2];
+	uint64_t	 t = 1000000;
+	int		 i, k;
+	double		 v;
+
+	s = malloc(cap * sizeof(*s));
+	assert_non_null(s);
+	for (k = 0; k < 2; k++) {
+		rng_state = 4242;
+		w[k] = window_new(60, 60, t);
+		assert_non_null(w[k]);
+		for (i = 0; i < 6000; i++) {
+			v = (double)(rng() % 5000);
+			/* Window 0 gets a zero every 500 samples. */
+			if (i % 500 == 250)
+				v = k == 0 ? 0 : 1;
+			assert_int_equal(window_record(w[k], v, t + i * 10),
+			    0);
+			if (k == 0) {
+				s[ns].t = t + i * 10;
+				s[ns++].v = v;
+			}
+		}
+		b[k] = window_bytes(w[k]);
+	}
+	check_against(w[0], t + 59990, s, ns, 60, 60, MID_BOUND);
+	if (b[0] > b[1] + 1024)
+		print_error("with zeros %zu B, without %zu B\n", b[0], b[1]);
+	assert_true(b[0] <= b[1] + 1024);
+	window_free(w[0]);
+	window_free(w[1]);
+	free(s);
+}
+
+/*
+ * total[] counts in 16 bits while the window holds at most 16383
+ * samples and in 32 bits past that: a window that fills past it in one
+ * slice and over several, one value and many, past 65535 (what 16 bits
+ * hold) too, queried and checked against the recount on the way, then
+ * emptied one slice at a time (it narrows again).
+ */
+static void
+test_width(void **state)
+{
+	static const int	 per[][4] = {
+		{ 16383, 0, 0, 0 },	/* exactly the most, one value */
+		{ 16383, 1, 0, 0 },	/* one more */
+		{ 65535, 1, 0, 0 },
+		{ 5000, 5000, 5000, 1384 },	/* 16384 over 4 slices */
+		{ 20000, 20000, 20000, 5536 },	/* 65536 over 4 slices */
+		{ 70000, 10, 10, 10 },
+		{ 40000, 40000, 3, 3 },
+	};
+	struct window	*w;
+	struct sample	*s;
+	size_t		 ns, cap = 140000, c;
+	uint64_t	 t;
+	int		 sl, k;
+	double		 v;
+
+	s = malloc(cap * sizeof(*s));
+	assert_non_null(s);
+	for (c = 0; c < nitems(per); c++) {
+		rng_state = 31 + c;
+		t = 100000;
+		ns = 0;
+		w = window_new(4, 4, t);
+		assert_non_null(w);
+		for (sl = 0; sl < 4; sl++, t += 1000) {
+			for (k = 0; k < per[c][sl]; k++) {
+				v = c < 3 ? 3.5 : k % 1000 == 0 ? 0 :
+				    exp(6 * unif());
+				s[ns].t = t;
+				s[ns++].v = v;
+				assert_int_equal(window_record(w, v, t), 0);
+				if (k == per[c][sl] / 2)
+					check_against(w, t, s, ns, 4, 4,
+					    MID_BOUND);
+			}
+			check_against(w, t, s, ns, 4, 4, MID_BOUND);
+		}
+		for (sl = 0; sl < 5; sl++, t += 1000) {
+			/* A few new samples as the old ones go. */
+			for (k = 0; k < 3; k++) {
+				s[ns].t = t;
+				s[ns].v = 1 + k;
+				assert_int_equal(window_record(w, s[ns].v, t),
+				    0);
+				ns++;
+			}
+			check_against(w, t, s, ns, 4, 4, MID_BOUND);
+		}
+		window_free(w);
+	}
+	free(s);
+}
+
 int
 main(void)
 {
@@ -674,6 +845,9 @@ main(void)
 		cmocka_unit_test(test_slice_cap),
 		cmocka_unit_test(test_slice_forms),
 		cmocka_unit_test(test_fold_blocks),
+		cmocka_unit_test(test_under_over),
+		cmocka_unit_test(test_zeros_small),
+		cmocka_unit_test(test_width),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -333,6 +333,57 @@ bench_seed(const double *v)
 	return (t1 - t0) / SEED_ADDS;
 }
 
+/*
+ * Bytes per series on the ingest benchmark's load (tests/bench/loadgen.c,
+ * default mix): NSER series of one kind, 100 samples a second each at
+ * times spread over the second, a window of 60 slices of 1 s; the mean
+ * window_bytes() after 10 s and after 60 s.  Timers: about lognormal,
+ * median 2, in (0.3, 12), printed with 3 decimals as loadgen does;
+ * gauges: integers uniform in 0 ... 4999 (0 now and then).
+ */
+#define NSER		200
+static void
+bench_ingest_bytes(void)
+{
+	static const char *kind[] = { "timer", "gauge" };
+	static const int after[] = { 10, 60 };
+	struct window	*w[NSER];
+	uint64_t	 t0 = 1000000, ms, end;
+	size_t		 b;
+	double		 v;
+	int		 k, i, a;
+
+	for (k = 0; k < 2; k++) {
+		rng_state = 0x9E3779B97F4A7C15ULL + k;
+		for (i = 0; i < NSER; i++)
+			w[i] = window_new(SLICES, SLICES, t0);
+		for (a = 0, ms = 0; a < 2; a++) {
+			end = (uint64_t)after[a] * 1000;
+			/* Series i gets a sample at ms = i mod 10 (mod 10). */
+			for (; ms < end; ms++)
+				for (i = (int)(ms % 10); i < NSER; i += 10) {
+					if (k == 0) {
+						v = exp(log(2.0) + 1.2 *
+						    (unif() + unif() + unif() -
+						    1.5));
+						v = round(v * 1000) / 1000;
+					} else
+						v = (double)(rng() % 5000);
+					window_record(w[i], v, t0 + ms);
+				}
+			for (b = 0, i = 0; i < NSER; i++)
+				b += window_bytes(w[i]);
+			printf("{\"bench\":\"window\",\"metric\":"
+			    "\"bytes_per_series_ingest\",\"value\":%zu,"
+			    "\"unit\":\"B\",\"dist\":\"%s\",\"after_s\":%d}\n",
+			    b / NSER, kind[k], after[a]);
+		}
+		for (i = 0; i < NSER; i++)
+			window_free(w[i]);
+	}
+	fflush(stdout);
+}
+
 /* Child mode under callgrind: -r dist rate. */
 static int
 record_only(int d, int rate)
@@ -422,6 +473,7 @@ main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "-r") == 0)
 		return record_only(atoi(argv[2]), atoi(argv[3]));
 
+	bench_ingest_bytes();
 	for (d = 0; d < D_NDIST; d++)
 		v[d] = gen(d, NSAMPLES);
 
