@@ -29,19 +29,25 @@
 # rate until a trial holds, then bisect between the last hold and loss
 # (BISECT steps), then hold the best rate for HOLD_S; if that loses, step
 # down 10% and hold again (twice at most).  The sender uses UDP GSO (-G):
-# without it one core of loopback sends only ~0.1M datagrams/s here.
+# without it one core of loopback sends only ~0.1M datagrams/s here.  It
+# holds what is due for up to QUANTUM_US (1000) microseconds to fill a
+# GSO send, as a client flushing every millisecond would (-q; 0 sends
+# each datagram as soon as it is due, which at a few hundred thousand
+# datagrams/s means calls of about one datagram and no GSO/GRO saving).
 #
-# Environment: top_builddir (required), INGEST_KS ("1 10 25"), TRIAL_S (2),
-# HOLD_S (10), BISECT (3), INGEST_SERIES (1000), INGEST_QUICK=1 (1 s
+# Environment: top_builddir (required), INGEST_KS ("1 10 25"; empty: only
+# the in-process, CPU and memory figures), TRIAL_S (2), HOLD_S (10),
+# BISECT (3), INGEST_SERIES (1000), QUANTUM_US (1000), INGEST_QUICK=1 (1 s
 # trials, 3 s holds, one bisect step: a smoke run, figures not valid).
 set -eu
 
 : "${top_builddir:?run through make bench}"
-KS=${INGEST_KS:-1 10 25}
+KS=${INGEST_KS-1 10 25}
 TRIAL_S=${TRIAL_S:-2}
 HOLD_S=${HOLD_S:-10}
 BISECT=${BISECT:-3}
 SERIES=${INGEST_SERIES:-1000}
+QUANTUM_US=${QUANTUM_US:-1000}
 if [ "${INGEST_QUICK:-0}" = 1 ]; then
 	TRIAL_S=1 HOLD_S=3 BISECT=1
 fi
@@ -178,8 +184,8 @@ trial() {
 	set -- "$1" "$2" "$3" "${4:-$SERIES}"
 	before=$(settle)
 	t0=$(cpu_ticks "$RPID")
-	$TX "$LOADGEN" -G -a "127.0.0.1:$PORT" -r "$1" -k "$2" -t "$3" \
-	    -c "$4" > "$T/lg"
+	$TX "$LOADGEN" -G -q "$QUANTUM_US" -a "127.0.0.1:$PORT" -r "$1" \
+	    -k "$2" -t "$3" -c "$4" > "$T/lg"
 	t1=$(cpu_ticks "$RPID")
 	after=$(settle)
 	SENT=$(jq -r .loadgen.lines "$T/lg")

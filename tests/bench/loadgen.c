@@ -31,7 +31,12 @@
  *
  * Pacing: the loop sends what is due (rate x elapsed - sent), at most
  * -b datagrams per sendmmsg, and sleeps when nothing is due for more than
- * 100 us, else spins.  Rate 0 sends as fast as it can.  A sender that
+ * 100 us, else spins.  With -G it holds what is due until it fills one
+ * GSO send or its first datagram has waited -q microseconds (default
+ * 1000; 0: send each datagram as soon as it is due), as a client that
+ * flushes its buffer every millisecond would: sent one by one, a paced
+ * flow at a few hundred thousand datagrams/s went out in calls of about
+ * one datagram, and GSO (and the receiver's GRO) saved nothing.  Rate 0 sends as fast as it can.  A sender that
  * fell behind (descheduled on a busy machine) owes at most LG_CATCHUP_NS
  * of lines: the rest is forgiven, counted as "behind_lines", and shows
  * in the rate achieved.  Else, with GSO, it would make up a 50 ms stall
@@ -44,6 +49,7 @@
  *
  * usage: loadgen -a ADDR [-r lines/s] [-k K] [-c series] [-m T,G,C]
  *	  [-T 0|1] [-n lines] [-t seconds] [-s seed] [-b batch] [-G]
+ *	  [-q microseconds]
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -84,6 +90,7 @@ struct lg_opts {
 	uint64_t	 seed;
 	unsigned int	 batch;
 	int		 gso;
+	uint64_t	 quantum_ns;	/* -G: longest hold of a due datagram */
 };
 
 struct lg_pool {
@@ -111,7 +118,7 @@ usage(void)
 	fprintf(stderr, "usage: loadgen -a host:port|unix:/path [-r lines/s] "
 	    "[-k lines/datagram] [-c series]\n"
 	    "\t[-m timers,gauges,counters] [-T 0|1] [-n lines] [-t seconds] "
-	    "[-s seed] [-b batch]\n");
+	    "[-s seed] [-b batch] [-G] [-q us]\n");
 	exit(2);
 }
 
@@ -349,7 +356,8 @@ opts_parse(int argc, char *argv[], struct lg_opts *o)
 	o->max_secs = 10;
 	o->seed = 1;
 	o->batch = 64;
-	while ((ch = getopt(argc, argv, "a:b:c:Gk:m:n:r:s:t:T:")) != -1) {
+	o->quantum_ns = 1000000;
+	while ((ch = getopt(argc, argv, "a:b:c:Gk:m:n:q:r:s:t:T:")) != -1) {
 		switch (ch) {
 		case 'G':
 			o->gso = 1;
@@ -382,6 +390,9 @@ opts_parse(int argc, char *argv[], struct lg_opts *o)
 			break;
 		case 'n':
 			o->max_lines = num_arg(optarg, UINT64_MAX);
+			break;
+		case 'q':
+			o->quantum_ns = num_arg(optarg, 1000000) * 1000;
 			break;
 		case 'r':
 			o->rate = strtod(optarg, &ep);
@@ -419,7 +430,7 @@ main(int argc, char *argv[])
 	struct timespec		 nap;
 	uint64_t		 t0, t, limit_ns, lines = 0, dgrams = 0;
 	uint64_t		 bytes = 0, errs = 0, calls = 0, due, want;
-	uint64_t		 behind = 0, catchup;
+	uint64_t		 behind = 0, catchup, first;
 	size_t			 next = 0, per = 1, segs[LG_BATCH_MAX], left;
 	unsigned int		 i, nb, nmsg;
 	int			 fd, n;
@@ -479,6 +490,19 @@ main(int argc, char *argv[])
 				}
 				continue;
 			}
+			/* Hold a partial GSO send up to the quantum. */
+			first = (uint64_t)((double)(lines + behind) / o.rate *
+			    1e9);
+			if (want < per && t < first + o.quantum_ns) {
+				uint64_t wait = first + o.quantum_ns - t;
+
+				if (wait > 100000) {
+					nap.tv_sec = 0;
+					nap.tv_nsec = (long)(wait - 50000);
+					nanosleep(&nap, NULL);
+				}
+				continue;
+			}
 		} else {
 			uint64_t rem = o.max_lines - lines;
 
@@ -529,11 +553,13 @@ main(int argc, char *argv[])
 	}
 	t = now_ns() - t0;
 	printf("{\"loadgen\":{\"addr\":\"%s\",\"k\":%u,\"series\":%u,"
-	    "\"tags\":%d,\"gso\":%d,\"mix\":[%u,%u,%u],\"seed\":%llu,"
+	    "\"tags\":%d,\"gso\":%d,\"quantum_us\":%llu,"
+	    "\"mix\":[%u,%u,%u],\"seed\":%llu,"
 	    "\"target_lps\":%.0f,\"lines\":%llu,\"datagrams\":%llu,"
 	    "\"bytes\":%llu,\"send_errors\":%llu,\"calls\":%llu,"
 	    "\"behind_lines\":%llu,\"seconds\":%.3f,\"lps\":%.0f}}\n", o.addr, o.k, o.series,
-	    o.tags, o.gso, o.mix[0], o.mix[1], o.mix[2], (unsigned long long)o.seed,
+	    o.tags, o.gso, (unsigned long long)(o.quantum_ns / 1000),
+	    o.mix[0], o.mix[1], o.mix[2], (unsigned long long)o.seed,
 	    o.rate, (unsigned long long)lines, (unsigned long long)dgrams,
 	    (unsigned long long)bytes, (unsigned long long)errs,
 	    (unsigned long long)calls, (unsigned long long)behind,
