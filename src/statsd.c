@@ -775,6 +775,21 @@ fold(uint64_t a, uint64_t b)
 #endif
 }
 
+/*
+ * The n < 8 bytes at p as one word, read without a byte loop and never
+ * outside [p, p + n): two overlapping 4-byte loads, or three bytes.
+ */
+static inline uint64_t
+short_word(const uint8_t *p, size_t n)
+{
+	if (n >= 4)
+		return load32(p) | load32(p + n - 4) << 32;
+	if (n > 0)
+		return (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 |
+		    (uint64_t)p[n - 1] << 16;
+	return 0;
+}
+
 #define HK0	0x8bb84b93962eacc9ULL
 #define HK1	0x4b33a62ed433d4a3ULL
 #define HK2	0x9fb21c651e98df25ULL
@@ -800,13 +815,8 @@ statsd_hash(const void *buf, size_t len)
 			n -= 8;
 		}
 		w = load64(p + n - 8);		/* last 8, may overlap */
-	} else if (len >= 4)
-		w = load32(p) | load32(p + len - 4) << 32;
-	else if (len > 0)
-		w = (uint64_t)p[0] | (uint64_t)p[len / 2] << 8 |
-		    (uint64_t)p[len - 1] << 16;
-	else
-		w = 0;
+	} else
+		w = short_word(p, len);
 	h = fold(h ^ w, HK2) + HK3;
 	return fold(h ^ (h >> 31), HK1) ^ h;
 }
@@ -827,13 +837,8 @@ hash_words(const uint8_t *p, size_t n, uint64_t h)
 		for (; n > 8; p += 8, n -= 8)
 			h = rotl((h ^ load64(p)) * HK2, 31);
 		w = load64(p + n - 8);		/* last 8, may overlap */
-	} else if (n >= 4)
-		w = load32(p) | load32(p + n - 4) << 32;
-	else if (n > 0)
-		w = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 |
-		    (uint64_t)p[n - 1] << 16;
-	else
-		w = 0;
+	} else
+		w = short_word(p, n);
 	return rotl((h ^ w) * HK2, 31);
 }
 
