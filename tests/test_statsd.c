@@ -780,6 +780,78 @@ test_hash(void **state)
 	free(h);
 }
 
+/* statsd_split(): the common form only, cut where the parser would. */
+static void
+test_split(void **state)
+{
+	static const char *const others[] = { "a:-1|g", "a:+1|g",
+	    "a:1e3|ms", "a:1:2|ms", "a:1", "a|ms", "a:1 |c", "a:|c",
+	    "a:12345678901234567890|c", "a:9007199254740993|c", "a:nan|g",
+	    ":", "abc" };
+	struct statsd_raw	 r, r2;
+	const char		*l = "rtt.ms:02.500|ms|#peer:a";
+	char			 big[STATSD_LINE_MAX + 2];
+	size_t			 i;
+
+	(void)state;
+	assert_int_equal(statsd_split(l, strlen(l), &r), 1);
+	assert_int_equal(r.namelen, 6);
+	assert_int_equal(r.sfx, 13);
+	assert_int_equal(r.len, strlen(l));
+	assert_true(r.value == 2.5);
+	assert_true(r.hash == statsd_hash_raw(l, 6, l + 13, r.len - 13));
+	/* The value is not in the identity; the name and the rest are. */
+	assert_int_equal(statsd_split("rtt.ms:7|ms|#peer:a", 19, &r2), 1);
+	assert_true(r2.hash == r.hash && r2.value == 7);
+	assert_int_equal(statsd_split("rtt.ms:7|ms|#peer:b", 19, &r2), 1);
+	assert_true(r2.hash != r.hash);
+	assert_int_equal(statsd_split("rtt.mz:7|ms|#peer:a", 19, &r2), 1);
+	assert_true(r2.hash != r.hash);
+	/* ".5" and "5." as the parser reads them; no check of the rest. */
+	assert_int_equal(statsd_split("a:.5|c", 6, &r), 1);
+	assert_true(r.value == 0.5);
+	assert_int_equal(statsd_split("a:5.|zz|@9", 10, &r), 1);
+	assert_true(r.value == 5);
+	for (i = 0; i < nitems(others); i++)
+		assert_int_equal(statsd_split(others[i], strlen(others[i]),
+		    &r), 0);
+	/* Longer than a line may be: the parser says too_long. */
+	memset(big, 'a', sizeof(big));
+	memcpy(big + sizeof(big) - 4, ":1|c", 4);
+	assert_int_equal(statsd_split(big, sizeof(big), &r), 0);
+}
+
+/* statsd_take(): non-empty lines, "\r" stripped, each counted once. */
+static void
+test_take(void **state)
+{
+	const char		*d = "a:1|c\r\n\n\r\nb:2|g\nlast", *line;
+	size_t			 len;
+	struct statsd_line	 ln;
+
+	(void)state;
+	statsd_begin(&sp, d, strlen(d));
+	line = statsd_take(&sp, &len);
+	assert_non_null(line);
+	assert_int_equal(len, 5);
+	assert_memory_equal(line, "a:1|c", 5);
+	line = statsd_take(&sp, &len);
+	assert_int_equal(len, 5);
+	assert_memory_equal(line, "b:2|g", 5);
+	line = statsd_take(&sp, &len);
+	assert_int_equal(len, 4);
+	assert_memory_equal(line, "last", 4);
+	assert_null(statsd_take(&sp, &len));
+	assert_int_equal(sp.stats.lines, 3);
+	assert_int_equal(sp.stats.samples, 0);
+	/* statsd_take_parse() counts what it finds. */
+	assert_int_equal(statsd_take_parse(&sp, "a:1:2|c", 7, &ln), 1);
+	assert_int_equal(statsd_take_parse(&sp, "last", 4, &ln), 0);
+	assert_int_equal(sp.stats.samples, 2);
+	assert_int_equal(sp.stats.errors[STATSD_BAD_VALUE], 1);
+	assert_int_equal(sp.stats.lines, 3);
+}
+
 int
 main(void)
 {
@@ -800,6 +872,8 @@ main(void)
 		cmocka_unit_test_setup(test_parse_cb, setup),
 		cmocka_unit_test_setup(test_hash, setup),
 		cmocka_unit_test_setup(test_charset, setup),
+		cmocka_unit_test_setup(test_split, setup),
+		cmocka_unit_test_setup(test_take, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
