@@ -15,22 +15,21 @@
  * Lookups go through an open-addressing table of (hash, series) with
  * linear probing and backward-shift deletion, sized to a power of two and
  * at most half full, so the ingest path costs one hash probe per line.
+ * Nothing grows without bound: past max_series, lines of new series are
+ * dropped and counted, and series idle for longer than idle_ms go.
  *
  * Known forms.  A sender writes a series the same way every time:
  * "lg.rtt_ms.12:2.345|ms|#peer:n7" changes only in its value.  Each
  * series keeps the first form it was sent in that statsd_split() can
  * split: its name (the start of its key) and the rest of the line from
  * the "|" on (type, rate and tags, as sent), up to SERIES_FORM_MAX bytes
- * for both.
- * A second table maps the hash of name and rest to the series.  A line
- * whose name and rest equal a series' form, byte for byte, is that
- * series' line, as the parser would read it: it costs the split, one
- * probe and two compares, and its tags are not parsed again.  Any other
- * line goes through the whole parser.  The table is rebuilt from the
- * series when the registry grows or series expire, so it never points
- * at a series that went.
- * Nothing grows without bound: past max_series, lines of new series are
- * dropped and counted, and series idle for longer than idle_ms go.
+ * for both.  A second table maps the hash of name and rest to the series.
+ * A line whose name and rest equal a series' form, byte for byte, is
+ * that series' line, as the parser would read it: it costs the split,
+ * one probe and two compares, and its tags are not parsed again.  Any
+ * other line goes through the whole parser.  The table is rebuilt from
+ * the series when the registry grows or series expire, so it never
+ * points at a series that went.
  */
 #include <sys/types.h>
 
