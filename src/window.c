@@ -203,6 +203,10 @@ struct window {
 	unsigned int	 cl_nmin;	/* closed slices whose min is cl_min */
 	unsigned int	 cl_nmax;	/* and whose max is cl_max */
 	int		 cl_sum_ok;
+	int		 cl_mm_ok;	/* cl_min, cl_max and their counts
+					   exact; if not, cl_min is at most
+					   the closed slices' min, cl_max at
+					   least their max */
 };
 
 static double
@@ -388,15 +392,15 @@ log_room(struct window *w, uint64_t m)
 
 /*
  * Add d (1, or UINT32_MAX: subtract 1) to t[x] for each of the n 16-bit
- * entries x at e: eight at a time, then what is left.
+ * entries x at e: sixteen at a time, then what is left.
  */
 static inline __attribute__((always_inline)) void
 add_entries_t(void *t, int wide, const unsigned char *e, size_t n,
     uint32_t d)
 {
-	const unsigned char *end = e + 2 * (n & ~(size_t)7);
+	const unsigned char *end = e + 2 * (n & ~(size_t)15);
 
-	for (; e < end; e += 16) {
+	for (; e < end; e += 32) {
 		cell_add(t, wide, rd16(e), d);
 		cell_add(t, wide, rd16(e + 2), d);
 		cell_add(t, wide, rd16(e + 4), d);
@@ -405,8 +409,40 @@ add_entries_t(void *t, int wide, const unsigned char *e, size_t n,
 		cell_add(t, wide, rd16(e + 10), d);
 		cell_add(t, wide, rd16(e + 12), d);
 		cell_add(t, wide, rd16(e + 14), d);
+		cell_add(t, wide, rd16(e + 16), d);
+		cell_add(t, wide, rd16(e + 18), d);
+		cell_add(t, wide, rd16(e + 20), d);
+		cell_add(t, wide, rd16(e + 22), d);
+		cell_add(t, wide, rd16(e + 24), d);
+		cell_add(t, wide, rd16(e + 26), d);
+		cell_add(t, wide, rd16(e + 28), d);
+		cell_add(t, wide, rd16(e + 30), d);
 	}
-	switch (n & 7) {
+	switch (n & 15) {
+	case 15:
+		cell_add(t, wide, rd16(e + 28), d);
+		/* FALLTHROUGH */
+	case 14:
+		cell_add(t, wide, rd16(e + 26), d);
+		/* FALLTHROUGH */
+	case 13:
+		cell_add(t, wide, rd16(e + 24), d);
+		/* FALLTHROUGH */
+	case 12:
+		cell_add(t, wide, rd16(e + 22), d);
+		/* FALLTHROUGH */
+	case 11:
+		cell_add(t, wide, rd16(e + 20), d);
+		/* FALLTHROUGH */
+	case 10:
+		cell_add(t, wide, rd16(e + 18), d);
+		/* FALLTHROUGH */
+	case 9:
+		cell_add(t, wide, rd16(e + 16), d);
+		/* FALLTHROUGH */
+	case 8:
+		cell_add(t, wide, rd16(e + 14), d);
+		/* FALLTHROUGH */
 	case 7:
 		cell_add(t, wide, rd16(e + 12), d);
 		/* FALLTHROUGH */
@@ -426,7 +462,7 @@ add_entries_t(void *t, int wide, const unsigned char *e, size_t n,
 		cell_add(t, wide, rd16(e + 2), d);
 		/* FALLTHROUGH */
 	case 1:
-		cell_add(t, wide, rd16(e), d);
+		cell_add(t, wide, rd16(e + 0), d);
 		break;
 	}
 }
@@ -898,6 +934,7 @@ window_new(unsigned int seconds, unsigned int slices, uint64_t now_ms)
 	w->cl_min = INFINITY;
 	w->cl_max = -INFINITY;
 	w->cl_sum_ok = 1;
+	w->cl_mm_ok = 1;
 	slice_reset(w);
 	return w;
 }
@@ -1291,6 +1328,7 @@ closed_walk(struct window *w)
 	w->cl_nmin = nmin;
 	w->cl_nmax = nmax;
 	w->cl_sum_ok = 1;
+	w->cl_mm_ok = 1;
 }
 
 /* Store the current slice as a record and start an empty one. */
@@ -1410,31 +1448,30 @@ slice_close(struct window *w)
 }
 
 /*
- * Drop the oldest record.  Returns 1 if it held the last slice's share
- * of the closed min or max, which must then be found again.
+ * Drop the oldest record.  If it held the last slice's share of the
+ * closed min or max, cl_min and cl_max become bounds: the closed slices
+ * are walked again when a query needs them exact.
  */
-static int
+static void
 slice_expire(struct window *w)
 {
 	struct rec_stats rs;
 	unsigned char	*p = w->arena + w->ahead;
 	uint64_t	 n;
 	double		 v = w->head_v;
-	int		 extreme = 0;
 
 	n = rec_stats(p, &v, &rs);
 	if (n != 0) {
 		rec_expire(w, p, v);
 		w->cl_n -= n;
 		w->cl_sum_ok = 0;
-		if (rs.min == w->cl_min && --w->cl_nmin == 0)
-			extreme = 1;
-		if (rs.max == w->cl_max && --w->cl_nmax == 0)
-			extreme = 1;
+		if (w->cl_mm_ok && ((rs.min == w->cl_min &&
+		    --w->cl_nmin == 0) || (rs.max == w->cl_max &&
+		    --w->cl_nmax == 0)))
+			w->cl_mm_ok = 0;
 	}
 	w->head_v = v;
 	arena_pop(w);
-	return extreme;
 }
 
 /* Free what an empty window holds; keeps the structure. */
@@ -1463,13 +1500,14 @@ release(struct window *w)
 	w->cl_max = -INFINITY;
 	w->cl_nmin = w->cl_nmax = 0;
 	w->cl_sum_ok = 1;
+	w->cl_mm_ok = 1;
 	slice_reset(w);
 }
 
 /*
  * After a rotation (the current slice is empty): cut total[] to the
- * buckets of the closed slices' min and max, and some slack, if it is
- * more than twice as long.
+ * buckets of the closed slices' min and max (or of their bounds, if
+ * !cl_mm_ok), and some slack, if it is more than twice as long.
  */
 static void
 shrink(struct window *w)
@@ -1522,7 +1560,6 @@ static void
 advance(struct window *w, uint64_t now_ms)
 {
 	uint64_t	 idx = now_ms / w->slice_ms, steps;
-	int		 walk = 0;
 
 	if (idx <= w->cur_idx)
 		return;
@@ -1540,7 +1577,7 @@ advance(struct window *w, uint64_t now_ms)
 		w->tail_const = 0;
 	}
 	while (w->nrec > w->slices - 1)
-		walk |= slice_expire(w);
+		slice_expire(w);
 	/* Empty records at the head carry nothing: drop them. */
 	while (w->nrec > 0 && rd32(w->arena + w->ahead) == K_CONST)
 		arena_pop(w);
@@ -1548,7 +1585,11 @@ advance(struct window *w, uint64_t now_ms)
 		release(w);
 		return;
 	}
-	if (walk)
+	/*
+	 * Bounds are enough for shrink(), but they only widen: make them
+	 * exact once a window length if no query has.
+	 */
+	if (!w->cl_mm_ok && idx % w->slices == 0)
 		closed_walk(w);
 	shrink(w);
 	if (w->wide && w->cl_n <= NARROW_BACK)
@@ -1818,6 +1859,8 @@ window_quantiles(struct window *w, uint64_t now_ms, const double *qs,
 	if (now_ms >= w->h.next_ms)
 		advance(w, now_ms);
 	fold(w);
+	if (!w->cl_mm_ok)
+		closed_walk(w);
 	quantiles(w, qs, nq, out);
 	return 0;
 }
@@ -1839,7 +1882,7 @@ window_stats(struct window *w, uint64_t now_ms, struct window_stats *st)
 	if (now_ms >= w->h.next_ms)
 		advance(w, now_ms);
 	fold(w);
-	if (!w->cl_sum_ok)
+	if (!w->cl_sum_ok || !w->cl_mm_ok)
 		closed_walk(w);
 	memset(st, 0, sizeof(*st));
 	n = w->cl_n + cur_count(w);
@@ -1879,6 +1922,7 @@ window_check(const struct window *w)
 	size_t		 off;
 	const unsigned char *p, *q;
 	double		 v = w->head_v, mn = INFINITY, mx = -INFINITY;
+	unsigned int	 nmin = 0, nmax = 0;
 	int16_t		 e;
 	int		 rc = -1;
 
@@ -1901,6 +1945,8 @@ window_check(const struct window *w)
 			mn = rs.min;
 		if (rs.max > mx)
 			mx = rs.max;
+		nmin += rs.min == w->cl_min;
+		nmax += rs.max == w->cl_max;
 		q = p + 4 + sizeof(rs);
 		switch (h & 3) {
 		case K_CONST:
@@ -1949,7 +1995,12 @@ window_check(const struct window *w)
 			break;
 		}
 	}
-	if (n != w->cl_n || (n != 0 && (mn != w->cl_min || mx != w->cl_max)))
+	if (n != w->cl_n)
+		goto out;
+	/* Exact, or bounds that walking the slices again makes exact. */
+	if (n != 0 && (w->cl_mm_ok ? mn != w->cl_min || mx != w->cl_max ||
+	    nmin != w->cl_nmin || nmax != w->cl_nmax :
+	    !(w->cl_min <= mn && w->cl_max >= mx)))
 		goto out;
 	/* The current slice: scratch[] or a dropped constant run, log[]. */
 	if (w->scratch_used)
