@@ -490,6 +490,54 @@ add_entries(const struct window *w, void *t, const unsigned char *e,
 		add_entries16(t, e, n, d);
 }
 
+/*
+ * Add 1 to t[x] for each of the na entries x at a and subtract 1 from
+ * u[y] for each of the nb entries y at b: one loop for both while both
+ * last, eight of each at a time.
+ */
+static inline __attribute__((always_inline)) void
+add_sub_t(void *t, int wide, const unsigned char *a, size_t na, void *u,
+    const unsigned char *b, size_t nb)
+{
+	size_t		 k = (na < nb ? na : nb) & ~(size_t)7;
+	const unsigned char *end = a + 2 * k;
+
+	for (; a < end; a += 16, b += 16) {
+		cell_add(t, wide, rd16(a + 0), 1);
+		cell_add(u, wide, rd16(b + 0), UINT32_MAX);
+		cell_add(t, wide, rd16(a + 2), 1);
+		cell_add(u, wide, rd16(b + 2), UINT32_MAX);
+		cell_add(t, wide, rd16(a + 4), 1);
+		cell_add(u, wide, rd16(b + 4), UINT32_MAX);
+		cell_add(t, wide, rd16(a + 6), 1);
+		cell_add(u, wide, rd16(b + 6), UINT32_MAX);
+		cell_add(t, wide, rd16(a + 8), 1);
+		cell_add(u, wide, rd16(b + 8), UINT32_MAX);
+		cell_add(t, wide, rd16(a + 10), 1);
+		cell_add(u, wide, rd16(b + 10), UINT32_MAX);
+		cell_add(t, wide, rd16(a + 12), 1);
+		cell_add(u, wide, rd16(b + 12), UINT32_MAX);
+		cell_add(t, wide, rd16(a + 14), 1);
+		cell_add(u, wide, rd16(b + 14), UINT32_MAX);
+	}
+	add_entries_t(t, wide, a, na - k, 1);
+	add_entries_t(u, wide, b, nb - k, UINT32_MAX);
+}
+
+static void
+add_sub16(void *t, const unsigned char *a, size_t na, void *u,
+    const unsigned char *b, size_t nb)
+{
+	add_sub_t(t, 0, a, na, u, b, nb);
+}
+
+static void
+add_sub32(void *t, const unsigned char *a, size_t na, void *u,
+    const unsigned char *b, size_t nb)
+{
+	add_sub_t(t, 1, a, na, u, b, nb);
+}
+
 /* Add log[from .. nlog - 1] to total[]. */
 static void
 log_count(struct window *w, uint64_t from)
@@ -803,6 +851,8 @@ regular_range(const int16_t *e, uint64_t m, uint64_t lo, uint64_t *gmin,
 	*gmax = (uint64_t)((int64_t)lo + b);
 }
 
+static void	fold_finish(struct window *, uint64_t, const struct fold_out *);
+
 /*
  * Bucket the values in vlog[]: their sum, min and max into the slice's,
  * their buckets onto log[] and into total[].
@@ -811,10 +861,8 @@ static void
 fold(struct window *w)
 {
 	const double	*p = w->vlog;
-	uint64_t	 m = vlog_n(w), from, gmin, gmax, g, lo, k;
+	uint64_t	 m = vlog_n(w), g;
 	struct fold_out	 o;
-	int16_t		*e;
-	int		 run, uo;
 
 	if (m == 0)
 		return;
@@ -840,10 +888,22 @@ fold(struct window *w)
 		}
 	}
 	log_room(w, m);
-	from = w->nlog;
-	e = w->log + from;
-	lo = w->lo;
-	fold_values(p, m, e, lo, &o);
+	fold_values(p, m, w->log + w->nlog, w->lo, &o);
+	fold_finish(w, m, &o);
+}
+
+/*
+ * The rest of fold(): the m values of vlog[], whose sum, min and max
+ * are *op, have their buckets - lo at log[nlog] (room made for them).
+ */
+static void
+fold_finish(struct window *w, uint64_t m, const struct fold_out *op)
+{
+	struct fold_out	 o = *op;
+	uint64_t	 from = w->nlog, gmin, gmax, lo = w->lo, k;
+	int16_t		*e = w->log + from;
+	int		 run, uo;
+
 	/*
 	 * All one value, as the slice so far: a longer run, the entries
 	 * just written are not needed.
@@ -1166,15 +1226,22 @@ arena_push(struct window *w, size_t len)
 	return w->arena + off;
 }
 
+/* Drop the oldest record, len bytes long. */
+static inline void
+arena_pop_len(struct window *w, size_t len)
+{
+	w->ahead += len;
+	if (w->awrap != 0 && w->ahead == w->awrap)
+		w->ahead = w->awrap = 0;
+	if (--w->nrec == 0)
+		w->ahead = w->atail = w->awrap = 0;
+}
+
 /* Drop the oldest record. */
 static inline void
 arena_pop(struct window *w)
 {
-	w->ahead = arena_next(w, w->ahead);
-	if (w->awrap != 0 && w->ahead == 0)
-		w->awrap = 0;
-	if (--w->nrec == 0)
-		w->ahead = w->atail = w->awrap = 0;
+	arena_pop_len(w, rec_len(w->arena + w->ahead));
 }
 
 static inline size_t
@@ -1331,6 +1398,41 @@ closed_walk(struct window *w)
 	w->cl_mm_ok = 1;
 }
 
+/* The current slice's n samples join the closed slices'. */
+static inline void
+closed_add(struct window *w, uint64_t n)
+{
+	w->cl_n += n;
+	if (w->cl_sum_ok)
+		w->cl_sum += w->sum;
+	if (w->min < w->cl_min) {
+		w->cl_min = w->min;
+		w->cl_nmin = 0;
+	}
+	w->cl_nmin += w->min == w->cl_min;
+	if (w->max > w->cl_max) {
+		w->cl_max = w->max;
+		w->cl_nmax = 0;
+	}
+	w->cl_nmax += w->max == w->cl_max;
+}
+
+/*
+ * The n samples of a record of min mn and max mx leave the closed
+ * slices'.  If it held the last slice's share of the closed min or max,
+ * cl_min and cl_max become bounds: the closed slices are walked again
+ * when a query needs them exact.
+ */
+static inline void
+closed_sub(struct window *w, uint64_t n, double mn, double mx)
+{
+	w->cl_n -= n;
+	w->cl_sum_ok = 0;
+	if (w->cl_mm_ok && ((mn == w->cl_min && --w->cl_nmin == 0) ||
+	    (mx == w->cl_max && --w->cl_nmax == 0)))
+		w->cl_mm_ok = 0;
+}
+
 /* Store the current slice as a record and start an empty one. */
 static void
 slice_close(struct window *w)
@@ -1432,26 +1534,10 @@ slice_close(struct window *w)
 		wr32(p + 4 * i, c);
 	}
  done:
-	w->cl_n += n;
-	if (w->cl_sum_ok)
-		w->cl_sum += w->sum;
-	if (w->min < w->cl_min) {
-		w->cl_min = w->min;
-		w->cl_nmin = 0;
-	}
-	w->cl_nmin += w->min == w->cl_min;
-	if (w->max > w->cl_max) {
-		w->cl_max = w->max;
-		w->cl_nmax = 0;
-	}
-	w->cl_nmax += w->max == w->cl_max;
+	closed_add(w, n);
 }
 
-/*
- * Drop the oldest record.  If it held the last slice's share of the
- * closed min or max, cl_min and cl_max become bounds: the closed slices
- * are walked again when a query needs them exact.
- */
+/* Drop the oldest record. */
 static void
 slice_expire(struct window *w)
 {
@@ -1463,12 +1549,7 @@ slice_expire(struct window *w)
 	n = rec_stats(p, &v, &rs);
 	if (n != 0) {
 		rec_expire(w, p, v);
-		w->cl_n -= n;
-		w->cl_sum_ok = 0;
-		if (w->cl_mm_ok && ((rs.min == w->cl_min &&
-		    --w->cl_nmin == 0) || (rs.max == w->cl_max &&
-		    --w->cl_nmax == 0)))
-			w->cl_mm_ok = 0;
+		closed_sub(w, n, rs.min, rs.max);
 	}
 	w->head_v = v;
 	arena_pop(w);
@@ -1555,6 +1636,76 @@ shrink(struct window *w)
 	w->span = nhi - nlo;
 }
 
+/*
+ * Close the current slice and expire the oldest, as slice_close(),
+ * slice_reset() and slice_expire() do, in one pass for the usual case:
+ * the slice's samples are all in vlog[], varied, in total[]'s regular
+ * buckets and best kept as a bucket log, and the record that expires
+ * (if the window is full) is a bucket log without under or overflow
+ * samples.  Returns 1 if done, 0 if not: then vlog[] may have been
+ * folded (as fold() does), nothing else changed.
+ */
+static int
+rotate_log(struct window *w)
+{
+	struct rec_stats rs, xs;
+	struct fold_out	 o;
+	const unsigned char *x = NULL;
+	unsigned char	*p;
+	uint64_t	 m = vlog_n(w), gmin, gmax, lo = w->lo;
+	uint32_t	 xn = 0;
+	int64_t		 d = 0;
+
+	if (m == 0 || w->nlog != 0 || w->flushed != 0 || w->scratch_used ||
+	    w->total == NULL || (!w->wide && w->cl_n + m > NARROW_MAX))
+		return 0;
+	if (w->nrec >= w->slices - 1) {
+		x = w->arena + w->ahead;
+		if ((rd32(x) & 3) != K_LOG ||
+		    rd32(x + 4 + sizeof(xs)) & REC_UO)
+			return 0;
+	}
+	log_room(w, m);
+	fold_values(w->vlog, m, w->log, lo, &o);
+	gmin = bucket_of(o.min);
+	gmax = bucket_of(o.max);
+	if (o.min == o.max || gmin < lo || gmax >= lo + w->span ||
+	    2 * m > 4 * (gmax - gmin + 1) + 4) {
+		fold_finish(w, m, &o);
+		return 0;
+	}
+	w->sum = rs.sum = o.sum;
+	w->min = rs.min = o.min;
+	w->max = rs.max = o.max;
+	if (x != NULL) {
+		/* arena_push() may move it. */
+		xn = rd32(x) >> 2;
+		memcpy(&xs, x + 4, sizeof(xs));
+		d = (int64_t)rd32(x + 4 + sizeof(xs)) - (int64_t)lo;
+	}
+	p = arena_push(w, 4 + sizeof(rs) + 4 + 2 * m);
+	wr32(p, (uint32_t)m << 2 | K_LOG);
+	memcpy(p + 4, &rs, sizeof(rs));
+	wr32(p + 4 + sizeof(rs), (uint32_t)lo);
+	memcpy(p + 8 + sizeof(rs), w->log, 2 * m);
+	w->tail_const = 0;
+	closed_add(w, m);
+	if (x != NULL) {
+		x = w->arena + w->ahead + 8 + sizeof(xs);
+		if (w->wide)
+			add_sub32(w->total, (const unsigned char *)w->log, m,
+			    (uint32_t *)w->total + d, x, xn);
+		else
+			add_sub16(w->total, (const unsigned char *)w->log, m,
+			    (uint16_t *)w->total + d, x, xn);
+		closed_sub(w, xn, xs.min, xs.max);
+		arena_pop_len(w, 8 + sizeof(xs) + 2 * (size_t)xn);
+	} else
+		add_entries(w, w->total, (const unsigned char *)w->log, m, 1);
+	slice_reset(w);
+	return 1;
+}
+
 /* Bring the window to now_ms: close and expire slices. */
 static void
 advance(struct window *w, uint64_t now_ms)
@@ -1570,14 +1721,16 @@ advance(struct window *w, uint64_t now_ms)
 		release(w);
 		return;
 	}
-	slice_close(w);
-	slice_reset(w);
-	while (--steps > 0) {
-		wr32(arena_push(w, 4), K_CONST);
-		w->tail_const = 0;
+	if (steps > 1 || !rotate_log(w)) {
+		slice_close(w);
+		slice_reset(w);
+		while (--steps > 0) {
+			wr32(arena_push(w, 4), K_CONST);
+			w->tail_const = 0;
+		}
+		while (w->nrec > w->slices - 1)
+			slice_expire(w);
 	}
-	while (w->nrec > w->slices - 1)
-		slice_expire(w);
 	/* Empty records at the head carry nothing: drop them. */
 	while (w->nrec > 0 && rd32(w->arena + w->ahead) == K_CONST)
 		arena_pop(w);
