@@ -772,6 +772,51 @@ fold_values(const double *p, uint64_t m, int16_t *e, uint64_t lo,
 
 typedef uint64_t v2u64 __attribute__((vector_size(16)));
 
+#ifdef WINDOW_AVX2
+/*
+ * all_equal() for m >= 8 (AVX2): sixteen values at a time, then eight
+ * and the last eight, which may overlap values already compared.
+ */
+static __attribute__((target("avx2"))) int
+all_equal_avx2(const double *p, uint64_t m, uint64_t cb)
+{
+	__m256i		 c = _mm256_set1_epi64x((long long)cb);
+	__m256i		 a = _mm256_setzero_si256(), b = a;
+	uint64_t	 k;
+
+	for (k = 0; k + 16 <= m; k += 16) {
+		a = _mm256_or_si256(a, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + k))));
+		b = _mm256_or_si256(b, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + k +
+		    4))));
+		a = _mm256_or_si256(a, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + k +
+		    8))));
+		b = _mm256_or_si256(b, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + k +
+		    12))));
+	}
+	if (k < m && m - k > 8) {
+		a = _mm256_or_si256(a, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + k))));
+		b = _mm256_or_si256(b, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + k +
+		    4))));
+	}
+	if (k < m) {
+		a = _mm256_or_si256(a, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + m -
+		    8))));
+		b = _mm256_or_si256(b, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + m -
+		    4))));
+	}
+	a = _mm256_or_si256(a, b);
+	return _mm256_testz_si256(a, a);
+}
+#endif
+
 /* Whether p[0 .. m - 1] are all c (no -0 or NaN among them). */
 static int
 all_equal(const double *p, uint64_t m, double c)
@@ -779,6 +824,10 @@ all_equal(const double *p, uint64_t m, double c)
 	uint64_t	 cb = double_bits(c), k;
 	v2u64		 a = { 0, 0 }, b = { 0, 0 }, x, y, cv = { cb, cb };
 
+#ifdef WINDOW_AVX2
+	if (m >= 8 && __builtin_cpu_supports("avx2"))
+		return all_equal_avx2(p, m, cb);
+#endif
 	for (k = 0; k + 4 <= m; k += 4) {
 		memcpy(&x, p + k, sizeof(x));
 		memcpy(&y, p + k + 2, sizeof(y));
@@ -874,6 +923,20 @@ fold(struct window *w)
 		w->flushed += m;
 		tadd(w, tidx(w, w->flushed_g), (uint32_t)m);
 		w->sum += w->min * (double)m;
+		w->h.pos = w->vlog;
+		set_lim(w);
+		return;
+	}
+	/* Or an empty slice starts one, in a bucket total[] holds. */
+	if (w->flushed == 0 && w->nlog == 0 && !w->scratch_used &&
+	    w->total != NULL && p[0] == p[m - 1] &&
+	    ((g = bucket_of(p[0])) < G_LOW || g >= G_HIGH ||
+	    (g >= w->lo && g < w->lo + w->span)) && all_equal(p, m, p[0])) {
+		w->flushed = m;
+		w->flushed_g = g;
+		tadd(w, tidx(w, g), (uint32_t)m);
+		w->sum = p[0] * (double)m;
+		w->min = w->max = p[0];
 		w->h.pos = w->vlog;
 		set_lim(w);
 		return;
@@ -1761,10 +1824,12 @@ advance(struct window *w, uint64_t now_ms)
 int
 window_record_slow(struct window *w, double v, uint64_t now_ms)
 {
-	if (!(v >= 0) || isinf(v))
-		return -1;
-	if (v == 0)
-		v = 0;		/* -0 */
+	/* As window_record(): NaN, +-Inf and negative values, -0 too. */
+	if (double_bits(v) >= 0x7ff0000000000000ULL) {
+		if (double_bits(v) != 0x8000000000000000ULL)
+			return -1;
+		v = 0;
+	}
 	if (now_ms >= w->h.next_ms)
 		advance(w, now_ms);
 	if (w->h.pos >= w->h.end) {
