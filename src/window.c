@@ -493,35 +493,50 @@ add_entries(const struct window *w, void *t, const unsigned char *e,
 /*
  * Add 1 to t[x] for each of the na entries x at a and subtract 1 from
  * u[y] for each of the nb entries y at b: one loop for both while both
- * last, eight of each at a time.
+ * last, sixteen of each at a time.
  */
 static inline __attribute__((always_inline)) void
 add_sub_t(void *t, int wide, const unsigned char *a, size_t na, void *u,
     const unsigned char *b, size_t nb)
 {
-	size_t		 k = (na < nb ? na : nb) & ~(size_t)7;
-	const unsigned char *end = a + 2 * k;
+	size_t		 k = 2 * ((na < nb ? na : nb) & ~(size_t)15), i;
 
-	for (; a < end; a += 16, b += 16) {
-		cell_add(t, wide, rd16(a + 0), 1);
-		cell_add(u, wide, rd16(b + 0), UINT32_MAX);
-		cell_add(t, wide, rd16(a + 2), 1);
-		cell_add(u, wide, rd16(b + 2), UINT32_MAX);
-		cell_add(t, wide, rd16(a + 4), 1);
-		cell_add(u, wide, rd16(b + 4), UINT32_MAX);
-		cell_add(t, wide, rd16(a + 6), 1);
-		cell_add(u, wide, rd16(b + 6), UINT32_MAX);
-		cell_add(t, wide, rd16(a + 8), 1);
-		cell_add(u, wide, rd16(b + 8), UINT32_MAX);
-		cell_add(t, wide, rd16(a + 10), 1);
-		cell_add(u, wide, rd16(b + 10), UINT32_MAX);
-		cell_add(t, wide, rd16(a + 12), 1);
-		cell_add(u, wide, rd16(b + 12), UINT32_MAX);
-		cell_add(t, wide, rd16(a + 14), 1);
-		cell_add(u, wide, rd16(b + 14), UINT32_MAX);
+	for (i = 0; i < k; i += 32) {
+		cell_add(t, wide, rd16(a + i + 0), 1);
+		cell_add(u, wide, rd16(b + i + 0), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 2), 1);
+		cell_add(u, wide, rd16(b + i + 2), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 4), 1);
+		cell_add(u, wide, rd16(b + i + 4), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 6), 1);
+		cell_add(u, wide, rd16(b + i + 6), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 8), 1);
+		cell_add(u, wide, rd16(b + i + 8), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 10), 1);
+		cell_add(u, wide, rd16(b + i + 10), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 12), 1);
+		cell_add(u, wide, rd16(b + i + 12), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 14), 1);
+		cell_add(u, wide, rd16(b + i + 14), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 16), 1);
+		cell_add(u, wide, rd16(b + i + 16), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 18), 1);
+		cell_add(u, wide, rd16(b + i + 18), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 20), 1);
+		cell_add(u, wide, rd16(b + i + 20), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 22), 1);
+		cell_add(u, wide, rd16(b + i + 22), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 24), 1);
+		cell_add(u, wide, rd16(b + i + 24), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 26), 1);
+		cell_add(u, wide, rd16(b + i + 26), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 28), 1);
+		cell_add(u, wide, rd16(b + i + 28), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 30), 1);
+		cell_add(u, wide, rd16(b + i + 30), UINT32_MAX);
 	}
-	add_entries_t(t, wide, a, na - k, 1);
-	add_entries_t(u, wide, b, nb - k, UINT32_MAX);
+	add_entries_t(t, wide, a + k, na - k / 2, 1);
+	add_entries_t(u, wide, b + k, nb - k / 2, UINT32_MAX);
 }
 
 static void
@@ -1803,9 +1818,9 @@ advance(struct window *w, uint64_t now_ms)
 	}
 	/*
 	 * Bounds are enough for shrink(), but they only widen: make them
-	 * exact once a window length if no query has.
+	 * exact every four window lengths if no query has.
 	 */
-	if (!w->cl_mm_ok && idx % w->slices == 0)
+	if (!w->cl_mm_ok && idx % (4 * (uint64_t)w->slices) == 0)
 		closed_walk(w);
 	shrink(w);
 	if (w->wide && w->cl_n <= NARROW_BACK)
