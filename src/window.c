@@ -1550,9 +1550,15 @@ slice_close(struct window *w)
 	gmin = bucket_of(w->min);
 	gmax = bucket_of(w->max);
 	uo = gmin < G_LOW || gmax >= G_HIGH;
-	gmin = gmin < G_LOW ? 0 : gmin - w->lo;
-	gmax = gmax >= G_HIGH ? w->span - 1 : gmax - w->lo;
-	nb = gmax - gmin + 1;
+	if (gmin >= G_HIGH || gmax < G_LOW) {
+		/* All under or all overflow: no regular bucket. */
+		gmin = 0;
+		nb = 0;
+	} else {
+		gmin = gmin < G_LOW ? 0 : gmin - w->lo;
+		gmax = gmax >= G_HIGH ? w->span - 1 : gmax - w->lo;
+		nb = gmax - gmin + 1;
+	}
 	if (!w->scratch_used && w->flushed == 0 && 2 * n <= 4 * nb + 4) {
 		if (!uo) {
 			p = arena_push(w, 4 + sizeof(rs) + 4 + 2 * n);
