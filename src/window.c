@@ -203,6 +203,10 @@ struct window {
 	unsigned int	 cl_nmin;	/* closed slices whose min is cl_min */
 	unsigned int	 cl_nmax;	/* and whose max is cl_max */
 	int		 cl_sum_ok;
+	int		 cl_mm_ok;	/* cl_min, cl_max and their counts
+					   exact; if not, cl_min is at most
+					   the closed slices' min, cl_max at
+					   least their max */
 };
 
 static double
@@ -388,15 +392,15 @@ log_room(struct window *w, uint64_t m)
 
 /*
  * Add d (1, or UINT32_MAX: subtract 1) to t[x] for each of the n 16-bit
- * entries x at e: eight at a time, then what is left.
+ * entries x at e: sixteen at a time, then what is left.
  */
 static inline __attribute__((always_inline)) void
 add_entries_t(void *t, int wide, const unsigned char *e, size_t n,
     uint32_t d)
 {
-	const unsigned char *end = e + 2 * (n & ~(size_t)7);
+	const unsigned char *end = e + 2 * (n & ~(size_t)15);
 
-	for (; e < end; e += 16) {
+	for (; e < end; e += 32) {
 		cell_add(t, wide, rd16(e), d);
 		cell_add(t, wide, rd16(e + 2), d);
 		cell_add(t, wide, rd16(e + 4), d);
@@ -405,8 +409,40 @@ add_entries_t(void *t, int wide, const unsigned char *e, size_t n,
 		cell_add(t, wide, rd16(e + 10), d);
 		cell_add(t, wide, rd16(e + 12), d);
 		cell_add(t, wide, rd16(e + 14), d);
+		cell_add(t, wide, rd16(e + 16), d);
+		cell_add(t, wide, rd16(e + 18), d);
+		cell_add(t, wide, rd16(e + 20), d);
+		cell_add(t, wide, rd16(e + 22), d);
+		cell_add(t, wide, rd16(e + 24), d);
+		cell_add(t, wide, rd16(e + 26), d);
+		cell_add(t, wide, rd16(e + 28), d);
+		cell_add(t, wide, rd16(e + 30), d);
 	}
-	switch (n & 7) {
+	switch (n & 15) {
+	case 15:
+		cell_add(t, wide, rd16(e + 28), d);
+		/* FALLTHROUGH */
+	case 14:
+		cell_add(t, wide, rd16(e + 26), d);
+		/* FALLTHROUGH */
+	case 13:
+		cell_add(t, wide, rd16(e + 24), d);
+		/* FALLTHROUGH */
+	case 12:
+		cell_add(t, wide, rd16(e + 22), d);
+		/* FALLTHROUGH */
+	case 11:
+		cell_add(t, wide, rd16(e + 20), d);
+		/* FALLTHROUGH */
+	case 10:
+		cell_add(t, wide, rd16(e + 18), d);
+		/* FALLTHROUGH */
+	case 9:
+		cell_add(t, wide, rd16(e + 16), d);
+		/* FALLTHROUGH */
+	case 8:
+		cell_add(t, wide, rd16(e + 14), d);
+		/* FALLTHROUGH */
 	case 7:
 		cell_add(t, wide, rd16(e + 12), d);
 		/* FALLTHROUGH */
@@ -426,7 +462,7 @@ add_entries_t(void *t, int wide, const unsigned char *e, size_t n,
 		cell_add(t, wide, rd16(e + 2), d);
 		/* FALLTHROUGH */
 	case 1:
-		cell_add(t, wide, rd16(e), d);
+		cell_add(t, wide, rd16(e + 0), d);
 		break;
 	}
 }
@@ -452,6 +488,69 @@ add_entries(const struct window *w, void *t, const unsigned char *e,
 		add_entries32(t, e, n, d);
 	else
 		add_entries16(t, e, n, d);
+}
+
+/*
+ * Add 1 to t[x] for each of the na entries x at a and subtract 1 from
+ * u[y] for each of the nb entries y at b: one loop for both while both
+ * last, sixteen of each at a time.
+ */
+static inline __attribute__((always_inline)) void
+add_sub_t(void *t, int wide, const unsigned char *a, size_t na, void *u,
+    const unsigned char *b, size_t nb)
+{
+	size_t		 k = 2 * ((na < nb ? na : nb) & ~(size_t)15), i;
+
+	for (i = 0; i < k; i += 32) {
+		cell_add(t, wide, rd16(a + i + 0), 1);
+		cell_add(u, wide, rd16(b + i + 0), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 2), 1);
+		cell_add(u, wide, rd16(b + i + 2), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 4), 1);
+		cell_add(u, wide, rd16(b + i + 4), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 6), 1);
+		cell_add(u, wide, rd16(b + i + 6), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 8), 1);
+		cell_add(u, wide, rd16(b + i + 8), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 10), 1);
+		cell_add(u, wide, rd16(b + i + 10), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 12), 1);
+		cell_add(u, wide, rd16(b + i + 12), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 14), 1);
+		cell_add(u, wide, rd16(b + i + 14), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 16), 1);
+		cell_add(u, wide, rd16(b + i + 16), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 18), 1);
+		cell_add(u, wide, rd16(b + i + 18), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 20), 1);
+		cell_add(u, wide, rd16(b + i + 20), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 22), 1);
+		cell_add(u, wide, rd16(b + i + 22), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 24), 1);
+		cell_add(u, wide, rd16(b + i + 24), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 26), 1);
+		cell_add(u, wide, rd16(b + i + 26), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 28), 1);
+		cell_add(u, wide, rd16(b + i + 28), UINT32_MAX);
+		cell_add(t, wide, rd16(a + i + 30), 1);
+		cell_add(u, wide, rd16(b + i + 30), UINT32_MAX);
+	}
+	add_entries_t(t, wide, a + k, na - k / 2, 1);
+	add_entries_t(u, wide, b + k, nb - k / 2, UINT32_MAX);
+}
+
+static void
+add_sub16(void *t, const unsigned char *a, size_t na, void *u,
+    const unsigned char *b, size_t nb)
+{
+	add_sub_t(t, 0, a, na, u, b, nb);
+}
+
+static void
+add_sub32(void *t, const unsigned char *a, size_t na, void *u,
+    const unsigned char *b, size_t nb)
+{
+	add_sub_t(t, 1, a, na, u, b, nb);
 }
 
 /* Add log[from .. nlog - 1] to total[]. */
@@ -688,6 +787,51 @@ fold_values(const double *p, uint64_t m, int16_t *e, uint64_t lo,
 
 typedef uint64_t v2u64 __attribute__((vector_size(16)));
 
+#ifdef WINDOW_AVX2
+/*
+ * all_equal() for m >= 8 (AVX2): sixteen values at a time, then eight
+ * and the last eight, which may overlap values already compared.
+ */
+static __attribute__((target("avx2"))) int
+all_equal_avx2(const double *p, uint64_t m, uint64_t cb)
+{
+	__m256i		 c = _mm256_set1_epi64x((long long)cb);
+	__m256i		 a = _mm256_setzero_si256(), b = a;
+	uint64_t	 k;
+
+	for (k = 0; k + 16 <= m; k += 16) {
+		a = _mm256_or_si256(a, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + k))));
+		b = _mm256_or_si256(b, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + k +
+		    4))));
+		a = _mm256_or_si256(a, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + k +
+		    8))));
+		b = _mm256_or_si256(b, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + k +
+		    12))));
+	}
+	if (k < m && m - k > 8) {
+		a = _mm256_or_si256(a, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + k))));
+		b = _mm256_or_si256(b, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + k +
+		    4))));
+	}
+	if (k < m) {
+		a = _mm256_or_si256(a, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + m -
+		    8))));
+		b = _mm256_or_si256(b, _mm256_xor_si256(c,
+		    _mm256_loadu_si256((const __m256i *)(const void *)(p + m -
+		    4))));
+	}
+	a = _mm256_or_si256(a, b);
+	return _mm256_testz_si256(a, a);
+}
+#endif
+
 /* Whether p[0 .. m - 1] are all c (no -0 or NaN among them). */
 static int
 all_equal(const double *p, uint64_t m, double c)
@@ -695,6 +839,10 @@ all_equal(const double *p, uint64_t m, double c)
 	uint64_t	 cb = double_bits(c), k;
 	v2u64		 a = { 0, 0 }, b = { 0, 0 }, x, y, cv = { cb, cb };
 
+#ifdef WINDOW_AVX2
+	if (m >= 8 && __builtin_cpu_supports("avx2"))
+		return all_equal_avx2(p, m, cb);
+#endif
 	for (k = 0; k + 4 <= m; k += 4) {
 		memcpy(&x, p + k, sizeof(x));
 		memcpy(&y, p + k + 2, sizeof(y));
@@ -767,6 +915,8 @@ regular_range(const int16_t *e, uint64_t m, uint64_t lo, uint64_t *gmin,
 	*gmax = (uint64_t)((int64_t)lo + b);
 }
 
+static void	fold_finish(struct window *, uint64_t, const struct fold_out *);
+
 /*
  * Bucket the values in vlog[]: their sum, min and max into the slice's,
  * their buckets onto log[] and into total[].
@@ -775,10 +925,8 @@ static void
 fold(struct window *w)
 {
 	const double	*p = w->vlog;
-	uint64_t	 m = vlog_n(w), from, gmin, gmax, g, lo, k;
+	uint64_t	 m = vlog_n(w), g;
 	struct fold_out	 o;
-	int16_t		*e;
-	int		 run, uo;
 
 	if (m == 0)
 		return;
@@ -794,6 +942,20 @@ fold(struct window *w)
 		set_lim(w);
 		return;
 	}
+	/* Or an empty slice starts one, in a bucket total[] holds. */
+	if (w->flushed == 0 && w->nlog == 0 && !w->scratch_used &&
+	    w->total != NULL && p[0] == p[m - 1] &&
+	    ((g = bucket_of(p[0])) < G_LOW || g >= G_HIGH ||
+	    (g >= w->lo && g < w->lo + w->span)) && all_equal(p, m, p[0])) {
+		w->flushed = m;
+		w->flushed_g = g;
+		tadd(w, tidx(w, g), (uint32_t)m);
+		w->sum = p[0] * (double)m;
+		w->min = w->max = p[0];
+		w->h.pos = w->vlog;
+		set_lim(w);
+		return;
+	}
 	if (w->total == NULL) {
 		g = bucket_of(p[0]);
 		if (g >= G_LOW && g < G_HIGH)
@@ -804,10 +966,22 @@ fold(struct window *w)
 		}
 	}
 	log_room(w, m);
-	from = w->nlog;
-	e = w->log + from;
-	lo = w->lo;
-	fold_values(p, m, e, lo, &o);
+	fold_values(p, m, w->log + w->nlog, w->lo, &o);
+	fold_finish(w, m, &o);
+}
+
+/*
+ * The rest of fold(): the m values of vlog[], whose sum, min and max
+ * are *op, have their buckets - lo at log[nlog] (room made for them).
+ */
+static void
+fold_finish(struct window *w, uint64_t m, const struct fold_out *op)
+{
+	struct fold_out	 o = *op;
+	uint64_t	 from = w->nlog, gmin, gmax, lo = w->lo, k;
+	int16_t		*e = w->log + from;
+	int		 run, uo;
+
 	/*
 	 * All one value, as the slice so far: a longer run, the entries
 	 * just written are not needed.
@@ -898,6 +1072,7 @@ window_new(unsigned int seconds, unsigned int slices, uint64_t now_ms)
 	w->cl_min = INFINITY;
 	w->cl_max = -INFINITY;
 	w->cl_sum_ok = 1;
+	w->cl_mm_ok = 1;
 	slice_reset(w);
 	return w;
 }
@@ -1129,15 +1304,22 @@ arena_push(struct window *w, size_t len)
 	return w->arena + off;
 }
 
+/* Drop the oldest record, len bytes long. */
+static inline void
+arena_pop_len(struct window *w, size_t len)
+{
+	w->ahead += len;
+	if (w->awrap != 0 && w->ahead == w->awrap)
+		w->ahead = w->awrap = 0;
+	if (--w->nrec == 0)
+		w->ahead = w->atail = w->awrap = 0;
+}
+
 /* Drop the oldest record. */
 static inline void
 arena_pop(struct window *w)
 {
-	w->ahead = arena_next(w, w->ahead);
-	if (w->awrap != 0 && w->ahead == 0)
-		w->awrap = 0;
-	if (--w->nrec == 0)
-		w->ahead = w->atail = w->awrap = 0;
+	arena_pop_len(w, rec_len(w->arena + w->ahead));
 }
 
 static inline size_t
@@ -1291,6 +1473,42 @@ closed_walk(struct window *w)
 	w->cl_nmin = nmin;
 	w->cl_nmax = nmax;
 	w->cl_sum_ok = 1;
+	w->cl_mm_ok = 1;
+}
+
+/* The current slice's n samples join the closed slices'. */
+static inline void
+closed_add(struct window *w, uint64_t n)
+{
+	w->cl_n += n;
+	if (w->cl_sum_ok)
+		w->cl_sum += w->sum;
+	if (w->min < w->cl_min) {
+		w->cl_min = w->min;
+		w->cl_nmin = 0;
+	}
+	w->cl_nmin += w->min == w->cl_min;
+	if (w->max > w->cl_max) {
+		w->cl_max = w->max;
+		w->cl_nmax = 0;
+	}
+	w->cl_nmax += w->max == w->cl_max;
+}
+
+/*
+ * The n samples of a record of min mn and max mx leave the closed
+ * slices'.  If it held the last slice's share of the closed min or max,
+ * cl_min and cl_max become bounds: the closed slices are walked again
+ * when a query needs them exact.
+ */
+static inline void
+closed_sub(struct window *w, uint64_t n, double mn, double mx)
+{
+	w->cl_n -= n;
+	w->cl_sum_ok = 0;
+	if (w->cl_mm_ok && ((mn == w->cl_min && --w->cl_nmin == 0) ||
+	    (mx == w->cl_max && --w->cl_nmax == 0)))
+		w->cl_mm_ok = 0;
 }
 
 /* Store the current slice as a record and start an empty one. */
@@ -1332,9 +1550,15 @@ slice_close(struct window *w)
 	gmin = bucket_of(w->min);
 	gmax = bucket_of(w->max);
 	uo = gmin < G_LOW || gmax >= G_HIGH;
-	gmin = gmin < G_LOW ? 0 : gmin - w->lo;
-	gmax = gmax >= G_HIGH ? w->span - 1 : gmax - w->lo;
-	nb = gmax - gmin + 1;
+	if (gmin >= G_HIGH || gmax < G_LOW) {
+		/* All under or all overflow: no regular bucket. */
+		gmin = 0;
+		nb = 0;
+	} else {
+		gmin = gmin < G_LOW ? 0 : gmin - w->lo;
+		gmax = gmax >= G_HIGH ? w->span - 1 : gmax - w->lo;
+		nb = gmax - gmin + 1;
+	}
 	if (!w->scratch_used && w->flushed == 0 && 2 * n <= 4 * nb + 4) {
 		if (!uo) {
 			p = arena_push(w, 4 + sizeof(rs) + 4 + 2 * n);
@@ -1394,47 +1618,25 @@ slice_close(struct window *w)
 		wr32(p + 4 * i, c);
 	}
  done:
-	w->cl_n += n;
-	if (w->cl_sum_ok)
-		w->cl_sum += w->sum;
-	if (w->min < w->cl_min) {
-		w->cl_min = w->min;
-		w->cl_nmin = 0;
-	}
-	w->cl_nmin += w->min == w->cl_min;
-	if (w->max > w->cl_max) {
-		w->cl_max = w->max;
-		w->cl_nmax = 0;
-	}
-	w->cl_nmax += w->max == w->cl_max;
+	closed_add(w, n);
 }
 
-/*
- * Drop the oldest record.  Returns 1 if it held the last slice's share
- * of the closed min or max, which must then be found again.
- */
-static int
+/* Drop the oldest record. */
+static void
 slice_expire(struct window *w)
 {
 	struct rec_stats rs;
 	unsigned char	*p = w->arena + w->ahead;
 	uint64_t	 n;
 	double		 v = w->head_v;
-	int		 extreme = 0;
 
 	n = rec_stats(p, &v, &rs);
 	if (n != 0) {
 		rec_expire(w, p, v);
-		w->cl_n -= n;
-		w->cl_sum_ok = 0;
-		if (rs.min == w->cl_min && --w->cl_nmin == 0)
-			extreme = 1;
-		if (rs.max == w->cl_max && --w->cl_nmax == 0)
-			extreme = 1;
+		closed_sub(w, n, rs.min, rs.max);
 	}
 	w->head_v = v;
 	arena_pop(w);
-	return extreme;
 }
 
 /* Free what an empty window holds; keeps the structure. */
@@ -1463,13 +1665,14 @@ release(struct window *w)
 	w->cl_max = -INFINITY;
 	w->cl_nmin = w->cl_nmax = 0;
 	w->cl_sum_ok = 1;
+	w->cl_mm_ok = 1;
 	slice_reset(w);
 }
 
 /*
  * After a rotation (the current slice is empty): cut total[] to the
- * buckets of the closed slices' min and max, and some slack, if it is
- * more than twice as long.
+ * buckets of the closed slices' min and max (or of their bounds, if
+ * !cl_mm_ok), and some slack, if it is more than twice as long.
  */
 static void
 shrink(struct window *w)
@@ -1517,12 +1720,81 @@ shrink(struct window *w)
 	w->span = nhi - nlo;
 }
 
+/*
+ * Close the current slice and expire the oldest, as slice_close(),
+ * slice_reset() and slice_expire() do, in one pass for the usual case:
+ * the slice's samples are all in vlog[], varied, in total[]'s regular
+ * buckets and best kept as a bucket log, and the record that expires
+ * (if the window is full) is a bucket log without under or overflow
+ * samples.  Returns 1 if done, 0 if not: then vlog[] may have been
+ * folded (as fold() does), nothing else changed.
+ */
+static int
+rotate_log(struct window *w)
+{
+	struct rec_stats rs, xs;
+	struct fold_out	 o;
+	const unsigned char *x = NULL;
+	unsigned char	*p;
+	uint64_t	 m = vlog_n(w), gmin, gmax, lo = w->lo;
+	uint32_t	 xn = 0;
+	int64_t		 d = 0;
+
+	if (m == 0 || w->nlog != 0 || w->flushed != 0 || w->scratch_used ||
+	    w->total == NULL || (!w->wide && w->cl_n + m > NARROW_MAX))
+		return 0;
+	if (w->nrec >= w->slices - 1) {
+		x = w->arena + w->ahead;
+		if ((rd32(x) & 3) != K_LOG ||
+		    rd32(x + 4 + sizeof(xs)) & REC_UO)
+			return 0;
+	}
+	log_room(w, m);
+	fold_values(w->vlog, m, w->log, lo, &o);
+	gmin = bucket_of(o.min);
+	gmax = bucket_of(o.max);
+	if (o.min == o.max || gmin < lo || gmax >= lo + w->span ||
+	    2 * m > 4 * (gmax - gmin + 1) + 4) {
+		fold_finish(w, m, &o);
+		return 0;
+	}
+	w->sum = rs.sum = o.sum;
+	w->min = rs.min = o.min;
+	w->max = rs.max = o.max;
+	if (x != NULL) {
+		/* arena_push() may move it. */
+		xn = rd32(x) >> 2;
+		memcpy(&xs, x + 4, sizeof(xs));
+		d = (int64_t)rd32(x + 4 + sizeof(xs)) - (int64_t)lo;
+	}
+	p = arena_push(w, 4 + sizeof(rs) + 4 + 2 * m);
+	wr32(p, (uint32_t)m << 2 | K_LOG);
+	memcpy(p + 4, &rs, sizeof(rs));
+	wr32(p + 4 + sizeof(rs), (uint32_t)lo);
+	memcpy(p + 8 + sizeof(rs), w->log, 2 * m);
+	w->tail_const = 0;
+	closed_add(w, m);
+	if (x != NULL) {
+		x = w->arena + w->ahead + 8 + sizeof(xs);
+		if (w->wide)
+			add_sub32(w->total, (const unsigned char *)w->log, m,
+			    (uint32_t *)w->total + d, x, xn);
+		else
+			add_sub16(w->total, (const unsigned char *)w->log, m,
+			    (uint16_t *)w->total + d, x, xn);
+		closed_sub(w, xn, xs.min, xs.max);
+		arena_pop_len(w, 8 + sizeof(xs) + 2 * (size_t)xn);
+	} else
+		add_entries(w, w->total, (const unsigned char *)w->log, m, 1);
+	slice_reset(w);
+	return 1;
+}
+
 /* Bring the window to now_ms: close and expire slices. */
 static void
 advance(struct window *w, uint64_t now_ms)
 {
 	uint64_t	 idx = now_ms / w->slice_ms, steps;
-	int		 walk = 0;
 
 	if (idx <= w->cur_idx)
 		return;
@@ -1533,14 +1805,16 @@ advance(struct window *w, uint64_t now_ms)
 		release(w);
 		return;
 	}
-	slice_close(w);
-	slice_reset(w);
-	while (--steps > 0) {
-		wr32(arena_push(w, 4), K_CONST);
-		w->tail_const = 0;
+	if (steps > 1 || !rotate_log(w)) {
+		slice_close(w);
+		slice_reset(w);
+		while (--steps > 0) {
+			wr32(arena_push(w, 4), K_CONST);
+			w->tail_const = 0;
+		}
+		while (w->nrec > w->slices - 1)
+			slice_expire(w);
 	}
-	while (w->nrec > w->slices - 1)
-		walk |= slice_expire(w);
 	/* Empty records at the head carry nothing: drop them. */
 	while (w->nrec > 0 && rd32(w->arena + w->ahead) == K_CONST)
 		arena_pop(w);
@@ -1548,7 +1822,11 @@ advance(struct window *w, uint64_t now_ms)
 		release(w);
 		return;
 	}
-	if (walk)
+	/*
+	 * Bounds are enough for shrink(), but they only widen: make them
+	 * exact every four window lengths if no query has.
+	 */
+	if (!w->cl_mm_ok && idx % (4 * (uint64_t)w->slices) == 0)
 		closed_walk(w);
 	shrink(w);
 	if (w->wide && w->cl_n <= NARROW_BACK)
@@ -1567,10 +1845,12 @@ advance(struct window *w, uint64_t now_ms)
 int
 window_record_slow(struct window *w, double v, uint64_t now_ms)
 {
-	if (!(v >= 0) || isinf(v))
-		return -1;
-	if (v == 0)
-		v = 0;		/* -0 */
+	/* As window_record(): NaN, +-Inf and negative values, -0 too. */
+	if (double_bits(v) >= 0x7ff0000000000000ULL) {
+		if (double_bits(v) != 0x8000000000000000ULL)
+			return -1;
+		v = 0;
+	}
 	if (now_ms >= w->h.next_ms)
 		advance(w, now_ms);
 	if (w->h.pos >= w->h.end) {
@@ -1818,6 +2098,8 @@ window_quantiles(struct window *w, uint64_t now_ms, const double *qs,
 	if (now_ms >= w->h.next_ms)
 		advance(w, now_ms);
 	fold(w);
+	if (!w->cl_mm_ok)
+		closed_walk(w);
 	quantiles(w, qs, nq, out);
 	return 0;
 }
@@ -1839,7 +2121,7 @@ window_stats(struct window *w, uint64_t now_ms, struct window_stats *st)
 	if (now_ms >= w->h.next_ms)
 		advance(w, now_ms);
 	fold(w);
-	if (!w->cl_sum_ok)
+	if (!w->cl_sum_ok || !w->cl_mm_ok)
 		closed_walk(w);
 	memset(st, 0, sizeof(*st));
 	n = w->cl_n + cur_count(w);
@@ -1879,6 +2161,7 @@ window_check(const struct window *w)
 	size_t		 off;
 	const unsigned char *p, *q;
 	double		 v = w->head_v, mn = INFINITY, mx = -INFINITY;
+	unsigned int	 nmin = 0, nmax = 0;
 	int16_t		 e;
 	int		 rc = -1;
 
@@ -1901,6 +2184,8 @@ window_check(const struct window *w)
 			mn = rs.min;
 		if (rs.max > mx)
 			mx = rs.max;
+		nmin += rs.min == w->cl_min;
+		nmax += rs.max == w->cl_max;
 		q = p + 4 + sizeof(rs);
 		switch (h & 3) {
 		case K_CONST:
@@ -1949,7 +2234,12 @@ window_check(const struct window *w)
 			break;
 		}
 	}
-	if (n != w->cl_n || (n != 0 && (mn != w->cl_min || mx != w->cl_max)))
+	if (n != w->cl_n)
+		goto out;
+	/* Exact, or bounds that walking the slices again makes exact. */
+	if (n != 0 && (w->cl_mm_ok ? mn != w->cl_min || mx != w->cl_max ||
+	    nmin != w->cl_nmin || nmax != w->cl_nmax :
+	    !(w->cl_min <= mn && w->cl_max >= mx)))
 		goto out;
 	/* The current slice: scratch[] or a dropped constant run, log[]. */
 	if (w->scratch_used)

@@ -95,7 +95,12 @@ assert_quantile(double got, const double *v, size_t n, double q,
 {
 	double	x = v[nearest_rank(q, n) - 1];
 
-	if (x < ldexp(1, -20))
+	/* Rank 1 and rank n: the exact min and max, wherever they lie. */
+	if (nearest_rank(q, n) == 1)
+		assert_true(got == v[0]);
+	else if (nearest_rank(q, n) == n)
+		assert_true(got == v[n - 1]);
+	else if (x < ldexp(1, -20))
 		assert_true(got == v[0]);
 	else if (x >= ldexp(1, 30))
 		assert_true(got == v[n - 1]);
@@ -658,6 +663,123 @@ test_fold_blocks(void **state)
 }
 
 /*
+ * A slice that starts empty and gets a block of one value begins a run
+ * without bucketing it: values in total[]'s range, under and overflow
+ * ones, one far outside total[] (bucketed as usual), and blocks whose
+ * first and last values agree but one in between does not.  With 3e9
+ * the slice is all overflow but varied: its record has no regular
+ * bucket (slice_close() once sized it from a wrapped bucket range).
+ */
+static void
+test_run_start(void **state)
+{
+	static const double	 vals[] = { 7.25, 0, 3e9, 1e6, 7.5 };
+	struct window		*w;
+	struct sample		 s[200];
+	size_t			 ns, m, j, k, vi;
+	double			 x;
+
+	for (vi = 0; vi < nitems(vals); vi++) {
+		for (m = 1; m <= 40; m += 3) {
+			for (j = 0; j <= m; j += 5) {
+				w = window_new(4, 4, 1000);
+				assert_non_null(w);
+				ns = 0;
+				/* Slice 1: varied, so that total[] exists. */
+				for (k = 0; k < 20; k++) {
+					s[ns].t = 1000;
+					s[ns].v = 5 + k;
+					assert_int_equal(window_record(w,
+					    s[ns].v, 1000), 0);
+					ns++;
+				}
+				/* Slice 2, empty: a block, one value but
+				   perhaps at j (not first or last). */
+				for (k = 0; k < m; k++) {
+					x = k == j && k != 0 && k + 1 < m ?
+					    vals[vi] * 2 + 1 : vals[vi];
+					s[ns].t = 2000;
+					s[ns++].v = x;
+					assert_int_equal(window_record(w, x,
+					    2000), 0);
+				}
+				check_against(w, 2000, s, ns, 4, 4, MID_BOUND);
+				/* More of the value: the run goes on. */
+				for (k = 0; k < 50; k++) {
+					s[ns].t = 2500;
+					s[ns++].v = vals[vi];
+					assert_int_equal(window_record(w,
+					    vals[vi], 2500), 0);
+				}
+				check_against(w, 2500, s, ns, 4, 4, MID_BOUND);
+				/* Expiry of both slices, one at a time. */
+				check_against(w, 4000, s, ns, 4, 4, MID_BOUND);
+				check_against(w, 5000, s, ns, 4, 4, MID_BOUND);
+				check_against(w, 6000, s, ns, 4, 4, MID_BOUND);
+				window_free(w);
+			}
+		}
+	}
+}
+
+/*
+ * Closed min and max after the slice holding them expires while only
+ * samples arrive (no query walks the slices then): queried at several
+ * points later, each time exact; and the window stays consistent while
+ * they are only bounds.
+ */
+static void
+test_minmax_lazy(void **state)
+{
+	struct window		*w = window_new(10, 10, 0);
+	struct window_stats	 st;
+	double			 qs[] = { 0, 1 }, out[2], mn, mx;
+	uint64_t		 t;
+	int			 s, k;
+
+	assert_non_null(w);
+	/* Slice 0: both extremes; slices 1 .. 39: a band that narrows. */
+	assert_int_equal(window_record(w, 0.001, 0), 0);
+	assert_int_equal(window_record(w, 5e6, 0), 0);
+	for (s = 0; s < 40; s++) {
+		t = (uint64_t)s * 1000;
+		for (k = 0; k < 100; k++)
+			assert_int_equal(window_record(w, 100 + s + k % 7 -
+			    (k % 2 ? 0 : 50.0 / (s + 1)), t + k), 0);
+		assert_int_equal(window_check(w), 0);
+		if (s % 7 != 3)
+			continue;
+		/* Live: slices s - 9 .. s. */
+		mn = s < 10 ? 0.001 : 100 + (s - 9) - 50.0 / (s - 9 + 1);
+		mx = s < 10 ? 5e6 : 100 + s + 6;
+		window_stats(w, t + 999, &st);
+		assert_true(st.min == mn);
+		assert_true(st.max == mx);
+		assert_int_equal(window_quantiles(w, t + 999, qs, 2, out), 0);
+		assert_true(out[0] == mn && out[1] == mx);
+		assert_int_equal(window_check(w), 0);
+	}
+	/* Quantiles first, without stats, after more unqueried slices. */
+	for (s = 40; s < 46; s++)
+		assert_int_equal(window_record(w, 60 - s / 10.0,
+		    (uint64_t)s * 1000), 0);
+	assert_int_equal(window_check(w), 0);
+	assert_int_equal(window_quantiles(w, 45500, qs, 2, out), 0);
+	assert_true(out[0] == 60 - 45 / 10.0 && out[1] == 100 + 39 + 6);
+	for (s = 46; s < 53; s++)
+		assert_int_equal(window_record(w, 60 - s / 10.0,
+		    (uint64_t)s * 1000), 0);
+	assert_int_equal(window_check(w), 0);
+	/* The band gone: live slices 43 .. 52. */
+	assert_int_equal(window_quantiles(w, 52999, qs, 2, out), 0);
+	assert_true(out[0] == 60 - 52 / 10.0 && out[1] == 60 - 43 / 10.0);
+	window_stats(w, 53000, &st);
+	assert_true(st.min == 60 - 52 / 10.0 && st.max == 60 - 44 / 10.0);
+	assert_int_equal(st.count, 9);
+	window_free(w);
+}
+
+/*
  * Under and overflow samples in every slice form: constant slices of 0
  * or of 2^31, slices of only under and overflow (bucket log and dense),
  * and with regular values (bucket log and dense), blocks whose regular
@@ -848,6 +970,8 @@ main(void)
 		cmocka_unit_test(test_under_over),
 		cmocka_unit_test(test_zeros_small),
 		cmocka_unit_test(test_width),
+		cmocka_unit_test(test_run_start),
+		cmocka_unit_test(test_minmax_lazy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
