@@ -18,28 +18,31 @@
  * returns to the event loop, so a flood cannot starve ticks or the API.
  *
  * Light traffic is read in batches too: when a wake-up finds less than
- * one recvmmsg batch, the socket stops waking the loop and is read again
- * later, by a timer, for as long as that finds data; an empty read goes
- * back to waiting on the socket.  The timer's delay adapts to the
- * traffic (ingest_defer_next()): it starts at INGEST_DEFER_MIN_MS,
- * doubles while a read finds fewer than INGEST_WAKE_LOW datagrams and
- * the socket buffer was under 1/INGEST_FILL_LOW full, halves when a read
- * finds more than INGEST_WAKE_HIGH or the buffer was over
- * 1/INGEST_FILL_HIGH full, and stays within INGEST_DEFER_MAX_MS.  Each
- * wake-up finds the code and the series cold (other processes ran
- * meanwhile), so its cost is paid per wake-up and per series it touches,
- * not per line: at 100k lines/s in datagrams of 10 lines, 64 ms gives
- * ~16 wake-ups/s with ~640 datagrams, about six lines per series for
- * 1,000 series, where 16 ms (the first design) left under two and cost
- * 40% more CPU.  The price is at most 64 ms of latency on samples that
- * feed windows of seconds.  The buffer rule keeps the delay short when
- * the buffer is small (an unprivileged daemon gets rmem_max, often 208
- * KiB) or the rate high; what it cannot see is a burst that starts
- * within one delay: the default 8 MiB buffer (16 MiB as the kernel
- * counts, 1,280 bytes per small datagram) holds 64 ms of 2M lines/s in
- * datagrams of 10, and the read after such a burst goes back to the
+ * one recvmmsg batch on a UDP socket, the socket stops waking the loop
+ * and is read again later, by a timer, for as long as that finds data;
+ * an empty read goes back to waiting on the socket.  The timer's delay
+ * adapts to the traffic (ingest_defer_next()): it starts at
+ * INGEST_DEFER_MIN_MS, doubles while a read finds fewer than
+ * INGEST_WAKE_LOW datagrams and the socket buffer was under
+ * 1/INGEST_FILL_LOW full, halves when a read finds more than
+ * INGEST_WAKE_HIGH or the buffer was over 1/INGEST_FILL_HIGH full, and
+ * never exceeds the time a burst of INGEST_BURST_BPMS bytes (as the
+ * kernel counts them, about 1 KiB per small datagram) a millisecond
+ * takes to fill the buffer, nor INGEST_DEFER_MAX_MS.  Each wake-up finds
+ * the code and the series cold (other processes ran meanwhile), so its
+ * cost is paid per wake-up and per series it touches, not per line: at
+ * 100k lines/s in datagrams of 10 lines, 64 ms gives ~16 wake-ups/s with
+ * ~640 datagrams, about six lines per series for 1,000 series, where 16
+ * ms (the first design) left under two and cost 40% more CPU.  The
+ * price is at most 64 ms of latency on samples that feed windows of
+ * seconds.  With the default 8 MiB buffer (16 MiB as the kernel counts)
+ * the delay may reach 64 ms; an unprivileged daemon held to rmem_max
+ * (often 208 KiB) stays at the 2 ms minimum.  What the buffer rule cannot
+ * see is a burst that starts within one delay and outruns
+ * INGEST_BURST_BPMS; the read after such a burst goes back to the
  * socket.  Under heavy traffic every read is full and nothing is
- * deferred.
+ * deferred.  Unix datagram sockets are never deferred: their queue holds
+ * only net.unix.max_dgram_qlen datagrams.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -207,27 +210,33 @@ ingest_drain(struct ingest_sock *is)
 /*
  * The delay before the next deferred read, from the current one (ms),
  * the datagrams the read just made found (got), and how full the socket
- * buffer was before it (queued of bufsize bytes; bufsize 0: not known,
- * then got alone decides): twice as long while reads find little and the
- * buffer is nearly empty, half when a read finds much or the buffer is
- * filling, always within [INGEST_DEFER_MIN_MS, INGEST_DEFER_MAX_MS].
- * Pure: the policy of ingest_defer_cb().
+ * buffer was before it (queued of bufsize bytes; bufsize 0: not known):
+ * twice as long while reads find little and the buffer is nearly empty,
+ * half when a read finds much or the buffer is filling, never longer
+ * than a burst of INGEST_BURST_BPMS takes to fill the buffer
+ * (INGEST_DEFER_BLIND_MS if its size is not known), always within
+ * [INGEST_DEFER_MIN_MS, INGEST_DEFER_MAX_MS].  Pure: the policy of
+ * ingest_defer_cb().
  */
 unsigned int
 ingest_defer_next(unsigned int ms, int got, size_t queued, size_t bufsize)
 {
-	int	full = bufsize > 0 && queued > bufsize / INGEST_FILL_HIGH;
-	int	roomy = bufsize == 0 || queued < bufsize / INGEST_FILL_LOW;
+	int		full = bufsize > 0 && queued > bufsize / INGEST_FILL_HIGH;
+	int		roomy = bufsize == 0 || queued < bufsize / INGEST_FILL_LOW;
+	size_t		cap = bufsize > 0 ? bufsize / INGEST_BURST_BPMS :
+			    INGEST_DEFER_BLIND_MS;
 
+	if (cap > INGEST_DEFER_MAX_MS)
+		cap = INGEST_DEFER_MAX_MS;
 	if (got > INGEST_WAKE_HIGH || full) {
 		if (ms > INGEST_DEFER_MIN_MS)
 			ms /= 2;
-	} else if (got < INGEST_WAKE_LOW && roomy && ms < INGEST_DEFER_MAX_MS)
+	} else if (got < INGEST_WAKE_LOW && roomy && ms < cap)
 		ms *= 2;
+	if (ms > cap)
+		ms = (unsigned int)cap;
 	if (ms < INGEST_DEFER_MIN_MS)
 		ms = INGEST_DEFER_MIN_MS;
-	if (ms > INGEST_DEFER_MAX_MS)
-		ms = INGEST_DEFER_MAX_MS;
 	return ms;
 }
 
@@ -268,7 +277,13 @@ ingest_read_cb(evutil_socket_t fd, short events, void *arg)
 	int			 got;
 
 	got = ingest_drain(is);
-	if (got < 0 || got >= INGEST_BATCH || event_del(is->ev) == -1)
+	/*
+	 * A unix datagram socket queues at most net.unix.max_dgram_qlen
+	 * datagrams (often 10) and blocks or refuses its sender past that:
+	 * it is read as soon as it is readable, never later.
+	 */
+	if (got < 0 || got >= INGEST_BATCH || is->unix_path != NULL ||
+	    event_del(is->ev) == -1)
 		return;
 	is->defer_ms = INGEST_DEFER_MIN_MS;
 	if (ingest_defer(is) == -1) {

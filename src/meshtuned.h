@@ -468,6 +468,8 @@ struct ingest_stats {
 #define INGEST_WAKE_HIGH	4096	/* more: wait less */
 #define INGEST_FILL_LOW		32	/* buffer under 1/32 full: longer */
 #define INGEST_FILL_HIGH	8	/* over 1/8 full: shorter */
+#define INGEST_BURST_BPMS	262144	/* bytes/ms a delay leaves room for */
+#define INGEST_DEFER_BLIND_MS	16	/* longest, buffer size not known */
 int		 ingest_start(struct daemon *);
 void		 ingest_stop(struct daemon *);
 unsigned int	 ingest_defer_next(unsigned int, int, size_t, size_t);

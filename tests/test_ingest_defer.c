@@ -115,7 +115,10 @@ test_buffer_fill(void **state)
 	    BUF), 16);
 	assert_int_equal(ingest_defer_next(16, 10, BUF / 16, BUF), 16);
 	assert_int_equal(ingest_defer_next(16, 10, BUF / 64, BUF), 32);
-	assert_int_equal(ingest_defer_next(16, 10, 12345, 0), 32);
+	/* Buffer size not known: never past INGEST_DEFER_BLIND_MS. */
+	assert_int_equal(ingest_defer_next(8, 10, 12345, 0), 16);
+	assert_int_equal(ingest_defer_next(16, 10, 12345, 0),
+	    INGEST_DEFER_BLIND_MS);
 	assert_int_equal(ingest_defer_next(16, INGEST_WAKE_HIGH + 1, 0, 0), 8);
 	/* 208 KiB (416 KiB as counted) at 10k datagrams/s of 1,280 bytes. */
 	for (i = 0; i < 10; i++)
@@ -123,6 +126,39 @@ test_buffer_fill(void **state)
 		    (size_t)ms * 10 * 1280, 416u << 10);
 	assert_true(ms * 10 * 1280 <= (416u << 10) / INGEST_FILL_HIGH * 2);
 	assert_true(ms >= INGEST_DEFER_MIN_MS);
+}
+
+/*
+ * The longest delay is what a burst of INGEST_BURST_BPMS takes to fill
+ * the buffer: 64 ms for the default 8 MiB (16 MiB as counted), half of
+ * that for half the buffer, the minimum for rmem_max's 208 KiB; however
+ * empty the buffer stays.
+ */
+static void
+test_cap_by_buffer(void **state)
+{
+	static const struct {
+		size_t		bufsize;
+		unsigned int	cap;
+	} t[] = {
+		{ 16u << 20, 64 }, { 8u << 20, 32 }, { 2u << 20, 8 },
+		{ 416u << 10, INGEST_DEFER_MIN_MS }, { 4096, INGEST_DEFER_MIN_MS },
+		{ 1u << 30, INGEST_DEFER_MAX_MS },
+	};
+	unsigned int	ms;
+	size_t		i;
+	int		j;
+
+	(void)state;
+	for (i = 0; i < nitems(t); i++) {
+		ms = INGEST_DEFER_MIN_MS;
+		for (j = 0; j < 20; j++)
+			ms = ingest_defer_next(ms, 1, 0, t[i].bufsize);
+		assert_int_equal(ms, t[i].cap);
+		/* And a delay set longer comes down to it. */
+		assert_int_equal(ingest_defer_next(1000, 1, 0,
+		    t[i].bufsize), t[i].cap);
+	}
 }
 
 int
@@ -134,6 +170,7 @@ main(void)
 		cmocka_unit_test(test_holds_in_band),
 		cmocka_unit_test(test_always_in_range),
 		cmocka_unit_test(test_buffer_fill),
+		cmocka_unit_test(test_cap_by_buffer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
