@@ -354,6 +354,7 @@ const char	*statsd_take(struct statsd_parser *, size_t *);
 int		 statsd_take_parse(struct statsd_parser *, const char *,
 		     size_t, struct statsd_line *);
 int		 statsd_split(const char *, size_t, struct statsd_raw *);
+enum statsd_reason statsd_value(enum statsd_type, double, double *);
 size_t		 statsd_parse(struct statsd_parser *, const void *, size_t,
 		     void (*)(const struct statsd_line *, void *), void *);
 enum statsd_reason statsd_parse_line(struct statsd_parser *, const char *,

@@ -51,7 +51,7 @@ struct series {
 	struct series	*agg;		/* tagged: the name's own series */
 	uint64_t	 last_seen_ms;
 	double		 last;		/* gauges: current value */
-	double		 form_rate;	/* counters: @rate of the form */
+	double		 form_rate;	/* the form's @rate, 1 if none */
 	enum statsd_type type;
 	uint16_t	 namelen;	/* key[0 .. namelen) is the name */
 	uint16_t	 formlen;	/* 0: no known form */
@@ -565,17 +565,16 @@ batch_add_split(struct metrics_batch *b, struct metrics *m,
 	/* The flush found it in its home slot, most of the time. */
 	if ((s = e->s) == NULL || !form_is(s, e))
 		s = known_find(m, e);
-	if (s != NULL) {
-		/* As statsd.c does for a sampled counter. */
-		if (s->type == STATSD_COUNTER && s->form_rate != 1)
-			v /= s->form_rate;
-		if (isfinite(v)) {
-			m->stats.lines_known++;
-			b->sp->stats.samples++;
-			(void)series_feed(m, s, v, 0, now_ms);
-			return;
-		}
-		/* Overflowed: the parser counts it as it would. */
+	/*
+	 * The parser's per-type rule on the value; a plain value is never a
+	 * gauge's delta.  A value the rule refuses goes to the parser, which
+	 * counts it.
+	 */
+	if (s != NULL && statsd_value(s->type, s->form_rate, &v) == STATSD_OK) {
+		m->stats.lines_known++;
+		b->sp->stats.samples++;
+		(void)series_feed(m, s, v, 0, now_ms);
+		return;
 	}
 	if (!statsd_take_parse(&b->miss, e->key, e->len, &ln))
 		return;

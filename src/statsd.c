@@ -503,24 +503,9 @@ statsd_parse_line(struct statsd_parser *sp, const char *line, size_t len,
 	}
 
 	/* per-type checks on the values */
-	switch (type) {
-	case STATSD_TIMER:
-		for (i = 0; i < n; i++)
-			if (sp->values[i] < 0)
-				return STATSD_NEGATIVE_TIMER;
-		break;
-	case STATSD_COUNTER:
-		if (rate != 1) {
-			for (i = 0; i < n; i++) {
-				sp->values[i] /= rate;
-				if (!isfinite(sp->values[i]))
-					return STATSD_NAN_INF;
-			}
-		}
-		break;
-	default:
-		break;
-	}
+	for (i = 0; i < n; i++)
+		if ((r = statsd_value(type, rate, &sp->values[i])) != STATSD_OK)
+			return r;
 
 	if (ntags == 0) {
 		out->key = line;
@@ -578,6 +563,29 @@ number_plain(const char *p, const char *e, const char **stop, double *out)
 	*out = v;
 	*stop = p;
 	return PLAIN_OK;
+}
+
+/*
+ * The per-type rule every value of a good line obeys: STATSD_OK with *v
+ * as it is stored (a sampled counter's divided by its rate), or the
+ * reason the line is bad (a negative timer; a counter that overflows at
+ * its rate).  The registry applies it to the lines of a known form too
+ * (metrics.c), which are never parsed: whatever the parser decides from
+ * a value and its line's type and rate must be decided here.
+ */
+enum statsd_reason
+statsd_value(enum statsd_type type, double rate, double *v)
+{
+	switch (type) {
+	case STATSD_TIMER:
+		return *v < 0 ? STATSD_NEGATIVE_TIMER : STATSD_OK;
+	case STATSD_COUNTER:
+		if (rate != 1 && !isfinite(*v /= rate))
+			return STATSD_NAN_INF;
+		return STATSD_OK;
+	default:
+		return STATSD_OK;
+	}
 }
 
 /*

@@ -146,7 +146,33 @@ check_number(const uint8_t *data, size_t size)
 	CHECK(memcmp(&v, &ln.values[0], sizeof v) == 0);
 }
 
-/* Both ways into a registry must give the same counts. */
+static int
+same_double(double x, double y)
+{
+	return x == y || (isnan(x) && isnan(y));
+}
+
+static struct metrics	*other;		/* check_series() looks here */
+
+/* A series of one registry has its twin, to the bit, in the other. */
+static void
+check_series(struct series *sa, void *arg)
+{
+	struct series		*sb = metrics_find(other, series_key(sa));
+	struct series_stats	 xa, xb;
+
+	CHECK(sb != NULL);
+	series_stats(arg, sa, 1000, &xa);
+	series_stats(other, sb, 1000, &xb);
+	CHECK(xa.w.count == xb.w.count);
+	CHECK(same_double(xa.w.sum, xb.w.sum));
+	CHECK(same_double(xa.w.min, xb.w.min));
+	CHECK(same_double(xa.w.max, xb.w.max));
+	CHECK(same_double(xa.last, xb.last));
+	CHECK(same_double(xa.total, xb.total));
+}
+
+/* Both ways into a registry must give the same counts and series. */
 static void
 check_known(const uint8_t *data, size_t size)
 {
@@ -179,6 +205,8 @@ check_known(const uint8_t *data, size_t size)
 	CHECK(xa->series_dropped == xb->series_dropped);
 	CHECK(xa->type_conflicts == xb->type_conflicts);
 	CHECK(metrics_count(ma) == metrics_count(mb));
+	other = mb;
+	metrics_foreach(ma, check_series, ma);
 	metrics_free(ma);
 	metrics_free(mb);
 }
