@@ -34,6 +34,7 @@ __dead void	 fatalx(const char *, ...) __printflike(1, 2);
 /* xmalloc.c */
 void		*xmalloc(size_t);
 void		*xcalloc(size_t, size_t);
+void		*xcalloc_aligned(size_t, size_t);
 void		*xreallocarray(void *, size_t, size_t);
 char		*xstrdup(const char *);
 int		 xasprintf(char **, const char *, ...) __printflike(2, 3);

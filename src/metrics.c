@@ -40,11 +40,13 @@
 
 #include "meshtuned.h"
 
-#define SERIES_FORM_MAX	80	/* name and "|type..." kept */
+#define SERIES_FORM_MAX	56	/* name and "|type..." kept */
+#define SERIES_ALIGN	64	/* a cache line */
 
 /*
- * What a known line needs comes first, in the first two cache lines (the
- * ones prefetched), the key last, inline: one allocation.
+ * What a known line needs comes first, in the first two cache lines
+ * (series are allocated on a line boundary, and the flush prefetches
+ * both), the key last, inline: one allocation.
  */
 struct series {
 	struct window	*w;		/* all but counters */
@@ -52,6 +54,10 @@ struct series {
 	uint64_t	 last_seen_ms;
 	double		 last;		/* gauges: current value */
 	double		 form_rate;	/* the form's @rate, 1 if none */
+	double		 total;		/* counters: sum of increments */
+	double		*slice_sum;	/* counters: per-slice increments, */
+					/* then per-slice samples (uint32) */
+	uint64_t	 slice_epoch;	/* counters: index of the newest slice */
 	enum statsd_type type;
 	uint16_t	 namelen;	/* key[0 .. namelen) is the name */
 	uint16_t	 formlen;	/* 0: no known form */
@@ -59,17 +65,13 @@ struct series {
 	uint64_t	 form_hash;	/* statsd_hash_raw() of the form */
 	uint64_t	 hash;
 	size_t		 keylen;
-	double		 total;		/* counters: sum of increments */
-	double		*slice_sum;	/* counters: per-slice increments */
-	uint32_t	*slice_n;	/* counters: per-slice samples */
-	uint64_t	 slice_epoch;	/* counters: index of the newest slice */
 	uint32_t	 children;	/* tagged series whose agg this is */
 	int		 agg_tried;	/* agg looked up (NULL: refused) */
 	char		 key[];		/* NUL-terminated */
 };
 
-_Static_assert(offsetof(struct series, form) + SERIES_FORM_MAX <= 128,
-    "a known line's fields fit the two prefetched cache lines");
+_Static_assert(offsetof(struct series, form) + SERIES_FORM_MAX <=
+    2 * SERIES_ALIGN, "a known line's fields fit two cache lines");
 
 struct metrics_slot {
 	uint64_t	 hash;
@@ -87,6 +89,13 @@ struct metrics {
 	uint64_t	 slice_ms;
 	struct metrics_stats stats;
 };
+
+/* A counter's per-slice sample counts, after its per-slice sums. */
+static inline uint32_t *
+slice_counts(const struct metrics *m, const struct series *s)
+{
+	return (uint32_t *)(s->slice_sum + m->slices);
+}
 
 #define METRICS_MIN_CAP	64
 
@@ -186,7 +195,7 @@ series_new(struct metrics *m, const char *key, size_t keylen,
 {
 	struct series	*s;
 
-	s = xcalloc(1, sizeof(*s) + keylen + 1);
+	s = xcalloc_aligned(SERIES_ALIGN, sizeof(*s) + keylen + 1);
 	s->hash = hash;
 	memcpy(s->key, key, keylen);
 	s->key[keylen] = '\0';
@@ -198,7 +207,6 @@ series_new(struct metrics *m, const char *key, size_t keylen,
 		/* One allocation: the sums, then the sample counts. */
 		s->slice_sum = xcalloc(m->slices, sizeof(double) +
 		    sizeof(uint32_t));
-		s->slice_n = (uint32_t *)(s->slice_sum + m->slices);
 		s->slice_epoch = now_ms / m->slice_ms;
 	} else if ((s->w = window_new(m->window_s, m->slices, now_ms)) == NULL)
 		fatalx("%s: window_new(%u, %u) failed", __func__, m->window_s,
@@ -254,7 +262,7 @@ counter_advance(struct metrics *m, struct series *s, uint64_t now_ms)
 	else
 		for (e = s->slice_epoch + 1; e <= epoch; e++) {
 			s->slice_sum[e % m->slices] = 0;
-			s->slice_n[e % m->slices] = 0;
+			slice_counts(m, s)[e % m->slices] = 0;
 		}
 	s->slice_epoch = epoch;
 }
@@ -270,7 +278,7 @@ series_add(struct metrics *m, struct series *s, double v, int delta,
 		/* statsd.c has already divided a sampled counter by rate. */
 		counter_advance(m, s, now_ms);
 		s->slice_sum[s->slice_epoch % m->slices] += v;
-		s->slice_n[s->slice_epoch % m->slices]++;
+		slice_counts(m, s)[s->slice_epoch % m->slices]++;
 		s->total += v;
 		return 0;
 	case STATSD_GAUGE:
@@ -630,7 +638,7 @@ metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
 				size_t j = s->slice_epoch % m->slices;
 
 				__builtin_prefetch(&s->slice_sum[j], 1);
-				__builtin_prefetch(&s->slice_n[j], 1);
+				__builtin_prefetch(&slice_counts(m, s)[j], 1);
 			}
 		}
 		/* And that window: the entry its next value goes into. */
@@ -919,7 +927,7 @@ series_stats(struct metrics *m, struct series *s, uint64_t now_ms,
 	counter_advance(m, s, now_ms);
 	for (i = 0; i < m->slices; i++) {
 		sum += s->slice_sum[i];
-		out->w.count += s->slice_n[i];
+		out->w.count += slice_counts(m, s)[i];
 	}
 	out->total = s->total;
 	out->w.sum = sum;

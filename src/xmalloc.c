@@ -37,6 +37,26 @@ xcalloc(size_t nmemb, size_t size)
 	return p;
 }
 
+/*
+ * size zeroed bytes at a multiple of align (a power of two, at least
+ * sizeof(void *)), for structures laid out by cache line; free() them.
+ */
+void *
+xcalloc_aligned(size_t align, size_t size)
+{
+	void	*p;
+	int	 e;
+
+	if (size == 0)
+		fatalx("xcalloc_aligned: zero size");
+	if ((e = posix_memalign(&p, align, size)) != 0) {
+		errno = e;
+		fatal("xcalloc_aligned: allocating %zu bytes", size);
+	}
+	memset(p, 0, size);
+	return p;
+}
+
 void *
 xreallocarray(void *ptr, size_t nmemb, size_t size)
 {
