@@ -355,7 +355,6 @@ const char	*statsd_take(struct statsd_parser *, size_t *);
 int		 statsd_take_parse(struct statsd_parser *, const char *,
 		     size_t, struct statsd_line *);
 int		 statsd_split(const char *, size_t, struct statsd_raw *);
-enum statsd_reason statsd_value(enum statsd_type, double, double *);
 size_t		 statsd_parse(struct statsd_parser *, const void *, size_t,
 		     void (*)(const struct statsd_line *, void *), void *);
 enum statsd_reason statsd_parse_line(struct statsd_parser *, const char *,
@@ -364,6 +363,29 @@ uint64_t	 statsd_hash(const void *, size_t);
 uint64_t	 statsd_hash_raw(const char *, size_t, const char *, size_t);
 const char	*statsd_reason_name(enum statsd_reason);
 const char	*statsd_type_name(enum statsd_type);
+
+/*
+ * The per-type rule every value of a good line obeys: STATSD_OK with *v
+ * as it is stored (a sampled counter's divided by its rate), or the
+ * reason the line is bad (a negative timer; a counter that overflows at
+ * its rate).  The registry applies it to the lines of a known form too
+ * (metrics.c), which are never parsed: whatever the parser decides from
+ * a value and its line's type and rate must be decided here.
+ */
+static inline enum statsd_reason
+statsd_value(enum statsd_type type, double rate, double *v)
+{
+	switch (type) {
+	case STATSD_TIMER:
+		return *v < 0 ? STATSD_NEGATIVE_TIMER : STATSD_OK;
+	case STATSD_COUNTER:
+		if (rate != 1 && !__builtin_isfinite(*v /= rate))
+			return STATSD_NAN_INF;
+		return STATSD_OK;
+	default:
+		return STATSD_OK;
+	}
+}
 
 /* metrics.c */
 struct metrics;

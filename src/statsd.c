@@ -566,29 +566,6 @@ number_plain(const char *p, const char *e, const char **stop, double *out)
 }
 
 /*
- * The per-type rule every value of a good line obeys: STATSD_OK with *v
- * as it is stored (a sampled counter's divided by its rate), or the
- * reason the line is bad (a negative timer; a counter that overflows at
- * its rate).  The registry applies it to the lines of a known form too
- * (metrics.c), which are never parsed: whatever the parser decides from
- * a value and its line's type and rate must be decided here.
- */
-enum statsd_reason
-statsd_value(enum statsd_type type, double rate, double *v)
-{
-	switch (type) {
-	case STATSD_TIMER:
-		return *v < 0 ? STATSD_NEGATIVE_TIMER : STATSD_OK;
-	case STATSD_COUNTER:
-		if (rate != 1 && !isfinite(*v /= rate))
-			return STATSD_NAN_INF;
-		return STATSD_OK;
-	default:
-		return STATSD_OK;
-	}
-}
-
-/*
  * Read a number at s (not past e) into *out; *stop is the first byte after
  * it, which the caller checks is a delimiter.  Returns STATSD_OK,
  * STATSD_BAD_VALUE or STATSD_NAN_INF.  -0 becomes 0.
