@@ -28,8 +28,9 @@
 # else, from 1.2 times what the receiver took in that trial, halve the
 # rate until a trial holds, then bisect between the last hold and loss
 # (BISECT steps), then hold the best rate for HOLD_S; if that loses, step
-# down 10% and hold again (twice at most).  The sender uses UDP GSO (-G):
-# without it one core of loopback sends only ~0.1M datagrams/s here.  It
+# down 5% and hold again (four times at most).  The sender uses UDP GSO
+# (-G): without it one core of loopback sends only ~0.1M datagrams/s
+# here.  It
 # holds what is due for up to QUANTUM_US (1000) microseconds to fill a
 # GSO send, as a client flushing every millisecond would (-q; 0 sends
 # each datagram as soon as it is due, which at a few hundred thousand
@@ -234,16 +235,16 @@ search() {
 		done
 		best=$lo
 	fi
-	# Hold it; step down 10% on loss, twice at most.
+	# Hold it; step down 5% on loss, four times at most.
 	j=0
 	while :; do
 		if [ $LIMITED = true ]; then r=0; else r=$best; fi
 		trial "$r" "$k" "$HOLD_S"
-		if [ "$OK" = 1 ] || [ $j -ge 2 ]; then
+		if [ "$OK" = 1 ] || [ $j -ge 4 ]; then
 			break
 		fi
 		LIMITED=false
-		best=$(awk -v b="$best" 'BEGIN { printf "%.0f", b * 0.9 }')
+		best=$(awk -v b="$best" 'BEGIN { printf "%.0f", b * 0.95 }')
 		j=$((j + 1))
 	done
 	if [ "$OK" = 1 ]; then HELD=$ACH; else HELD=0; fi
