@@ -30,11 +30,11 @@
 # (BISECT steps), then hold the best rate for HOLD_S; if that loses, step
 # down 5% and hold again (four times at most).  The sender uses UDP GSO
 # (-G): without it one core of loopback sends only ~0.1M datagrams/s
-# here.  It
-# holds what is due for up to QUANTUM_US (1000) microseconds to fill a
-# GSO send, as a client flushing every millisecond would (-q; 0 sends
-# each datagram as soon as it is due, which at a few hundred thousand
-# datagrams/s means calls of about one datagram and no GSO/GRO saving).
+# here.  It holds what is due for up to QUANTUM_US (1000) microseconds to
+# fill a GSO send, as a client flushing every millisecond would (-q; 0
+# sends each datagram as soon as it is due, which at a few hundred
+# thousand datagrams/s means calls of about one datagram and no GSO/GRO
+# saving).
 #
 # Environment: top_builddir (required), INGEST_KS ("1 10 25"; empty: only
 # the in-process, CPU and memory figures), TRIAL_S (2), HOLD_S (10),
