@@ -343,7 +343,7 @@ struct statsd_raw {
 	const char	*line;
 	size_t		 len;
 	size_t		 namelen;	/* line[0 .. namelen) is the name */
-	size_t		 sfx;		/* line[sfx .. len) is "|type..." */
+	size_t		 rest;		/* line[rest .. len) is "|type..." */
 	uint64_t	 hash;		/* statsd_hash_raw() of the two */
 	double		 value;
 };
@@ -412,7 +412,7 @@ struct series_stats {
 
 /*
  * A batch of lines for the registry, added in order with their cache
- * misses overlapped (metrics.c).  A line is queued parsed (sfx 0), or
+ * misses overlapped (metrics.c).  A line is queued parsed (rest 0), or
  * only split (statsd_split()) when the registry may know its form.  Keys
  * of untagged and split lines point into the datagram: it must stay
  * unchanged until metrics_batch_flush().
@@ -426,7 +426,8 @@ struct metrics_batch_line {
 	double		 value;
 	uint32_t	 len;		/* of key */
 	uint16_t	 namelen;
-	uint16_t	 sfx;		/* split: key[sfx] is the "|"; else 0 */
+	uint16_t	 rest;		/* split: key[rest] is the "|" the rest
+					   of the line starts at; parsed: 0 */
 	uint8_t		 type;		/* parsed only, as the next two */
 	uint8_t		 delta;		/* gauge +N/-N */
 	uint8_t		 tagged;

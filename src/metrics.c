@@ -438,12 +438,12 @@ same_bytes(const char *a, const char *b, size_t n)
 static inline int
 form_is(const struct series *s, const struct metrics_batch_line *e)
 {
-	size_t	restlen = e->len - e->sfx;
+	size_t	restlen = e->len - e->rest;
 
 	return s->namelen == e->namelen &&
 	    s->formlen == e->namelen + restlen &&
 	    same_bytes(s->form, e->key, e->namelen) &&
-	    same_bytes(s->form + e->namelen, e->key + e->sfx, restlen);
+	    same_bytes(s->form + e->namelen, e->key + e->rest, restlen);
 }
 
 /* The series whose known form the split line e is in, or NULL. */
@@ -470,12 +470,12 @@ static void
 series_learn(struct metrics *m, struct series *s,
     const struct metrics_batch_line *e, double rate)
 {
-	size_t	restlen = e->len - e->sfx;
+	size_t	restlen = e->len - e->rest;
 
 	if (s->formlen != 0 || e->namelen + restlen > sizeof(s->form))
 		return;
 	memcpy(s->form, e->key, e->namelen);
-	memcpy(s->form + e->namelen, e->key + e->sfx, restlen);
+	memcpy(s->form + e->namelen, e->key + e->rest, restlen);
 	s->formlen = (uint16_t)(e->namelen + restlen);
 	s->form_hash = e->hash;
 	s->form_rate = rate;
@@ -497,19 +497,20 @@ series_learn(struct metrics *m, struct series *s,
  */
 #define MB_DIST		4
 
-/*
- * The series line i of the batch goes to, from its home slot, kept in
- * the line for the later stages; NULL past the end of the batch or when
- * the series is not in its home slot (not worth chasing then).
- */
+/* The home slot of line i: in the known forms if split, else the keys. */
 static inline const struct metrics_slot *
 batch_slot(const struct metrics_batch *b, const struct metrics *m, size_t i)
 {
 	const struct metrics_batch_line	*e = &b->lines[i];
 
-	return &(e->sfx != 0 ? m->known : m->slots)[e->hash & (m->cap - 1)];
+	return &(e->rest != 0 ? m->known : m->slots)[e->hash & (m->cap - 1)];
 }
 
+/*
+ * The series line i of the batch goes to, from its home slot, kept in
+ * the line for the later stages; NULL past the end of the batch or when
+ * the series is not in its home slot (not worth chasing then).
+ */
 static inline struct series *
 batch_resolve(struct metrics_batch *b, const struct metrics *m, size_t i)
 {
@@ -645,7 +646,7 @@ metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
 		if ((s = batch_series(b, i + MB_DIST)) != NULL &&
 		    s->w != NULL)
 			window_prefetch(s->w);
-		if (b->lines[i].sfx != 0)
+		if (b->lines[i].rest != 0)
 			batch_add_split(b, m, &b->lines[i], now_ms);
 		else
 			batch_add_parsed(m, &b->lines[i], now_ms);
@@ -689,7 +690,7 @@ metrics_batch_add(struct metrics_batch *b, struct metrics *m,
 	e->value = ln->values[0];
 	e->len = (uint32_t)ln->keylen;
 	e->namelen = (uint16_t)ln->namelen;
-	e->sfx = 0;
+	e->rest = 0;
 	e->type = (uint8_t)ln->type;
 	e->delta = ln->delta != NULL && ln->delta[0];
 	e->tagged = ln->ntags > 0;
@@ -712,7 +713,7 @@ batch_add_raw(struct metrics_batch *b, struct metrics *m,
 	e->value = raw->value;
 	e->len = (uint32_t)raw->len;
 	e->namelen = (uint16_t)raw->namelen;
-	e->sfx = (uint16_t)raw->sfx;
+	e->rest = (uint16_t)raw->rest;
 }
 
 /*

@@ -376,7 +376,7 @@ statsd_split(const char *line, size_t len, struct statsd_raw *out)
 	out->line = line;
 	out->len = len;
 	out->namelen = (size_t)(colon - line);
-	out->sfx = (size_t)(bar - line);
+	out->rest = (size_t)(bar - line);
 	out->hash = statsd_hash_raw(line, out->namelen, bar,
 	    (size_t)(end - bar));
 	return 1;

@@ -796,7 +796,7 @@ test_split(void **state)
 	(void)state;
 	assert_int_equal(statsd_split(l, strlen(l), &r), 1);
 	assert_int_equal(r.namelen, 6);
-	assert_int_equal(r.sfx, 13);
+	assert_int_equal(r.rest, 13);
 	assert_int_equal(r.len, strlen(l));
 	assert_true(r.value == 2.5);
 	assert_true(r.hash == statsd_hash_raw(l, 6, l + 13, r.len - 13));
