@@ -720,7 +720,8 @@ batch_add_raw(struct metrics_batch *b, struct metrics *m,
  * Read one datagram of len bytes into the batch: each line split if it
  * can be (statsd_split()), parsed now if not.  The datagram must stay
  * unchanged until the batch is flushed.  The batch's parser counts the
- * lines, samples and errors.
+ * lines at once, and the samples and errors of split lines when the
+ * batch is flushed (they are only known then).
  */
 void
 metrics_batch_datagram(struct metrics_batch *b, struct metrics *m,
