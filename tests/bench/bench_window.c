@@ -5,7 +5,7 @@
  * distributions of 1e6 samples (lognormal mu=3 sigma=1; 90% N(5,1) + 10%
  * N(200,30); pareto alpha=1.5 xm=1; constant 42), a window of 60 slices
  * of 1 s, 100 and 1000 samples per slice.  Each figure is the median of
- * REPS repetitions.  Lines with a "dist" key are per configuration; the
+ * REPS repetitions, made round by round over the configurations.  Lines with a "dist" key are per configuration; the
  * headline line of a metric (no "dist") is the worst configuration.
  *
  * Clocks: bulk figures (record, query, seed) are thread CPU time over
@@ -43,7 +43,7 @@
 #include "meshtuned.h"
 
 #define NSAMPLES	1000000
-#define REPS		5
+#define REPS		9
 #define SLICES		60
 #define NQUERY		20000
 #define SEED_N		1000		/* the reference design's ring */
@@ -460,7 +460,9 @@ main(int argc, char **argv)
 	static const double q4[] = { 0.5, 0.9, 0.99, 0.999 };
 	struct window	*w;
 	struct window_stats st;
-	double		*v[D_NDIST], rec[REPS], qa[REPS], qb[REPS], ro[REPS];
+	static double	 rec[2][D_NDIST][REPS], qa[2][D_NDIST][REPS];
+	static double	 qb[2][D_NDIST][REPS], ro[2][D_NDIST][REPS];
+	double		*v[D_NDIST], seedr[REPS];
 	double		 worst_rec = 0, worst_q1 = 0, worst_q4 = 0;
 	double		 worst_rot = 0, worst_err = 0, e, seed, x;
 	double		 worst_ins = 0, worst_loop = 0, b;
@@ -477,13 +479,18 @@ main(int argc, char **argv)
 	for (d = 0; d < D_NDIST; d++)
 		v[d] = gen(d, NSAMPLES);
 
-	for (r = 0; r < 2; r++) {
-		for (d = 0; d < D_NDIST; d++) {
-			tend = t_of(NSAMPLES - 1, rates[r]);
-			for (k = 0; k < REPS; k++) {
-				rec[k] = bench_record(&w, v[d], rates[r]);
-				qa[k] = bench_query(w, tend, q99, 1);
-				qb[k] = bench_query(w, tend, q4, 4);
+	/*
+	 * Repetitions round by round over the eight configurations, not
+	 * back to back: this machine changes speed for seconds at a time,
+	 * and a configuration's median should not rest on one such spell.
+	 */
+	for (k = 0; k < REPS; k++)
+		for (r = 0; r < 2; r++)
+			for (d = 0; d < D_NDIST; d++) {
+				tend = t_of(NSAMPLES - 1, rates[r]);
+				rec[r][d][k] = bench_record(&w, v[d], rates[r]);
+				qa[r][d][k] = bench_query(w, tend, q99, 1);
+				qb[r][d][k] = bench_query(w, tend, q4, 4);
 				if (k == 0) {
 					b = window_bytes(w);
 					emit("bytes_per_series", b, "B", d,
@@ -497,18 +504,20 @@ main(int argc, char **argv)
 					bytes_idle = window_bytes(w);
 				}
 				window_free(w);
-				ro[k] = bench_rotate(v[d], rates[r]);
+				ro[r][d][k] = bench_rotate(v[d], rates[r]);
 			}
-			x = median(rec, REPS);
+	for (r = 0; r < 2; r++) {
+		for (d = 0; d < D_NDIST; d++) {
+			x = median(rec[r][d], REPS);
 			emit("record_ns", x, "ns", d, rates[r]);
 			worst_rec = x > worst_rec ? x : worst_rec;
-			x = median(qa, REPS);
+			x = median(qa[r][d], REPS);
 			emit("query_p99_ns", x, "ns", d, rates[r]);
 			worst_q1 = x > worst_q1 ? x : worst_q1;
-			x = median(qb, REPS);
+			x = median(qb[r][d], REPS);
 			emit("query_4q_ns", x, "ns", d, rates[r]);
 			worst_q4 = x > worst_q4 ? x : worst_q4;
-			x = median(ro, REPS);
+			x = median(ro[r][d], REPS);
 			emit("rotate_ns", x, "ns", d, rates[r]);
 			worst_rot = x > worst_rot ? x : worst_rot;
 			e = accuracy(v[d], rates[r]);
@@ -526,8 +535,8 @@ main(int argc, char **argv)
 	emit("max_rel_err_pct", worst_err, "%", -1, 0);
 
 	for (k = 0; k < REPS; k++)
-		rec[k] = bench_seed(v[D_LOGNORMAL]);
-	seed = median(rec, REPS);
+		seedr[k] = bench_seed(v[D_LOGNORMAL]);
+	seed = median(seedr, REPS);
 	emit("seed_record_ns", seed, "ns", -1, 0);
 	emit("speedup_vs_seed", seed / worst_rec, "x", -1, 0);
 
