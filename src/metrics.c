@@ -489,9 +489,10 @@ series_learn(struct metrics *m, struct series *s,
  * metrics_batch_add() keeps lines (their keys and values copied),
  * prefetches their slot, and metrics_batch_flush() walks them as a
  * pipeline: while line i is added, the value-log entry of line i +
- * MB_DIST, the window of line i + 2 * MB_DIST and the series of line i +
- * 3 * MB_DIST are already on their way, so the misses overlap instead of
- * adding up.  Lines are added in the order they came: gauges see the
+ * MB_DIST, the window of line i + 2 * MB_DIST, the series of line i + 3 *
+ * MB_DIST and the slot of line i + 4 * MB_DIST (again: the one fetched
+ * when the line came may have left the cache since) are already on their
+ * way, so the misses overlap instead of adding up.  Lines are added in the order they came: gauges see the
  * same sequence.  A split line is looked up among the known forms when
  * its turn comes, and parsed then if it is not one.
  */
@@ -520,6 +521,19 @@ batch_resolve(struct metrics_batch *b, const struct metrics *m, size_t i)
 		return NULL;
 	slot = batch_slot(b, m, i);
 	return b->lines[i].s = slot->hash == b->lines[i].hash ? slot->s : NULL;
+}
+
+/* Resolve line i's series and start fetching its two cache lines. */
+static inline void
+batch_fetch_series(struct metrics_batch *b, const struct metrics *m,
+    size_t i)
+{
+	const struct series	*s;
+
+	if ((s = batch_resolve(b, m, i)) != NULL) {
+		__builtin_prefetch(s);
+		__builtin_prefetch((const char *)s + 64);
+	}
 }
 
 /* What batch_resolve() found for line i, NULL past the end. */
@@ -614,20 +628,11 @@ metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
 	size_t			 i;
 
 	for (i = 0; i < 3 * MB_DIST; i++)
-		if ((s = batch_resolve(b, m, i)) != NULL)
-			__builtin_prefetch(s);
+		batch_fetch_series(b, m, i);
 	for (i = 0; i < b->n; i++) {
-		/*
-		 * The slot again: the one prefetched when the line came may
-		 * have gone from the cache since.
-		 */
 		if (i + 4 * MB_DIST < b->n)
 			__builtin_prefetch(batch_slot(b, m, i + 4 * MB_DIST));
-		/* Slots were prefetched as lines came: fetch the series. */
-		if ((s = batch_resolve(b, m, i + 3 * MB_DIST)) != NULL) {
-			__builtin_prefetch(s);
-			__builtin_prefetch((const char *)s + 64);
-		}
+		batch_fetch_series(b, m, i + 3 * MB_DIST);
 		/*
 		 * That series is in cache by now: fetch its window, or for
 		 * a counter the slice it adds to.
