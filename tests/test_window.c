@@ -888,7 +888,7 @@ test_zeros_small(void **state)
 }
 
 /*
- * total[] counts in 16 bits while the window holds at most 16383
+ * total[] counts in 16 bits while the window holds at most 4095
  * samples and in 32 bits past that: a window that fills past it in one
  * slice and over several, one value and many, past 65535 (what 16 bits
  * hold) too, queried and checked against the recount on the way, then
@@ -898,9 +898,10 @@ static void
 test_width(void **state)
 {
 	static const int	 per[][4] = {
-		{ 16383, 0, 0, 0 },	/* exactly the most, one value */
-		{ 16383, 1, 0, 0 },	/* one more */
+		{ 4095, 0, 0, 0 },	/* exactly the most, one value */
+		{ 4095, 1, 0, 0 },	/* one more */
 		{ 65535, 1, 0, 0 },
+		{ 1200, 1200, 1200, 496 },	/* 4096 over 4 slices */
 		{ 5000, 5000, 5000, 1384 },	/* 16384 over 4 slices */
 		{ 20000, 20000, 20000, 5536 },	/* 65536 over 4 slices */
 		{ 70000, 10, 10, 10 },
