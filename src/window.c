@@ -95,8 +95,9 @@
  * Memory, 100 samples a second of 60 slices of 1 s
  * (bytes_per_series_ingest in tests/bench/bench_window.c): a timer with
  * values from 0.3 to 12 holds about 5.0 KB after 10 s (struct 296,
- * total[] 1.3 K, vlog[] 0.5 K, log[] 0.25 K, arena 2.7 K) and 17 KB once
- * the window is full, 14 K of it the arena's bucket logs.
+ * total[] 1.3 K, vlog[] 0.5 K, log[] 0.25 K, arena 2.7 K) and 18.6 KB
+ * once the window is full (its counts wide by then: 17 KB narrow), 14 K
+ * of it the arena's bucket logs.
  */
 #include <sys/types.h>
 
