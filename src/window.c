@@ -165,6 +165,7 @@ struct window {
 					   total[-1] underflow, total[span]
 					   overflow (NULL: none) */
 	int		 wide;		/* total[] is uint32_t, not uint16_t */
+	uint32_t	 walk_mask;	/* closed_walk() when idx & it is 0 */
 	double		*vlog;		/* values not bucketed yet, h.pos */
 	uint64_t	 vcap;		/* vlog[] entries */
 
@@ -1068,6 +1069,11 @@ window_new(unsigned int seconds, unsigned int slices, uint64_t now_ms)
 	w->slice_ms = len / slices;
 	w->cur_idx = now_ms / w->slice_ms;
 	w->h.next_ms = (w->cur_idx + 1) * w->slice_ms;
+	/* A power of two, at least four window lengths. */
+	w->walk_mask = 1;
+	while (w->walk_mask < 4 * slices)
+		w->walk_mask *= 2;
+	w->walk_mask--;
 	w->nmax = UINT32_MAX / slices;
 	if (w->nmax > SLICE_NMAX)
 		w->nmax = SLICE_NMAX;
@@ -1304,6 +1310,22 @@ arena_push(struct window *w, size_t len)
 	w->atail = off + len;
 	w->nrec++;
 	return w->arena + off;
+}
+
+/*
+ * Where arena_push(w, len) would put the record if it can without a
+ * wrap or a resize, else NULL; nothing is reserved.
+ */
+static inline unsigned char *
+arena_peek(const struct window *w, size_t len)
+{
+	if (w->nrec == 0)
+		return len <= w->acap ? w->arena : NULL;
+	if (w->awrap == 0 && w->atail + len <= w->acap)
+		return w->arena + w->atail;
+	if (w->awrap != 0 && w->atail + len < w->ahead)
+		return w->arena + w->atail;
+	return NULL;
 }
 
 /* Drop the oldest record, len bytes long. */
@@ -1738,7 +1760,9 @@ rotate_log(struct window *w)
 	struct fold_out	 o;
 	const unsigned char *x = NULL;
 	unsigned char	*p;
+	int16_t		*e;
 	uint64_t	 m = vlog_n(w), gmin, gmax, lo = w->lo;
+	size_t		 len = 4 + sizeof(rs) + 4 + 2 * m;
 	uint32_t	 xn = 0;
 	int64_t		 d = 0;
 
@@ -1751,12 +1775,25 @@ rotate_log(struct window *w)
 		    rd32(x + 4 + sizeof(xs)) & REC_UO)
 			return 0;
 	}
-	log_room(w, m);
-	fold_values(w->vlog, m, w->log, lo, &o);
+	/*
+	 * The entries go straight to where the record will be, if it
+	 * fits there as it is; else, and for fold_finish(), onto log[].
+	 */
+	if ((p = arena_peek(w, len)) != NULL)
+		e = (int16_t *)(void *)(p + 8 + sizeof(rs));
+	else {
+		log_room(w, m);
+		e = w->log;
+	}
+	fold_values(w->vlog, m, e, lo, &o);
 	gmin = bucket_of(o.min);
 	gmax = bucket_of(o.max);
 	if (o.min == o.max || gmin < lo || gmax >= lo + w->span ||
 	    2 * m > 4 * (gmax - gmin + 1) + 4) {
+		if (e != w->log) {
+			log_room(w, m);
+			memcpy(w->log, e, 2 * m);
+		}
 		fold_finish(w, m, &o);
 		return 0;
 	}
@@ -1769,25 +1806,28 @@ rotate_log(struct window *w)
 		memcpy(&xs, x + 4, sizeof(xs));
 		d = (int64_t)rd32(x + 4 + sizeof(xs)) - (int64_t)lo;
 	}
-	p = arena_push(w, 4 + sizeof(rs) + 4 + 2 * m);
+	/* The same place as arena_peek()'s, if that had one. */
+	p = arena_push(w, len);
 	wr32(p, (uint32_t)m << 2 | K_LOG);
 	memcpy(p + 4, &rs, sizeof(rs));
 	wr32(p + 4 + sizeof(rs), (uint32_t)lo);
-	memcpy(p + 8 + sizeof(rs), w->log, 2 * m);
+	if (e == w->log)
+		memcpy(p + 8 + sizeof(rs), w->log, 2 * m);
+	p += 8 + sizeof(rs);
 	w->tail_const = 0;
 	closed_add(w, m);
 	if (x != NULL) {
 		x = w->arena + w->ahead + 8 + sizeof(xs);
 		if (w->wide)
-			add_sub32(w->total, (const unsigned char *)w->log, m,
-			    (uint32_t *)w->total + d, x, xn);
+			add_sub32(w->total, p, m, (uint32_t *)w->total + d,
+			    x, xn);
 		else
-			add_sub16(w->total, (const unsigned char *)w->log, m,
-			    (uint16_t *)w->total + d, x, xn);
+			add_sub16(w->total, p, m, (uint16_t *)w->total + d,
+			    x, xn);
 		closed_sub(w, xn, xs.min, xs.max);
 		arena_pop_len(w, 8 + sizeof(xs) + 2 * (size_t)xn);
 	} else
-		add_entries(w, w->total, (const unsigned char *)w->log, m, 1);
+		add_entries(w, w->total, p, m, 1);
 	slice_reset(w);
 	return 1;
 }
@@ -1796,8 +1836,13 @@ rotate_log(struct window *w)
 static void
 advance(struct window *w, uint64_t now_ms)
 {
-	uint64_t	 idx = now_ms / w->slice_ms, steps;
+	uint64_t	 idx, steps;
 
+	/* Mostly the next slice: no division (h.next_ms ends cur_idx). */
+	if (now_ms - w->h.next_ms < w->slice_ms)
+		idx = w->cur_idx + 1;
+	else
+		idx = now_ms / w->slice_ms;
 	if (idx <= w->cur_idx)
 		return;
 	steps = idx - w->cur_idx;
@@ -1826,9 +1871,9 @@ advance(struct window *w, uint64_t now_ms)
 	}
 	/*
 	 * Bounds are enough for shrink(), but they only widen: make them
-	 * exact every four window lengths if no query has.
+	 * exact every four to eight window lengths if no query has.
 	 */
-	if (!w->cl_mm_ok && idx % (4 * (uint64_t)w->slices) == 0)
+	if (!w->cl_mm_ok && (idx & w->walk_mask) == 0)
 		closed_walk(w);
 	shrink(w);
 	if (w->wide && w->cl_n <= NARROW_BACK)
