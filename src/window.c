@@ -72,10 +72,12 @@
  * and max go into the current slice's, their buckets (the high words
  * of the doubles shifted, less lo, clamped; a block with under or
  * overflow values gets these entries set to -1 and span after) onto the
- * slice's bucket log log[] and into total[].  A log
- * that fills is flushed into scratch[] (counts), or, while the slice is
- * all one value, dropped for a count; a block that goes on such a run
- * is only compared with its value.
+ * slice's bucket log log[] and into total[].  (A slice that is all in
+ * vlog[] when it closes, the usual case at up to 128 samples a slice,
+ * has its entries written straight into its arena record.)  A log that
+ * fills is flushed into scratch[] (counts), or, while the slice is all
+ * one value, dropped for a count; a block that goes on such a run is
+ * only compared with its value.
  *
  * When a slice closes it is stored in a byte ring (the arena) in the
  * smallest of five forms: empty, constant (one value), same constant as
@@ -1751,7 +1753,8 @@ shrink(struct window *w)
  * buckets and best kept as a bucket log, and the record that expires
  * (if the window is full) is a bucket log without under or overflow
  * samples.  Returns 1 if done, 0 if not: then vlog[] may have been
- * folded (as fold() does), nothing else changed.
+ * folded (as fold() does) and the arena's free space written, nothing
+ * else changed.
  */
 static int
 rotate_log(struct window *w)
@@ -1871,7 +1874,8 @@ advance(struct window *w, uint64_t now_ms)
 	}
 	/*
 	 * Bounds are enough for shrink(), but they only widen: make them
-	 * exact every four to eight window lengths if no query has.
+	 * exact once in each 2^k slices (the least such at least four
+	 * window lengths) if no query has.
 	 */
 	if (!w->cl_mm_ok && (idx & w->walk_mask) == 0)
 		closed_walk(w);

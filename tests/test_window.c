@@ -951,6 +951,44 @@ test_width(void **state)
 	free(s);
 }
 
+/*
+ * Where the width changes: two windows fed alike over 41 slices, one
+ * to 4095 samples, one to 4096, then rotated by one more sample (no
+ * query before it, so the rotation's own check must widen).  Only the
+ * second has 32-bit counts: 2 bytes more for each of total[]'s
+ * hundreds of buckets.
+ */
+static void
+test_width_boundary(void **state)
+{
+	struct window	*w[2];
+	size_t		 b[2];
+	uint64_t	 t;
+	int		 i, sl, k, n;
+
+	for (i = 0; i < 2; i++) {
+		rng_state = 4095;
+		t = 100000;
+		w[i] = window_new(60, 60, t);
+		assert_non_null(w[i]);
+		for (sl = 0; sl < 41; sl++, t += 1000) {
+			n = sl < 40 ? 100 : 95 + i;
+			for (k = 0; k < n; k++)
+				assert_int_equal(window_record(w[i],
+				    sl == 40 ? 20 + unif() : exp(6 * unif()),
+				    t), 0);
+		}
+		assert_int_equal(window_record(w[i], 20, t), 0);
+		b[i] = window_bytes(w[i]);
+		assert_int_equal(window_check(w[i]), 0);
+	}
+	if (b[1] < b[0] + 1024)
+		print_error("4095 samples: %zu B, 4096: %zu B\n", b[0], b[1]);
+	assert_true(b[1] >= b[0] + 1024);
+	window_free(w[0]);
+	window_free(w[1]);
+}
+
 int
 main(void)
 {
@@ -971,6 +1009,7 @@ main(void)
 		cmocka_unit_test(test_under_over),
 		cmocka_unit_test(test_zeros_small),
 		cmocka_unit_test(test_width),
+		cmocka_unit_test(test_width_boundary),
 		cmocka_unit_test(test_run_start),
 		cmocka_unit_test(test_minmax_lazy),
 	};
