@@ -14,6 +14,15 @@
  * rotate_ns times single calls on CLOCK_MONOTONIC, less the clock's own
  * cost, and takes the median of the rotations of a run.
  *
+ * ref_store_ns times, just before each record run, a loop of the same
+ * shape as the record loop's fast path with no window behind it: three
+ * compares and two stores a sample into a private 128-value ring,
+ * emptied every 100 samples.  It does not depend on the window code, so
+ * it shows the state of the machine, which here switches for seconds at
+ * a time between a quiet state (about 1.0 ns) and one about 1.7 times
+ * slower; record_per_ref is record_ns over it, the median of the runs'
+ * own ratios.
+ *
  * Instruction counts come from running this program again under
  * valgrind --tool=callgrind --toggle-collect='record_loop*' on the
  * record-only loop (bench_window -r), which feeds 1e6 samples to a new
@@ -183,6 +192,60 @@ record_loop(struct window *w, const double *v, const uint64_t *ts,
 			window_record(w, v[i * 10 + j], ts[i]);
 }
 
+/* The reference loop: window_record()'s fast path on a ring. */
+struct ref_ring {
+	uint64_t	 next_ms;
+	double		*pos;
+	double		*end;
+	double		 v[128];
+};
+
+__attribute__((noinline)) static void
+ref_slow(struct ref_ring *r, double v, uint64_t now)
+{
+	if (now >= r->next_ms)
+		r->next_ms = now + 1;
+	r->pos = r->v;
+	*r->pos++ = v;
+}
+
+__attribute__((noinline)) static void
+ref_loop(struct ref_ring *r, const double *v, const uint64_t *ts, size_t n)
+{
+	union { double d; uint64_t u; } x;
+	double	*p;
+	size_t	 i, j;
+
+	for (i = 0; i < n / 10; i++)
+		for (j = 0; j < 10; j++) {
+			x.d = v[i * 10 + j];
+			p = r->pos;
+			if (__builtin_expect(x.u >= 0x7ff0000000000000ULL ||
+			    ts[i] >= r->next_ms || p >= r->end, 0)) {
+				ref_slow(r, x.d, ts[i]);
+				p = r->pos;
+			} else
+				*p++ = x.d;
+			r->pos = p;
+		}
+}
+
+/* ns per sample of ref_loop() over v at the record loop's times ts. */
+static double
+bench_ref(const double *v, const uint64_t *ts)
+{
+	static struct ref_ring r;
+	double		 t0, t1;
+
+	r.next_ms = UINT64_MAX;
+	r.pos = r.v;
+	r.end = r.v + 100;
+	t0 = cpu_ns();
+	ref_loop(&r, v, ts, NSAMPLES);
+	t1 = cpu_ns();
+	return (t1 - t0) / NSAMPLES;
+}
+
 static uint64_t *
 times(int rate)
 {
@@ -198,14 +261,18 @@ times(int rate)
 	return ts;
 }
 
-/* Feed all samples to a new window: ns per record, rotation included. */
+/*
+ * Feed all samples to a new window: ns per record, rotation included;
+ * ref_loop()'s ns per sample, timed just before, into *ref.
+ */
 static double
-bench_record(struct window **wp, const double *v, int rate)
+bench_record(struct window **wp, const double *v, int rate, double *ref)
 {
 	struct window	*w;
 	uint64_t	*ts = times(rate);
 	double		 t0, t1;
 
+	*ref = bench_ref(v, ts);
 	w = window_new(SLICES, SLICES, ts[0]);
 	t0 = cpu_ns();
 	record_loop(w, v, ts, NSAMPLES);
@@ -462,6 +529,8 @@ main(int argc, char **argv)
 	struct window_stats st;
 	static double	 rec[2][D_NDIST][REPS], qa[2][D_NDIST][REPS];
 	static double	 qb[2][D_NDIST][REPS], ro[2][D_NDIST][REPS];
+	static double	 ref[2][D_NDIST][REPS], rr[2][D_NDIST][REPS];
+	double		 refs[2 * D_NDIST * REPS], worst_rr = 0;
 	double		*v[D_NDIST], seedr[REPS];
 	double		 worst_rec = 0, worst_q1 = 0, worst_q4 = 0;
 	double		 worst_rot = 0, worst_err = 0, e, seed, x;
@@ -488,7 +557,9 @@ main(int argc, char **argv)
 		for (r = 0; r < 2; r++)
 			for (d = 0; d < D_NDIST; d++) {
 				tend = t_of(NSAMPLES - 1, rates[r]);
-				rec[r][d][k] = bench_record(&w, v[d], rates[r]);
+				rec[r][d][k] = bench_record(&w, v[d], rates[r],
+				    &ref[r][d][k]);
+				rr[r][d][k] = rec[r][d][k] / ref[r][d][k];
 				qa[r][d][k] = bench_query(w, tend, q99, 1);
 				qb[r][d][k] = bench_query(w, tend, q4, 4);
 				if (k == 0) {
@@ -511,6 +582,9 @@ main(int argc, char **argv)
 			x = median(rec[r][d], REPS);
 			emit("record_ns", x, "ns", d, rates[r]);
 			worst_rec = x > worst_rec ? x : worst_rec;
+			x = median(rr[r][d], REPS);
+			emit("record_per_ref", x, "x", d, rates[r]);
+			worst_rr = x > worst_rr ? x : worst_rr;
 			x = median(qa[r][d], REPS);
 			emit("query_p99_ns", x, "ns", d, rates[r]);
 			worst_q1 = x > worst_q1 ? x : worst_q1;
@@ -526,6 +600,12 @@ main(int argc, char **argv)
 		}
 	}
 	emit("record_ns", worst_rec, "ns", -1, 0);
+	for (r = 0; r < 2; r++)
+		for (d = 0; d < D_NDIST; d++)
+			memcpy(refs + (r * D_NDIST + d) * REPS, ref[r][d],
+			    sizeof(ref[r][d]));
+	emit("ref_store_ns", median(refs, 2 * D_NDIST * REPS), "ns", -1, 0);
+	emit("record_per_ref", worst_rr, "x", -1, 0);
 	emit("query_p99_ns", worst_q1, "ns", -1, 0);
 	emit("query_4q_ns", worst_q4, "ns", -1, 0);
 	emit("rotate_ns", worst_rot, "ns", -1, 0);
