@@ -1071,7 +1071,7 @@ window_new(unsigned int seconds, unsigned int slices, uint64_t now_ms)
 	w->slice_ms = len / slices;
 	w->cur_idx = now_ms / w->slice_ms;
 	w->h.next_ms = (w->cur_idx + 1) * w->slice_ms;
-	/* A power of two, at least four window lengths. */
+	/* 2^k - 1, 2^k the least power of two >= 4 * slices. */
 	w->walk_mask = 1;
 	while (w->walk_mask < 4 * slices)
 		w->walk_mask *= 2;
@@ -1874,8 +1874,8 @@ advance(struct window *w, uint64_t now_ms)
 	}
 	/*
 	 * Bounds are enough for shrink(), but they only widen: make them
-	 * exact once in each 2^k slices (the least such at least four
-	 * window lengths) if no query has.
+	 * exact every 2^k slices (2^k the least power of two of at least
+	 * four window lengths) if no query has.
 	 */
 	if (!w->cl_mm_ok && (idx & w->walk_mask) == 0)
 		closed_walk(w);
