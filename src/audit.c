@@ -64,8 +64,8 @@
 
 #define AUDIT_BUSY_MS		1000	/* the writer's busy_timeout; then it
 					   rolls back, says so, tries again */
-#define AUDIT_OPEN_BUSY_MS	30000	/* a migration at start waits this */
-#define AUDIT_READ_BUSY_MS	500	/* the readers' busy_timeout */
+#define AUDIT_OPEN_BUSY_MS	30000	/* a migration, start-up reads wait */
+#define AUDIT_READ_BUSY_MS	500	/* the API reader's busy_timeout */
 #define AUDIT_READ_WAIT_MS	200	/* a read waits this long at most for
 					   the writes queued before it */
 #define AUDIT_BATCH_MAX		256	/* jobs in one transaction */
@@ -827,7 +827,7 @@ audit_open_opts(struct event_base *base, const char *path,
 			goto fail;
 		}
 	}
-	if (db_open(path, SQLITE_OPEN_READONLY, AUDIT_READ_BUSY_MS, &a->rdb,
+	if (db_open(path, SQLITE_OPEN_READONLY, AUDIT_OPEN_BUSY_MS, &a->rdb,
 	    err, errlen) == -1 ||
 	    db_open(path, SQLITE_OPEN_READONLY, AUDIT_READ_BUSY_MS, &a->qdb,
 	    err, errlen) == -1)
@@ -951,21 +951,24 @@ audit_set_opts(struct audit *a, const struct audit_opts *o)
 
 /*
  * Flush and close: refuse new work, let the writer commit everything queued
- * (waiting up to AUDIT_CLOSE_WAIT_MS if the database cannot be written,
- * after which what is left goes to the daemon's log as JSON lines "audit:
- * not written: ..."), join the threads, run the callbacks still owed (on
- * the caller's thread, which must be the event loop thread), and close the
- * database.  Safe with NULL.
+ * (waiting up to close_wait_ms, 20 s by default, if the database cannot be
+ * written; after that, what is left goes to the daemon's log as JSON lines
+ * "audit: not written: ..." and the id callbacks owed get -1), join the
+ * threads, run the callbacks still owed (on the caller's thread, which must
+ * be the event loop thread), and close the database.  Safe with NULL.
  */
 void
 audit_close(struct audit *a)
 {
-	struct timespec	 until = deadline_in(AUDIT_CLOSE_WAIT_MS);
+	struct timespec	 until;
 	struct job	*j;
-	int		 i;
+	int		 i, wait_ms;
 
 	if (a == NULL)
 		return;
+	wait_ms = a->opts.close_wait_ms > 0 ? a->opts.close_wait_ms :
+	    AUDIT_CLOSE_WAIT_MS;
+	until = deadline_in((uint64_t)wait_ms);
 	pthread_mutex_lock(&a->mtx);
 	a->stopping = 1;
 	pthread_cond_broadcast(&a->cond);
@@ -976,9 +979,9 @@ audit_close(struct audit *a)
 		    &until) == ETIMEDOUT && !a->writer_done) {
 			a->abandon = 1;
 			pthread_cond_broadcast(&a->stall_cond);
-			log_warnx("audit: %s: still cannot write after %d s; "
-			    "%" PRIu64 " rows go to this log instead", a->path,
-			    AUDIT_CLOSE_WAIT_MS / 1000, a->stats.queued);
+			log_warnx("audit: %s: stopping, and still cannot "
+			    "write after %.1f s: the rows left go to this log "
+			    "instead", a->path, (double)wait_ms / 1000);
 			break;
 		}
 	}

@@ -657,6 +657,8 @@ struct audit_opts {
 	int			 retention_days; /* older rows go; 0 keeps all */
 	uint64_t		 max_bytes;	/* the oldest go past it; 0: no cap */
 	int			 move_bad;	/* move a refused file aside */
+	int			 close_wait_ms;	/* audit_close waits for writes;
+						   0: 20 s */
 };
 
 enum audit_kind {

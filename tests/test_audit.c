@@ -1559,6 +1559,71 @@ test_size_cap(void **state)
 		    (long long)before, (long long)after);
 }
 
+/*
+ * Stopping while the file cannot be written: audit_close waits
+ * close_wait_ms, then gives up, and every row left reaches the daemon's
+ * log as "audit: not written: {json}"; the callback owed gets -1.
+ */
+static void
+test_close_gives_up(void **state)
+{
+	struct fx		*fx = *state;
+	struct audit_opts	 o = { .close_wait_ms = 1500 };
+	struct audit_action	 act = mk_action("network", "knob.late", 4,
+				    5);
+	struct got		 g = { .base = fx->base };
+	char			 err[512], logpath[400], line[4096];
+	sqlite3			*lock;
+	uint64_t		 t0;
+	FILE			*f;
+	int			 saved, fd, found = 0;
+
+	fx->audit = audit_open_opts(fx->base, fx->path, &o, err, sizeof(err));
+	assert_non_null(fx->audit);
+	assert_int_equal(audit_sync(fx->audit), 0);
+	lock = raw_open(fx->path);
+	raw_exec(lock, "BEGIN IMMEDIATE");
+
+	snprintf(logpath, sizeof(logpath), "%s/log", fx->dir);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved != -1 && fd != -1);
+	assert_int_not_equal(dup2(fd, STDERR_FILENO), -1);
+	close(fd);
+
+	assert_int_equal(audit_action_begin(fx->audit, &act, id_cb, &g), 0);
+	assert_int_equal(audit_event(fx->audit, "stop", "meshtuned",
+	    "SIGTERM", NULL), 0);
+	t0 = clock_mono_ms();
+	audit_close(fx->audit);
+	fx->audit = NULL;
+
+	fflush(stderr);
+	assert_int_not_equal(dup2(saved, STDERR_FILENO), -1);
+	close(saved);
+	raw_exec(lock, "ROLLBACK");
+	sqlite3_close(lock);
+
+	assert_true(clock_mono_ms() - t0 < 10000);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.id, -1);
+	f = fopen(logpath, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "warning: audit: not written: {") == NULL)
+			continue;
+		if (strstr(line, "\"knob\":\"knob.late\"") != NULL &&
+		    strstr(line, "\"status\":\"pending\"") != NULL)
+			found |= 1;
+		if (strstr(line, "\"kind\":\"stop\"") != NULL)
+			found |= 2;
+	}
+	fclose(f);
+	unlink(logpath);
+	assert_int_equal(found, 3);
+}
+
 int
 main(void)
 {
@@ -1610,6 +1675,8 @@ main(void)
 		    setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(test_size_cap, setup_empty,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_close_gives_up,
+		    setup_empty, teardown),
 	};
 
 	log_init(1, 0);
