@@ -420,7 +420,7 @@ set_room(struct metrics *m, struct set *st, uint64_t now_ms)
 	uint64_t		 epoch = now_ms / m->slice_ms;
 	size_t			 live = 0;
 
-	if ((st->n + 1) * 2 <= st->cap)
+	if ((st->n + 1) * 2 <= st->cap && st->n + 1 <= m->set_max)
 		return 0;
 	for (i = 0; i < oldcap; i++)
 		live += old[i].hash != 0 && old[i].epoch + m->slices > epoch;
@@ -577,7 +577,8 @@ line_feed(struct metrics *m, struct series *s, const struct statsd_line *ln,
 
 /*
  * Add every value of a parsed StatsD line.  Returns the number of values
- * stored; the others are counted in the registry's stats.
+ * stored; the others are counted in the registry's stats.  Events and
+ * service checks are not the registry's: 0.
  */
 size_t
 metrics_add_line(struct metrics *m, const struct statsd_line *ln,
@@ -585,6 +586,8 @@ metrics_add_line(struct metrics *m, const struct statsd_line *ln,
 {
 	struct series	*s;
 
+	if (ln->kind != STATSD_METRIC)
+		return 0;
 	if ((s = line_series(m, ln, now_ms)) == NULL)
 		return 0;
 	return line_feed(m, s, ln, now_ms);
@@ -779,6 +782,7 @@ batch_add_parsed(struct metrics *m, const struct metrics_batch_line *e,
 {
 	struct statsd_line	ln;
 
+	ln.kind = STATSD_METRIC;
 	ln.key = e->key;
 	ln.keylen = e->len;
 	ln.hash = e->hash;
@@ -834,9 +838,10 @@ batch_add_split(struct metrics_batch *b, struct metrics *m,
 	(void)line_feed(m, s, &ln, now_ms);
 	/*
 	 * A set's member is text: "1" and "1.0" differ, as the split value
-	 * would not tell.  A timestamp honoured must be read every time.
+	 * would not tell.  A timestamp honoured must be read every time, and
+	 * unknown fields counted every time.
 	 */
-	if (s->type != STATSD_SET && ln.timestamp == 0)
+	if (s->type != STATSD_SET && ln.timestamp == 0 && ln.ignored == 0)
 		series_learn(m, s, e, ln.rate);
 }
 
