@@ -360,10 +360,14 @@ extra_add(struct metrics *m, struct series *s, double v, double rate,
 }
 
 /*
- * A value the window refused: a negative one goes, negated, to the
- * window of negatives (made now if need be).  -1 if it is refused there
- * too, or is not negative.
+ * A negative value goes, negated, to the window of negatives (made now
+ * if need be).  -1 if it is refused there, or is not negative.
  */
+static int	series_record_neg(struct metrics *, struct series *, double,
+		    uint64_t) __attribute__((__noinline__, __cold__));
+static int	series_add_sampled(struct metrics *, struct series *, double,
+		    double, uint64_t) __attribute__((__noinline__));
+
 static int
 series_record_neg(struct metrics *m, struct series *s, double v,
     uint64_t now_ms)
@@ -398,16 +402,27 @@ series_add(struct metrics *m, struct series *s, double v, int delta,
 		if (delta)
 			v += isnan(s->last) ? 0 : s->last;
 		s->last = v;
-		rate = 1;
 		break;
 	default:
+		if (__builtin_expect(rate != 1, 0))
+			return series_add_sampled(m, s, v, rate, now_ms);
 		break;
 	}
-	if (__builtin_expect(window_record(s->w, v, now_ms) != 0, 0) &&
-	    series_record_neg(m, s, v, now_ms) != 0)
+	/* Tail calls: nothing is live after them, nothing more saved. */
+	if (__builtin_expect(v < 0, 0))
+		return series_record_neg(m, s, v, now_ms);
+	return window_record(s->w, v, now_ms);
+}
+
+/* series_add() of a sample sent at a rate below 1: its extra weight. */
+static int
+series_add_sampled(struct metrics *m, struct series *s, double v,
+    double rate, uint64_t now_ms)
+{
+	if ((v < 0 ? series_record_neg(m, s, v, now_ms) :
+	    window_record(s->w, v, now_ms)) != 0)
 		return -1;
-	if (__builtin_expect(rate != 1, 0))
-		extra_add(m, s, v, rate, now_ms);
+	extra_add(m, s, v, rate, now_ms);
 	return 0;
 }
 
