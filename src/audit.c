@@ -70,6 +70,7 @@
 					   the writes queued before it */
 #define AUDIT_BATCH_MAX		256	/* jobs in one transaction */
 #define AUDIT_BACKLOG_MAX	10000	/* jobs waiting: new actions refused */
+#define AUDIT_BACKLOG_HARD	100000	/* ... and new events, strategies */
 #define AUDIT_CHUNK		1000	/* rows deleted per table and pass */
 #define AUDIT_VACUUM_PAGES	"2048"	/* pages given back per pass */
 #define AUDIT_HOUSEKEEP_S	300	/* housekeeping runs every 5 minutes */
@@ -1067,27 +1068,34 @@ job_new(enum job_type type)
 
 /*
  * Queue j for the writer; never blocks on the database.  Refused (j is
- * freed, -1) when the log is closing, and for a new action when
- * AUDIT_BACKLOG_MAX jobs already wait: what follows an action already
- * begun (its update, its outcome) is always taken, so nothing begun is
- * ever lost, and memory stays bounded by what the governor may begin.
+ * freed, -1) when the log is closing; a new action when AUDIT_BACKLOG_MAX
+ * jobs already wait (the governor then applies nothing); a new event or
+ * strategies row past AUDIT_BACKLOG_HARD (it goes to the daemon's log as
+ * "not written" instead).  What follows an action already begun (its
+ * update, its outcome) is always taken, so nothing begun is ever lost, and
+ * memory stays bounded.
  */
 static int
 submit(struct audit *a, struct job *j)
 {
 	uint64_t	refused;
-	int		closing;
+	int		closing, full;
 
 	pthread_mutex_lock(&a->mtx);
 	closing = a->stopping;
-	if (closing || (j->type == JOB_ACTION &&
-	    a->stats.queued >= AUDIT_BACKLOG_MAX)) {
+	full = (j->type == JOB_ACTION &&
+	    a->stats.queued >= AUDIT_BACKLOG_MAX) ||
+	    ((j->type == JOB_EVENT || j->type == JOB_STRATEGY) &&
+	    a->stats.queued >= AUDIT_BACKLOG_HARD);
+	if (closing || full) {
 		refused = ++a->stats.refused;
 		pthread_mutex_unlock(&a->mtx);
 		if ((refused & (refused - 1)) == 0)	/* 1, 2, 4, 8... */
 			log_warnx("audit: %s: %s: %" PRIu64 " writes refused",
 			    a->path, closing ? "closing" : "too many rows "
 			    "wait to be written", refused);
+		if (j->type != JOB_ACTION)
+			job_log(j, 0);
 		job_free(j);
 		return -1;
 	}

@@ -1414,8 +1414,9 @@ test_writer_lock(void **state)
 /*
  * While nothing can be written, jobs wait in memory, but not without
  * bound: once 10000 wait, new actions are refused (so never applied),
- * while what follows an action already begun (its update, its outcome)
- * and events are still taken.  Afterwards every job taken is in the file.
+ * once 100000 wait, new events too, while what follows an action already
+ * begun (its update, its outcome) is always taken.  Afterwards every job
+ * taken is in the file.
  */
 static void
 test_backlog_bounded(void **state)
@@ -1425,7 +1426,7 @@ test_backlog_bounded(void **state)
 	struct audit_stats	 st;
 	sqlite3			*lock, *db;
 	int64_t			 id;
-	int			 i, taken = 0;
+	int			 i, taken = 0, events;
 
 	id = begin_wait(fx, &act);
 	lock = raw_open(fx->path);
@@ -1446,6 +1447,16 @@ test_backlog_bounded(void **state)
 	assert_int_equal(audit_action_outcome(fx->audit, id, AUDIT_KEPT), 0);
 	assert_int_equal(audit_event(fx->audit, "actuator_fault", "node",
 	    "timeout", NULL), 0);
+	/* Events (a StatsD flood, say) are taken up to 100000 waiting. */
+	for (i = 0, events = 1; i < 200000; i++) {
+		if (audit_event(fx->audit, "statsd_event", "statsd", "e",
+		    NULL) == -1)
+			break;
+		events++;
+	}
+	assert_true(events >= 100000 - taken && events <= 100000);
+	assert_int_equal(audit_action_update(fx->audit, id, AUDIT_APPLIED, 2,
+	    NULL), 0);		/* refused: not pending; but taken */
 	raw_exec(lock, "COMMIT");
 	sqlite3_close(lock);
 	assert_int_equal(audit_sync(fx->audit), 0);
@@ -1455,6 +1466,7 @@ test_backlog_bounded(void **state)
 	    "actions WHERE id = %lld", (long long)id), "applied|kept");
 	assert_int_equal(q_int(db, "SELECT count(*) FROM events WHERE kind = "
 	    "'actuator_fault'"), 1);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM events"), events);
 	sqlite3_close(db);
 }
 
