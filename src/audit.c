@@ -2141,7 +2141,7 @@ batch_try(struct audit *a, struct jobq *batch, struct job **bad)
 /*
  * The database cannot be written now: say so (at once, then after
  * AUDIT_WARN_FIRST_MS and at doubling intervals, so a long stall does not
- * flood the log), and wait before the next try: briefly for a lock (the
+ * flood the log), and wait before the next try: 0.1 s for a lock (the
  * busy timeout has waited already), 0.1 s doubling to 2 s for a full disk
  * or an I/O error.  Returns 1 if audit_close gave up on the writes.
  */
@@ -2174,7 +2174,7 @@ writer_wait(struct audit *a, size_t waiting)
 		a->warn_next_ms = now + a->warn_every_ms;
 	}
 	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
-		ms = 10;
+		ms = AUDIT_RETRY_MIN_MS;
 	else
 		ms = a->stall_tries >= 5 ? AUDIT_RETRY_MAX_MS :
 		    (uint64_t)AUDIT_RETRY_MIN_MS << a->stall_tries;
