@@ -440,18 +440,23 @@ size_t		 statsd_utf8_valid(const char *, size_t);
 /*
  * The per-type rule every value of a good metric line obeys: STATSD_OK
  * with *v as it is stored (a sampled counter's divided by its rate), or
- * the reason the line is bad (a counter that overflows at its rate).  The
- * registry applies it to the lines of a known form too (metrics.c), which
- * are never parsed: whatever the parser decides from a value and its
- * line's type and rate must be decided here.
+ * the reason the line is bad (a counter that overflows at its rate; a
+ * sampled timer, histogram or distribution sample whose weight 1/rate, or
+ * the value times it, overflows: metrics.c adds both).  The registry
+ * applies it to the lines of a known form too (metrics.c), which are
+ * never parsed: whatever the parser decides from a value and its line's
+ * type and rate must be decided here.
  */
 static inline enum statsd_reason
 statsd_value(enum statsd_type type, double rate, double *v)
 {
-	if (type == STATSD_COUNTER && rate != 1 &&
-	    !__builtin_isfinite(*v /= rate))
-		return STATSD_NAN_INF;
-	return STATSD_OK;
+	if (rate == 1 || type == STATSD_GAUGE || type == STATSD_SET)
+		return STATSD_OK;
+	if (type == STATSD_COUNTER)
+		return __builtin_isfinite(*v /= rate) ? STATSD_OK :
+		    STATSD_NAN_INF;
+	return __builtin_isfinite(1 / rate) && __builtin_isfinite(*v / rate) ?
+	    STATSD_OK : STATSD_NAN_INF;
 }
 
 /* metrics.c */

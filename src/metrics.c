@@ -1268,7 +1268,7 @@ series_merge(struct metrics *m, struct series *s, uint64_t now_ms,
 {
 	struct window_stats	ng;
 	double			xc = 0, xs = 0;
-	uint64_t		pos = w->count;
+	uint64_t		pos = w->count, x;
 	size_t			i;
 
 	if (s->wneg != NULL) {
@@ -1295,7 +1295,14 @@ series_merge(struct metrics *m, struct series *s, uint64_t now_ms,
 			xc += s->xring[i];
 			xs += s->xring[m->slices + i];
 		}
-		w->count += (uint64_t)llround(xc);
+		/*
+		 * Weights are finite (statsd_value()), their sum may not
+		 * be: a count past 2^64 stays at UINT64_MAX.
+		 */
+		x = xc < 0x1p63 ? (uint64_t)llround(xc) : xc < 0x1p64 ?
+		    (uint64_t)xc : UINT64_MAX;
+		w->count = x > UINT64_MAX - w->count ? UINT64_MAX :
+		    w->count + x;
 		w->sum += xs;
 	}
 	w->rate = (double)w->count / m->window_s;

@@ -50,7 +50,8 @@
  * - @rate: 0 < rate <= 1 (bad_rate).  Counter values are divided by the
  *   rate (1 sampled at @0.1 counts 10); the result must stay finite
  *   (nan_inf).  Other types return the rate for the registry, which
- *   counts a timer, histogram or distribution sample 1/rate times.
+ *   counts a timer, histogram or distribution sample 1/rate times: 1/rate
+ *   and value/rate must stay finite too (nan_inf).
  * - #tags: tagkey is one or more characters other than control
  *   characters and ", | : = { }"; tagvalue any characters other than
  *   control characters, "," and "|" (":" and spaces included: "url:

@@ -480,6 +480,69 @@ test_sampled_weight(void **state)
 	metrics_free(m);
 }
 
+/*
+ * A rate near 0 makes weights no double or count holds: a line whose
+ * weight 1/rate, or value/rate, overflows is nan_inf (as a counter's
+ * quotient is), by the parser and on the known-form path alike; a count
+ * past 2^64 stays at UINT64_MAX, never wraps, and no sum turns NaN.
+ */
+static void
+test_sampled_extreme(void **state)
+{
+	static const char *const refused[] = {
+		"a:0|ms|@4.9e-324", "a:1|h|@1e-309", "a:1e300|d|@1e-10",
+		"a:-1e300|h|@1e-10",
+	};
+	struct metrics		*m = metrics_new(10, 10, 100);
+	struct metrics_batch	*b = calloc(1, sizeof(*b));
+	struct statsd_parser	*bp = calloc(1, sizeof(*bp));
+	struct statsd_line	 ln;
+	struct series_stats	 st;
+	size_t			 i;
+	int			 k;
+
+	for (i = 0; i < nitems(refused); i++)
+		assert_int_equal(statsd_parse_line(&sp, refused[i],
+		    strlen(refused[i]), &ln), STATSD_NAN_INF);
+	/* Each line one sample counted 1e300 times: the count saturates. */
+	for (k = 0; k < 3; k++)
+		assert_int_equal(add(m, "big:320|ms|@1e-300", 0), 1);
+	stats_of(m, "big", 0, &st);
+	assert_true(st.w.count == UINT64_MAX);
+	assert_true(isfinite(st.w.sum) && isfinite(st.w.mean));
+	/* 2^62 a line (its extra 2^62 - 1 rounds to 2^62): exact to 2^64. */
+	for (k = 0; k < 3; k++)
+		assert_int_equal(add(m, "sat:1|h|@2.1684043449710089e-19", 0),
+		    1);
+	stats_of(m, "sat", 0, &st);
+	assert_true(st.w.count == 3 + 3 * (UINT64_C(1) << 62));
+	assert_true(st.w.sum == 0x1p62 * 3);
+	assert_int_equal(add(m, "sat:1|h|@2.1684043449710089e-19", 0), 1);
+	stats_of(m, "sat", 0, &st);
+	assert_true(st.w.count == UINT64_MAX);
+
+	/* The known-form path: the form learnt, then a value it refuses. */
+	assert_non_null(b);
+	assert_non_null(bp);
+	statsd_init(bp);
+	metrics_batch_init(b, bp);
+	for (k = 0; k < 2; k++) {
+		metrics_batch_datagram(b, m, "z:1|h|@1e-300\nz:0|h|@1e-300",
+		    27, 0);
+		metrics_batch_flush(b, m, 0);
+	}
+	metrics_batch_datagram(b, m, "z:10000000000|h|@1e-300", 23, 0);
+	metrics_batch_flush(b, m, 0);
+	assert_int_equal(bp->stats.errors[STATSD_NAN_INF], 1);
+	assert_int_equal(bp->stats.samples, 4);
+	stats_of(m, "z", 0, &st);
+	assert_true(st.w.count == UINT64_MAX);
+	assert_true(fabs(st.w.sum / 2e300 - 1) < 1e-12);
+	free(b);
+	free(bp);
+	metrics_free(m);
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -849,6 +912,7 @@ main(void)
 		cmocka_unit_test_setup(test_gauge, setup),
 		cmocka_unit_test_setup(test_gauge_value, setup),
 		cmocka_unit_test_setup(test_sampled_weight, setup),
+		cmocka_unit_test_setup(test_sampled_extreme, setup),
 		cmocka_unit_test_setup(test_negative_samples, setup),
 		cmocka_unit_test_setup(test_sets, setup),
 		cmocka_unit_test_setup(test_refused_values, setup),
