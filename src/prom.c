@@ -16,7 +16,7 @@
  * winner is stable), since either would make the whole page invalid for
  * Prometheus.  For the same reason a series whose tags map to one label
  * name twice, or to "quantile" in a summary, is left out, and so is a
- * summary family that is the _sum or _count of another summary family.
+ * family that is the _sum or _count of a summary family.
  * A set becomes a gauge family meshtune_<name>: its distinct members in
  * the window.  A tag key sent twice with two values (DogStatsD keeps
  * both) becomes one label whose value is the two joined by ",", in the
@@ -332,8 +332,9 @@ prom_entry_cmp(const void *a, const void *b)
 }
 
 /*
- * Is e's family (a summary) the _sum or _count of an earlier summary
- * family?  Parsers take its lines for that family's, a second HELP.
+ * Is e's family (a summary, or a set's gauge) the _sum or _count of an
+ * earlier summary family?  Parsers take its lines for that family's, a
+ * second HELP.  A counter's family ends in _total: never.
  */
 static int
 prom_shadowed(const struct prom_collect *c, const struct prom_entry *e)
@@ -343,8 +344,6 @@ prom_shadowed(const struct prom_collect *c, const struct prom_entry *e)
 	size_t			 lo, hi, mid, k;
 	const char		*f;
 
-	if (prom_kind(e->s) != PROM_SUMMARY)
-		return 0;
 	for (k = 0; k < nitems(suffix); k++) {
 		slen = strlen(suffix[k]);
 		if (flen <= slen ||

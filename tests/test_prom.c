@@ -241,8 +241,8 @@ test_collision_kinds(void **state)
 
 /*
  * Series that would make the page invalid are left out: two tags that
- * map to one label name, a "quantile" tag on a summary, a summary family
- * that is the _sum or _count of another.
+ * map to one label name, a "quantile" tag on a summary, a family (a
+ * summary, a set's gauge) that is the _sum or _count of a summary.
  */
 static void
 test_invalid_left_out(void **state)
@@ -257,6 +257,9 @@ test_invalid_left_out(void **state)
 	add(m, "x:1|ms", 0);
 	add(m, "x.sum:1|g", 0);
 	add(m, "x.count:1|g", 0);
+	add(m, "y:2|ms", 0);			/* a set's gauge is shadowed too */
+	add(m, "y.count:u1|s", 0);
+	add(m, "y_sum:u2|s|#k:v", 0);
 	got = page(m, 0, NULL);
 	assert_page(got,
 	    "# HELP meshtune_dup dup (timer): quantiles over the sliding window\n"
@@ -279,7 +282,16 @@ test_invalid_left_out(void **state)
 	    "meshtune_x{quantile=\"0.99\"} 1\n"
 	    "meshtune_x{quantile=\"0.999\"} 1\n"
 	    "meshtune_x_sum 1\n"
-	    "meshtune_x_count 1\n");
+	    "meshtune_x_count 1\n"
+	    "# HELP meshtune_y y (timer): quantiles over the sliding window\n"
+	    "# TYPE meshtune_y summary\n"
+	    "meshtune_y{quantile=\"0.5\"} 2\n"
+	    "meshtune_y{quantile=\"0.9\"} 2\n"
+	    "meshtune_y{quantile=\"0.95\"} 2\n"
+	    "meshtune_y{quantile=\"0.99\"} 2\n"
+	    "meshtune_y{quantile=\"0.999\"} 2\n"
+	    "meshtune_y_sum 2\n"
+	    "meshtune_y_count 1\n");
 	free(got);
 	metrics_free(m);
 }
