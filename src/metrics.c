@@ -70,6 +70,13 @@ struct set {
 	struct set_entry *e;
 	size_t		 cap;		/* power of two */
 	size_t		 n;
+	/*
+	 * Found full of live members at set_max full_max: none can leave
+	 * before slice full_until, so until then a new member is refused
+	 * without a look at every entry.
+	 */
+	uint64_t	 full_until;
+	size_t		 full_max;
 };
 
 /*
@@ -433,14 +440,24 @@ set_room(struct metrics *m, struct set *st, uint64_t now_ms)
 	struct set_entry	*old = st->e;
 	size_t			 oldcap = st->cap, i, j, mask;
 	uint64_t		 epoch = now_ms / m->slice_ms;
+	uint64_t		 oldest = UINT64_MAX;
 	size_t			 live = 0;
 
 	if ((st->n + 1) * 2 <= st->cap && st->n + 1 <= m->set_max)
 		return 0;
-	for (i = 0; i < oldcap; i++)
-		live += old[i].hash != 0 && old[i].epoch + m->slices > epoch;
-	if (live + 1 > m->set_max)
+	if (epoch < st->full_until && st->full_max == m->set_max)
 		return -1;
+	for (i = 0; i < oldcap; i++)
+		if (old[i].hash != 0 && old[i].epoch + m->slices > epoch) {
+			live++;
+			if (old[i].epoch < oldest)
+				oldest = old[i].epoch;
+		}
+	if (live + 1 > m->set_max) {
+		st->full_until = oldest + m->slices;
+		st->full_max = m->set_max;
+		return -1;
+	}
 	st->cap = oldcap == 0 ? 16 : oldcap;
 	while ((live + 1) * 2 > st->cap)
 		st->cap *= 2;

@@ -677,6 +677,33 @@ test_sets(void **state)
 	assert_int_equal(add(m, "w:late|s", 60000), 1);
 	stats_of(m, "w", 60000, &st);
 	assert_int_equal(st.w.count, 1);
+
+	/*
+	 * A full set takes a new member the slice its oldest one leaves,
+	 * not before (a member seen again is younger), and at once when
+	 * set_max grows.
+	 */
+	metrics_set_set_max(m, 4);
+	for (i = 0; i < 4; i++) {
+		snprintf(line, sizeof(line), "f:m%d|s", i);
+		assert_int_equal(add(m, line, 100000 + i * 1000), 1);
+	}
+	assert_int_equal(add(m, "f:x|s", 103500), 0);
+	assert_int_equal(add(m, "f:m0|s", 105000), 1);	/* seen again */
+	assert_int_equal(add(m, "f:x|s", 109999), 0);
+	assert_int_equal(add(m, "f:x|s", 110000), 0);	/* m0 is younger */
+	assert_int_equal(add(m, "f:x|s", 110999), 0);
+	assert_int_equal(add(m, "f:x|s", 111000), 1);	/* m1 left */
+	assert_int_equal(add(m, "f:y|s", 111500), 0);
+	metrics_set_set_max(m, 5);
+	assert_int_equal(add(m, "f:y|s", 111500), 1);
+	assert_int_equal(add(m, "f:z|s", 111500), 0);
+	stats_of(m, "f", 111500, &st);
+	assert_int_equal(st.w.count, 5);
+	metrics_set_set_max(m, 3);		/* lower: still full */
+	assert_int_equal(add(m, "f:z|s", 111500), 0);
+	assert_int_equal(add(m, "f:z|s", 114999), 0);
+	assert_int_equal(add(m, "f:z|s", 115000), 1);	/* m0 left */
 	metrics_free(m);
 }
 

@@ -15,6 +15,9 @@
  *	parse_lps		 K=10, tagged timers: the headline
  *	parse_lps (k, tags)	 K = 1, 10, 25, timers tagged or not
  *	parse_ns_per_line	 the same, per line
+ *	set_ns_per_line		 a full set of 4096 members: lines of a
+ *				 member it holds, and of a new one
+ *				 (refused)
  *	tag_cost_pct		 throughput lost to tags (the issue's
  *				 "tags parsed into the series identity for
  *				 <= 10% of throughput"), per K: the
@@ -291,6 +294,72 @@ measure_pair(unsigned int k, double secs, double ns[2])
 	return median(cost, RUNS);
 }
 
+/*
+ * A set at statsd.set_max_values (4096, the default), full: lines of
+ * members it holds (seen again) and of new members (refused, counted),
+ * 32 a datagram, timed in alternation; the median ns per line of each
+ * into ns[0] (held) and ns[1] (refused).  A refused member once cost a
+ * look at every entry of the set.
+ */
+#define SET_MAX		4096
+static void
+measure_sets(double secs, double ns[2])
+{
+	static struct statsd_parser	 sp;
+	static char			 buf[2][SET_MAX * 24];
+	static double			 per[2][RUNS];
+	struct metrics_batch		*b;
+	struct metrics			*m;
+	uint64_t			 t0, t1, lines, now_ms = 1000;
+	size_t				 len[2] = { 0, 0 }, off, i, n;
+	int				 run, side, k;
+
+	if ((m = metrics_new(60, 60, 100000)) == NULL ||
+	    (b = calloc(1, sizeof(*b))) == NULL)
+		abort();
+	metrics_set_set_max(m, SET_MAX);
+	statsd_init(&sp);
+	metrics_batch_init(b, &sp);
+	for (side = 0; side < 2; side++)
+		for (i = 0; i < SET_MAX; i++)
+			len[side] += (size_t)snprintf(buf[side] + len[side],
+			    sizeof(buf[side]) - len[side], "users:%c%zu|s\n",
+			    side ? 'n' : 'h', i);
+	metrics_batch_datagram(b, m, buf[0], len[0], now_ms);
+	metrics_batch_flush(b, m, now_ms);
+	for (run = 0; run < RUNS; run++)
+		for (k = 0; k < 2; k++) {
+			side = (run + k) % 2;
+			lines = 0;
+			t0 = now_ns();
+			do {
+				/* 32 lines a datagram, as a client sends. */
+				for (off = 0; off < len[side]; off += n) {
+					n = 0;
+					for (i = 0; i < 32 && off + n <
+					    len[side]; i++)
+						n += (size_t)(strchr(buf[side] +
+						    off + n, '\n') - (buf[side] +
+						    off + n)) + 1;
+					metrics_batch_datagram(b, m,
+					    buf[side] + off, n, ++now_ms / 64);
+				}
+				metrics_batch_flush(b, m, now_ms / 64);
+				lines += SET_MAX;
+				t1 = now_ns();
+			} while ((double)(t1 - t0) < secs * 1e9);
+			per[side][run] = (double)(t1 - t0) / (double)lines;
+		}
+	if (metrics_stats(m)->set_full == 0) {
+		fprintf(stderr, "bench_ingest: the set never filled\n");
+		exit(1);
+	}
+	ns[0] = median(per[0], RUNS);
+	ns[1] = median(per[1], RUNS);
+	free(b);
+	metrics_free(m);
+}
+
 /* For callgrind: n passes over the K=10 pool, no clock. */
 static int
 fixed_passes(long n, int tags)
@@ -354,5 +423,11 @@ main(int argc, char *argv[])
 		    cost);
 		fflush(stdout);
 	}
+	measure_sets(secs, ns);
+	printf("{\"bench\":\"ingest\",\"metric\":\"set_ns_per_line\","
+	    "\"member\":\"held\",\"value\":%.1f,\"unit\":\"ns\"}\n"
+	    "{\"bench\":\"ingest\",\"metric\":\"set_ns_per_line\","
+	    "\"member\":\"refused\",\"value\":%.1f,\"unit\":\"ns\"}\n",
+	    ns[0], ns[1]);
 	return 0;
 }
