@@ -123,6 +123,30 @@ uri_of(const char *path, const char *query)
 	return u;
 }
 
+/*
+ * Remove the -shm file beside path that the inspection's read of a -wal
+ * made (SQLite leaves it), unless a process still has it locked, as every
+ * SQLite connection to the file would: a file refused is left with the
+ * files it had.
+ */
+static void
+shm_undo(const char *path)
+{
+	struct flock	fl;
+	char		p[PATH_MAX];
+	int		fd;
+
+	if ((size_t)snprintf(p, sizeof(p), "%s-shm", path) >= sizeof(p) ||
+	    (fd = open(p, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_SETLK, &fl) == 0)
+		(void)unlink(p);
+	close(fd);
+}
+
 /* One integer from a statement; -1 with the SQLite code in *rc if none. */
 static int
 q_int(sqlite3 *db, const char *sql, int64_t *out, int *rc)
@@ -280,7 +304,7 @@ audit_file_inspect(const char *path, struct audit_file *f)
 	char		*uri, check[200], tables[400];
 	int64_t		 v, objects;
 	ssize_t		 n;
-	int		 fd, rc, ret;
+	int		 fd, rc, ret, shm;
 
 	memset(f, 0, sizeof(*f));
 	if (stat(path, &st) == -1) {
@@ -294,23 +318,32 @@ audit_file_inspect(const char *path, struct audit_file *f)
 	}
 	if (!S_ISREG(st.st_mode))
 		return classify(f, AUDIT_FILE_ERROR, "not a regular file");
-	if (st.st_size == 0 && !exists(path, "-wal"))
-		return classify(f, AUDIT_FILE_NEW, "empty (0 bytes)");
+	/*
+	 * SQLite never leaves a 0-byte database with a -wal (WAL mode is
+	 * written in page 1), and deletes such a -wal when it opens the
+	 * file, read-only too: the rows in it would go without a trace.
+	 */
+	if (st.st_size == 0)
+		return exists(path, "-wal") ? classify(f, AUDIT_FILE_CORRUPT,
+		    "0 bytes, with a -wal file of a database beside it") :
+		    classify(f, AUDIT_FILE_NEW, "empty (0 bytes)");
 
-	if (st.st_size > 0) {
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-			return classify(f, AUDIT_FILE_ERROR, "%s",
-			    strerror(errno));
-		n = pread(fd, hdr, sizeof(hdr), 0);
-		close(fd);
-		if (n == -1)
-			return classify(f, AUDIT_FILE_ERROR, "%s",
-			    strerror(errno));
-		if (n < HEADER_LEN || memcmp(hdr, MAGIC, sizeof(MAGIC)) != 0)
-			return classify(f, AUDIT_FILE_CORRUPT, "no SQLite "
-			    "header");
-	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return classify(f, AUDIT_FILE_ERROR, "%s", strerror(errno));
+	n = pread(fd, hdr, sizeof(hdr), 0);
+	close(fd);
+	if (n == -1)
+		return classify(f, AUDIT_FILE_ERROR, "%s", strerror(errno));
+	if (n < HEADER_LEN || memcmp(hdr, MAGIC, sizeof(MAGIC)) != 0)
+		return classify(f, AUDIT_FILE_CORRUPT, "no SQLite header");
+	/* Past 2, SQLite reads the file but never writes it. */
+	if (hdr[18] > 2)
+		return classify(f, AUDIT_FILE_CORRUPT, "file format write "
+		    "version %u in the header: SQLite would never write it",
+		    hdr[18]);
 
+	/* A -wal read makes a -shm: one not there before goes at the end. */
+	shm = exists(path, "-shm");
 	uri = uri_of(path, exists(path, "-wal") || exists(path, "-journal") ?
 	    "mode=ro" : "mode=ro&immutable=1");
 	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY |
@@ -354,6 +387,9 @@ audit_file_inspect(const char *path, struct audit_file *f)
 	ret = judge(f, objects, tables);
 out:
 	sqlite3_close(db);
+	if (!shm && f->kind != AUDIT_FILE_EMPTY && f->kind != AUDIT_FILE_OURS &&
+	    f->kind != AUDIT_FILE_LEGACY)
+		shm_undo(path);
 	return ret;
 }
 
@@ -371,7 +407,8 @@ move_err(char *err, size_t errlen, const char *fmt, ...)
 /*
  * Move the file at path, and any -wal, -shm or -journal file beside it,
  * to "PATH.refused-YYYYmmddTHHMMSSZ" (".1", ".2"... if taken), never
- * replacing anything.  The new name goes to to.  Returns 0, or -1 with a
+ * replacing anything; the file itself may be absent if a -wal or
+ * -journal is there.  The new name goes to to.  Returns 0, or -1 with a
  * message in err; a failed move puts back what it had moved.
  */
 int
@@ -382,7 +419,7 @@ audit_file_move_aside(const char *path, char *to, size_t tolen, char *err,
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	size_t		 i, moved;
-	int		 n, e;
+	int		 n, e, main_moved;
 
 	if (gmtime_r(&now, &tm) == NULL ||
 	    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
@@ -403,9 +440,14 @@ audit_file_move_aside(const char *path, char *to, size_t tolen, char *err,
 	if (n == 100)
 		return move_err(err, errlen, "%s: no free name to move it to",
 		    path);
-	if (renameat2(AT_FDCWD, path, AT_FDCWD, to, RENAME_NOREPLACE) == -1)
+	/* Absent, when a -wal or -journal was found alone. */
+	main_moved = renameat2(AT_FDCWD, path, AT_FDCWD, to,
+	    RENAME_NOREPLACE) == 0;
+	e = errno;
+	if (!main_moved && (e != ENOENT || (!exists(path, "-wal") &&
+	    !exists(path, "-journal"))))
 		return move_err(err, errlen, "moving %s to %s: %s", path, to,
-		    strerror(errno));
+		    strerror(e));
 	for (moved = 0; moved < nitems(companions); moved++) {
 		snprintf(from_c, sizeof(from_c), "%s%s", path,
 		    companions[moved]);
@@ -424,6 +466,8 @@ audit_file_move_aside(const char *path, char *to, size_t tolen, char *err,
 		(void)renameat2(AT_FDCWD, to_c, AT_FDCWD, from_c,
 		    RENAME_NOREPLACE);
 	}
-	(void)renameat2(AT_FDCWD, to, AT_FDCWD, path, RENAME_NOREPLACE);
+	if (main_moved)
+		(void)renameat2(AT_FDCWD, to, AT_FDCWD, path,
+		    RENAME_NOREPLACE);
 	return -1;
 }

@@ -1121,13 +1121,15 @@ static const char foreign_sql[] =
 static void
 assert_refused_untouched(struct fx *fx, const char *want)
 {
-	char	 err[1024], *before, *after;
-	size_t	 n, m;
+	char	 err[1024], *before, *after, *wbefore, *wafter, walp[512];
+	size_t	 n, m, wn, wm;
 	int	 wal = companion(fx->path, "-wal");
 	int	 shm = companion(fx->path, "-shm");
 
+	snprintf(walp, sizeof(walp), "%s-wal", fx->path);
 	before = slurp(fx->path, &n);
 	assert_non_null(before);
+	wbefore = slurp(walp, &wn);
 	assert_null(audit_open(fx->base, fx->path, 30, err, sizeof(err)));
 	assert_non_null(strstr(err, fx->path));
 	if (strstr(err, want) == NULL)
@@ -1135,11 +1137,16 @@ assert_refused_untouched(struct fx *fx, const char *want)
 	after = slurp(fx->path, &m);
 	assert_non_null(after);
 	assert_true(n == m && memcmp(before, after, n) == 0);
+	wafter = slurp(walp, &wm);
+	assert_true((wbefore == NULL) == (wafter == NULL));
+	assert_true(wn == wm && (wn == 0 || memcmp(wbefore, wafter, wn) == 0));
 	assert_int_equal(companion(fx->path, "-wal"), wal);
 	assert_int_equal(companion(fx->path, "-shm"), shm);
 	assert_false(companion(fx->path, "-journal"));
 	free(before);
 	free(after);
+	free(wbefore);
+	free(wafter);
 }
 
 /* Another program's database is never adopted, whatever its mode. */
@@ -1321,6 +1328,119 @@ test_files_adopted(void **state)
 	assert_int_equal(q_intf(db, "SELECT count(*) FROM actions WHERE "
 	    "id = %lld AND status = 'pending'", (long long)id), 1);
 	sqlite3_close(db);
+}
+
+/* Write n bytes of buf as the whole file at path. */
+static void
+spit(const char *path, const char *buf, size_t n)
+{
+	int	fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, buf, n), (ssize_t)n);
+	close(fd);
+}
+
+/*
+ * The file at path and its -wal as a crash leaves them: copied while a
+ * connection that ran sql in WAL mode, never checkpointing, holds them.
+ */
+static void
+wal_snapshot(const char *path, const char *sql, char **db, size_t *ndb,
+    char **wal, size_t *nwal)
+{
+	sqlite3	*c = raw_open(path);
+	char	 p[512];
+
+	raw_exec(c, "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0");
+	raw_exec(c, sql);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	*db = slurp(path, ndb);
+	*wal = slurp(p, nwal);
+	assert_non_null(*db);
+	assert_non_null(*wal);
+	assert_true(*nwal > 0);
+	sqlite3_close(c);
+}
+
+/*
+ * What a crash, a damaged disk or a copy leave beside the path: a -wal
+ * with the file cut to 0 bytes (SQLite would delete the -wal, rows and
+ * all, and the log was taken as new), a -wal alone (moved aside with
+ * on_bad_file "move", not a failed start), another program's database
+ * whose -wal has no -shm (refused with no -shm left behind), and a
+ * header whose write version SQLite never writes (taken, then every write
+ * failed).
+ */
+static void
+test_wal_leftovers(void **state)
+{
+	struct fx		*fx = *state;
+	struct audit_opts	 o = { .retention_days = 30, .move_bad = 1 };
+	char			 err[1024], walp[512], to[600], *db, *wal, *w;
+	size_t			 ndb, nwal, n;
+	sqlite3			*c;
+	int			 fd;
+
+	snprintf(walp, sizeof(walp), "%s-wal", fx->path);
+	fx->audit = audit_open(fx->base, fx->path, 0, err, sizeof(err));
+	assert_non_null(fx->audit);
+	audit_close(fx->audit);
+	fx->audit = NULL;
+	wal_snapshot(fx->path, "INSERT INTO events (ts, kind, message) "
+	    "VALUES ('2026-11-22T17:05:07.123Z', 'reload', 'in the wal')",
+	    &db, &ndb, &wal, &nwal);
+	assert_false(companion(fx->path, "-wal"));	/* checkpointed */
+
+	/* 0 bytes and a -wal: refused, both kept as they were. */
+	spit(fx->path, "", 0);
+	spit(walp, wal, nwal);
+	assert_refused_untouched(fx, "0 bytes, with a -wal file");
+	assert_int_equal(file_size(fx->path), 0);
+
+	/* The -wal alone, "move": moved aside whole, a new log begins. */
+	assert_int_equal(unlink(fx->path), 0);
+	fx->audit = audit_open_opts(fx->base, fx->path, &o, err, sizeof(err));
+	if (fx->audit == NULL)
+		fail_msg("audit_open_opts: %s", err);
+	assert_int_equal(audit_sync(fx->audit), 0);
+	c = raw_open(fx->path);
+	snprintf(to, sizeof(to), "%s-wal", q_text(c, "SELECT json_extract("
+	    "detail, '$.to') FROM events WHERE kind = 'audit_moved'"));
+	sqlite3_close(c);
+	w = slurp(to, &n);
+	assert_non_null(w);
+	assert_true(n == nwal && memcmp(w, wal, n) == 0);
+	assert_int_equal(unlink(to), 0);
+	free(w);
+	audit_close(fx->audit);
+	fx->audit = NULL;
+	assert_int_equal(unlink(fx->path), 0);
+	free(db);
+	free(wal);
+
+	/* Another program's database, crashed: its -wal, no -shm. */
+	wal_snapshot(fx->path, foreign_sql, &db, &ndb, &wal, &nwal);
+	spit(fx->path, db, ndb);
+	spit(walp, wal, nwal);
+	assert_false(companion(fx->path, "-shm"));
+	assert_refused_untouched(fx, "tables: users");
+	assert_int_equal(unlink(walp), 0);
+	assert_int_equal(unlink(fx->path), 0);
+	free(db);
+	free(wal);
+
+	/* A header write version past 2: SQLite reads, never writes. */
+	fx->audit = audit_open(fx->base, fx->path, 0, err, sizeof(err));
+	assert_non_null(fx->audit);
+	audit_close(fx->audit);
+	fx->audit = NULL;
+	fd = open(fx->path, O_WRONLY);
+	assert_true(fd != -1);
+	assert_int_equal(pwrite(fd, "\3", 1, 18), 1);
+	close(fd);
+	assert_refused_untouched(fx, "write version 3");
 }
 
 /* Sync until housekeeping (which requeues itself) has ended. */
@@ -1680,6 +1800,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_file_moved,
 		    setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(test_files_adopted,
+		    setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(test_wal_leftovers,
 		    setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_lock, setup,
 		    teardown),
