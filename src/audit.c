@@ -660,6 +660,10 @@ db_open_writer(struct audit *a, const struct audit_file *f, char *err,
 	if (strcmp(mode, "wal") != 0)
 		return set_err(err, errlen, "audit: %s: WAL mode refused "
 		    "(journal mode is %s)", a->path, mode);
+	/* SQLite opens a file it may not write read-only, and says nothing. */
+	if (sqlite3_db_readonly(a->db, "main") != 0)
+		return set_err(err, errlen, "audit: %s: cannot be written "
+		    "(read-only file or file system?)", a->path);
 	/* FULL: a commit (the pending row) survives a power cut too. */
 	if (db_step_all(a->db, "PRAGMA synchronous = FULL") == -1 ||
 	    db_step_all(a->db, "PRAGMA journal_size_limit = "

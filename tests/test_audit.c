@@ -6,9 +6,11 @@
  */
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1443,6 +1445,50 @@ test_wal_leftovers(void **state)
 	assert_refused_untouched(fx, "write version 3");
 }
 
+/*
+ * A log the daemon may not write (a file left by root, the daemon now
+ * unprivileged): SQLite opens it read-only without a word, and every
+ * write would fail for good; it is refused at open instead.  As root,
+ * the open runs in a child as nobody.
+ */
+static void
+test_readonly_refused(void **state)
+{
+	struct fx	*fx = *state;
+	char		 err[1024];
+	struct audit	*a;
+	pid_t		 pid;
+	int		 status, ok;
+
+	fx->audit = audit_open(fx->base, fx->path, 0, err, sizeof(err));
+	assert_non_null(fx->audit);
+	audit_close(fx->audit);
+	fx->audit = NULL;
+	assert_int_equal(chmod(fx->path, 0444), 0);
+	assert_int_equal(chmod(fx->dir, 0777), 0);
+	if ((pid = fork()) == 0) {
+		if (geteuid() == 0 && (setgroups(0, NULL) == -1 ||
+		    setgid(65534) == -1 || setuid(65534) == -1))
+			_exit(77);
+		if (access(fx->path, W_OK) == 0)
+			_exit(77);		/* a capability lets it write */
+		a = audit_open(fx->base, fx->path, 0, err, sizeof(err));
+		ok = a == NULL && strstr(err, fx->path) != NULL &&
+		    strstr(err, "cannot be written") != NULL;
+		if (!ok)
+			fprintf(stderr, "%s\n", a == NULL ? err :
+			    "audit_open took a file it cannot write");
+		_exit(ok ? 0 : 1);
+	}
+	assert_true(pid != -1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(chmod(fx->dir, 0700), 0);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* Sync until housekeeping (which requeues itself) has ended. */
 static void
 settle(struct fx *fx)
@@ -1802,6 +1848,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_files_adopted,
 		    setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(test_wal_leftovers,
+		    setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly_refused,
 		    setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_lock, setup,
 		    teardown),
