@@ -1489,6 +1489,89 @@ test_readonly_refused(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * Whether a connection like the writer's can write the file at path: a
+ * row in a transaction, rolled back.
+ */
+static int
+raw_writable(const char *path)
+{
+	sqlite3	*db;
+	int	 ok;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_close(db);
+		return 0;
+	}
+	ok = sqlite3_exec(db, "PRAGMA journal_mode = WAL; BEGIN IMMEDIATE; "
+	    "INSERT INTO events (ts, kind) VALUES "
+	    "('2026-11-22T17:05:07.123Z', 'x'); ROLLBACK", NULL, NULL,
+	    NULL) == SQLITE_OK && sqlite3_db_readonly(db, "main") == 0;
+	sqlite3_close(db);
+	return ok;
+}
+
+/*
+ * Property over damaged logs: every single bit of the header flipped,
+ * and the file cut at 16 places.  The inspection changes no byte and
+ * leaves no file beside it, and a file it lets meshtune take is one the
+ * writer can write: never "starts, then every write fails".
+ */
+static void
+test_damaged_headers(void **state)
+{
+	struct fx		*fx = *state;
+	struct audit_action	 act = mk_action("network", "k", 1, 2);
+	struct audit_file	 f;
+	char			 err[512], *good, *bad, *after;
+	size_t			 n, m, k;
+	int			 i;
+
+	fx->audit = audit_open(fx->base, fx->path, 0, err, sizeof(err));
+	assert_non_null(fx->audit);
+	for (i = 0; i < 50; i++)
+		assert_int_equal(audit_action_begin(fx->audit, &act, NULL,
+		    NULL), 0);
+	assert_int_equal(audit_sync(fx->audit), 0);
+	audit_close(fx->audit);
+	fx->audit = NULL;
+	good = slurp(fx->path, &n);
+	assert_non_null(good);
+	assert_true(n >= 4096);
+	bad = malloc(n);
+	assert_non_null(bad);
+	for (k = 0; k < 100 * 8 + 16; k++) {
+		memcpy(bad, good, n);
+		m = n;
+		if (k < 100 * 8)
+			bad[k / 8] ^= (char)(1 << (k % 8));
+		else
+			m = n * (k - 100 * 8) / 16;
+		spit(fx->path, bad, m);
+		(void)audit_file_inspect(fx->path, &f);
+		after = slurp(fx->path, &m);
+		assert_non_null(after);
+		if (memcmp(after, bad, m) != 0)
+			fail_msg("case %zu: the inspection changed the file", k);
+		free(after);
+		if (companion(fx->path, "-wal") || companion(fx->path, "-shm") ||
+		    companion(fx->path, "-journal"))
+			fail_msg("case %zu: files left beside it", k);
+		if ((f.kind == AUDIT_FILE_OURS || f.kind == AUDIT_FILE_LEGACY ||
+		    f.kind == AUDIT_FILE_EMPTY) && !raw_writable(fx->path))
+			fail_msg("case %zu: taken as %s (%s), but not writable",
+			    k, audit_file_kind_name(f.kind), f.what);
+		unlink(fx->path);
+		snprintf(err, sizeof(err), "%s-wal", fx->path);
+		unlink(err);
+		snprintf(err, sizeof(err), "%s-shm", fx->path);
+		unlink(err);
+	}
+	free(good);
+	free(bad);
+}
+
 /* Sync until housekeeping (which requeues itself) has ended. */
 static void
 settle(struct fx *fx)
@@ -1850,6 +1933,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wal_leftovers,
 		    setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_refused,
+		    setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_headers,
 		    setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_lock, setup,
 		    teardown),
