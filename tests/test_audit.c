@@ -154,6 +154,9 @@ q_text(sqlite3 *db, const char *sql)
 	return buf;
 }
 
+static int64_t	q_intf(sqlite3 *, const char *, ...) __printflike(2, 3);
+static const char *q_textf(sqlite3 *, const char *, ...) __printflike(2, 3);
+
 static int64_t
 q_intf(sqlite3 *db, const char *fmt, ...)
 {
@@ -1079,8 +1082,8 @@ test_man_queries_indexed(void **state)
 		"SELECT reason, sum(count) AS refusals, count(*) AS pairs,"
 		" max(last_ts) AS last FROM decisions GROUP BY reason"
 		" ORDER BY refusals DESC",
-		"SELECT id, ts, strategy, knob, new_value FROM actions"
-		" WHERE status = 'pending'",
+		("SELECT id, ts, strategy, knob, new_value FROM actions"
+		" WHERE status = 'pending'"),
 	};
 	struct fx	*fx = *state;
 	sqlite3		*db = raw_open(fx->path);
