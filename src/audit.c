@@ -163,6 +163,11 @@ enum {
 	ST_MAX
 };
 
+/* Actions housekeeping may delete: none a write to come still needs. */
+#define DELETABLE \
+	"status <> 'pending' AND NOT (status = 'applied' AND " \
+	"outcome IS NULL AND verify_s > 0)"
+
 #define ROW_COLS \
 	"id, ts, strategy, kind, knob, old_value, new_value, status, " \
 	"outcome, reason, evidence, actuator, error, parent_id, " \
@@ -192,10 +197,13 @@ static const char *const audit_sql[ST_MAX] = {
 	    "WHERE reason = ?3 AND strategy = ?1 AND knob = ?2",
 	[ST_DEC_INSERT] = "INSERT INTO decisions (strategy, knob, reason, "
 	    "count, first_ts, last_ts) VALUES (?1, ?2, ?3, ?5, ?6, ?4)",
-	/* The oldest ?2 rows up to ?1 (rows of one millisecond may be many). */
+	/*
+	 * The oldest ?2 rows up to ?1 (rows of one millisecond may be many),
+	 * but not an action still pending or awaiting its verification: its
+	 * update or outcome must find it.
+	 */
 	[ST_RET_ACTIONS] = "DELETE FROM actions WHERE id IN (SELECT id FROM "
-	    "actions WHERE ts <= ?1 AND status <> 'pending' ORDER BY ts "
-	    "LIMIT ?2)",
+	    "actions WHERE ts <= ?1 AND " DELETABLE " ORDER BY ts LIMIT ?2)",
 	[ST_RET_EVENTS] = "DELETE FROM events WHERE id IN (SELECT id FROM "
 	    "events WHERE ts <= ?1 ORDER BY ts LIMIT ?2)",
 	[ST_RET_DECISIONS] = "DELETE FROM decisions WHERE id IN (SELECT id "
@@ -212,7 +220,7 @@ static const char *const audit_sql[ST_MAX] = {
 	    "FROM events)",
 	/* The time of the ?1-th oldest row that retention may delete. */
 	[ST_CAP_CUTOFF] = "SELECT max(ts) FROM (SELECT ts FROM (SELECT ts "
-	    "FROM actions WHERE status <> 'pending' UNION ALL SELECT ts "
+	    "FROM actions WHERE " DELETABLE " UNION ALL SELECT ts "
 	    "FROM events) ORDER BY ts LIMIT ?1)",
 	[ST_VACUUM] = "PRAGMA incremental_vacuum(" AUDIT_VACUUM_PAGES ")",
 };

@@ -1771,8 +1771,9 @@ test_retention_zero(void **state)
 }
 
 /*
- * The size cap: past it the oldest rows go (pending ones stay), until the
- * data fits, and the space is given back: the file shrinks.
+ * The size cap: past it the oldest rows go (pending ones stay, and applied
+ * ones awaiting their verification), until the data fits, and the space
+ * is given back: the file shrinks.
  */
 static void
 test_size_cap(void **state)
@@ -1783,12 +1784,16 @@ test_size_cap(void **state)
 	char			 err[512], msg[1100];
 	sqlite3			*db;
 	off_t			 before, after;
-	int64_t			 pending, last, data;
+	int64_t			 pending, verifying, last, data;
 	int			 i;
 
 	fx->audit = audit_open_opts(fx->base, fx->path, &o, err, sizeof(err));
 	assert_non_null(fx->audit);
 	pending = begin_wait(fx, &act);
+	/* Applied, its verification due later: its outcome must find it. */
+	verifying = begin_wait(fx, &act);
+	assert_int_equal(audit_action_update(fx->audit, verifying,
+	    AUDIT_APPLIED, 2, NULL), 0);
 	memset(msg, 'm', sizeof(msg) - 1);
 	msg[sizeof(msg) - 1] = '\0';
 	for (i = 0; i < 4000; i++)
@@ -1818,6 +1823,11 @@ test_size_cap(void **state)
 	    "id = 1"), 0);
 	assert_int_equal(q_intf(db, "SELECT count(*) FROM actions WHERE "
 	    "id = %lld AND status = 'pending'", (long long)pending), 1);
+	assert_int_equal(audit_action_outcome(fx->audit, verifying,
+	    AUDIT_KEPT), 0);
+	assert_int_equal(audit_sync(fx->audit), 0);
+	assert_string_equal(q_textf(db, "SELECT outcome FROM actions WHERE "
+	    "id = %lld", (long long)verifying), "kept");
 	sqlite3_close(db);
 	after = file_size(fx->path);
 	if (after > 1024 * 1024 + 64 * 1024 || after >= before / 2)
