@@ -915,7 +915,7 @@ event_fields(struct statsd_parser *sp, const char *p, const char *end,
 	static const char *const alerts[] = { "error", "warning", "info",
 	    "success", NULL };
 	struct statsd_event	*ev = &sp->event;
-	const char		*f, *fe;
+	const char		*f, *fe, *good = NULL, *good_end = NULL;
 	size_t			 n = 0, i, len;
 	int			 ok;
 	char			*q;
@@ -952,10 +952,19 @@ event_fields(struct statsd_parser *sp, const char *p, const char *end,
 			*ignored += !ok;
 		} else if (sc && has_prefix(f, fe, "m:", 2))
 			*ignored += !text_field(&ev->text, f + 2, fe);
-		else if (f < fe && *f == '#')
-			*ignored += tags_parse(f + 1, fe, sp->tags, &n) !=
-			    STATSD_OK;
-		else if (!has_prefix(f, fe, "c:", 2) &&
+		else if (f < fe && *f == '#') {
+			/* The last good one: a bad one leaves half its tags. */
+			if (tags_parse(f + 1, fe, sp->tags, &n) == STATSD_OK) {
+				good = f + 1;
+				good_end = fe;
+			} else {
+				(*ignored)++;
+				n = 0;
+				if (good != NULL)
+					(void)tags_parse(good, good_end,
+					    sp->tags, &n);
+			}
+		} else if (!has_prefix(f, fe, "c:", 2) &&
 		    !has_prefix(f, fe, "e:", 2) &&
 		    !has_prefix(f, fe, "card:", 5))
 			(*ignored)++;

@@ -412,6 +412,8 @@ test_event_fields(void **state)
 	static const char	 e[] = "_e{5,10}:ti|le|two\\nlines|d:1656581400"
 	    "|h:node1|p:low|t:warning|k:agg|s:src|#b,a:1";
 	static const char	 c[] = "_sc|db.up|2|h:n|#z:1|m:disk | full";
+	/* A tag field that does not parse is skipped whole. */
+	static const char	 bad[] = "_e{1,1}:t|x|#a:1|#z:3,b{|h:n";
 
 	statsd_init(&sp);
 	assert_int_equal(statsd_parse_line(&sp, e, strlen(e), &ln), STATSD_OK);
@@ -438,6 +440,13 @@ test_event_fields(void **state)
 	assert_int_equal(ev->text.len, 11);	/* m: takes the rest */
 	assert_memory_equal(ev->text.p, "disk | full", 11);
 	assert_memory_equal(ev->tags.p, "z=1", 3);
+
+	assert_int_equal(statsd_parse_line(&sp, bad, strlen(bad), &ln),
+	    STATSD_OK);
+	assert_int_equal(ln.ignored, 1);
+	assert_int_equal(ln.event->tags.len, 3);
+	assert_memory_equal(ln.event->tags.p, "a=1", 3);
+	assert_memory_equal(ln.event->hostname.p, "n", 1);
 }
 
 /* Limits: as generous as the peers', and each refusal named. */
