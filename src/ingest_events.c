@@ -11,6 +11,12 @@
  * others of that minute are folded, counted, and written as one row of
  * kind "statsd_events_folded" when the minute ends.  So a minute adds at
  * most events_per_minute + 1 rows, and retention bounds the rest.
+ *
+ * Nor can it grow memory: while the audit log cannot be written, every
+ * row waits in memory, and an event's, sized by its sender, may be 200
+ * KB (a 64 KiB line, twice in it); over a day of full disk the writer's
+ * backlog of 100000 rows would be 20 GB.  So while the writer is stalled,
+ * or EVENTS_BACKLOG_MAX rows wait, events are folded too.
  */
 #include <sys/types.h>
 
@@ -23,6 +29,7 @@
 #include "meshtuned.h"
 
 #define MINUTE_MS	60000
+#define EVENTS_BACKLOG_MAX 256	/* audit rows waiting: events are folded */
 
 struct ingest_events {
 	struct daemon		*d;
@@ -85,8 +92,9 @@ events_write_folded(struct ingest_events *ie, uint64_t events,
 	cJSON_Delete(o);
 	if (detail == NULL)
 		fatalx("%s: cJSON_PrintUnformatted", __func__);
-	xasprintf(&msg, "%llu StatsD events and %llu service checks past "
-	    "statsd.events_per_minute (%lld) folded into this row",
+	xasprintf(&msg, "%llu StatsD events and %llu service checks folded "
+	    "into this row: past statsd.events_per_minute (%lld), or while the "
+	    "audit log could not take them",
 	    (unsigned long long)events, (unsigned long long)checks,
 	    (long long)ie->d->conf->statsd_events_per_minute);
 	if (ie->d->audit != NULL)
@@ -219,9 +227,25 @@ events_write(struct ingest_events *ie, const struct statsd_line *ln)
 }
 
 /*
+ * Whether the audit log takes event rows now: not while its writer cannot
+ * write, nor while EVENTS_BACKLOG_MAX rows wait for it.
+ */
+static int
+events_audit_ready(const struct ingest_events *ie)
+{
+	struct audit_stats	st;
+
+	if (ie->d->audit == NULL)
+		return 1;
+	audit_get_stats(ie->d->audit, &st);
+	return st.stalled_ms == 0 && st.queued < EVENTS_BACKLOG_MAX;
+}
+
+/*
  * Take one event or service check (valid during the call only): write
- * it, fold it, or drop it, as the configuration and the minute's count
- * say.  The batch's event callback (metrics_batch).
+ * it, fold it, or drop it, as the configuration, the minute's count and
+ * the audit log's backlog say.  The batch's event callback
+ * (metrics_batch).
  */
 void
 ingest_events_line(const struct statsd_line *ln, void *arg)
@@ -236,8 +260,8 @@ ingest_events_line(const struct statsd_line *ln, void *arg)
 		ie->stats.dropped++;
 		return;
 	}
-	if (events_fold_admit(f, now_ms,
-	    (uint64_t)ie->d->conf->statsd_events_per_minute,
+	if (events_fold_admit(f, now_ms, events_audit_ready(ie) ?
+	    (uint64_t)ie->d->conf->statsd_events_per_minute : 0,
 	    ln->kind == STATSD_SERVICE_CHECK, &flush)) {
 		if (flush)
 			events_write_folded(ie, f->flush[0], f->flush[1],
