@@ -15,8 +15,8 @@
  * labels repeat an earlier one is left out (first by series key, so the
  * winner is stable), since either would make the whole page invalid for
  * Prometheus.  For the same reason a series whose tags map to one label
- * name twice, or to "quantile" in a summary, is left out, and so is a
- * family that is the _sum or _count of a summary family.
+ * name twice, to "quantile" in a summary or to "__name__", is left out,
+ * and so is a family that is the _sum or _count of a summary family.
  * A set becomes a gauge family meshtune_<name>: its distinct members in
  * the window.  A tag key sent twice with two values (DogStatsD keeps
  * both) becomes one label whose value is the two joined by ",", in the
@@ -239,7 +239,8 @@ prom_name_eq(const char *a, size_t alen, const char *b, size_t blen)
 
 /*
  * 1 if two keys of tags "k=v,k2=v2" map to one label name, or one maps to
- * "quantile" in a summary: either would make the whole page invalid.
+ * "quantile" in a summary or to the reserved "__name__": any would make
+ * the whole page invalid.
  */
 static int
 prom_labels_clash(const char *tags, size_t len, int summary)
@@ -262,7 +263,8 @@ prom_labels_clash(const char *tags, size_t len, int summary)
 		if (n > 0 && klen[n - 1] == klen[n] &&
 		    memcmp(k[n - 1], k[n], klen[n]) == 0)
 			continue;
-		if (summary && prom_name_eq(k[n], klen[n], "quantile", 8))
+		if ((summary && prom_name_eq(k[n], klen[n], "quantile", 8)) ||
+		    prom_name_eq(k[n], klen[n], "__name__", 8))
 			return 1;
 		for (i = 0; i < n; i++)
 			if (prom_name_eq(k[i], klen[i], k[n], klen[n]))

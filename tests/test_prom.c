@@ -241,7 +241,8 @@ test_collision_kinds(void **state)
 
 /*
  * Series that would make the page invalid are left out: two tags that
- * map to one label name, a "quantile" tag on a summary, a family (a
+ * map to one label name, a "quantile" tag on a summary, a tag that maps
+ * to "__name__", a family (a
  * summary, a set's gauge) that is the _sum or _count of a summary.
  */
 static void
@@ -254,6 +255,8 @@ test_invalid_left_out(void **state)
 	add(m, "dup:1|ms|#a.b:1", 0);
 	add(m, "qt:1|ms|#quantile:x", 0);
 	add(m, "qc:1|c|#quantile:x", 0);	/* no quantile label here */
+	add(m, "nm:1|c|#__name__:x", 0);	/* reserved, in any family */
+	add(m, "nm2:1|ms|#..name..:x", 0);
 	add(m, "x:1|ms", 0);
 	add(m, "x.sum:1|g", 0);
 	add(m, "x.count:1|g", 0);
