@@ -4,13 +4,18 @@
 # the end of a long log rarely shows) and then its last lines.  Used by
 # tests/check.sh and .ci/run.
 cd "${1:-.}" || exit 1
-pat='^not ok|^(FAIL|ERROR)|FAIL:|[Ff]atal|[Ee]rror:|[Aa]ssert|==[0-9]+==|runtime error|Sanitizer|Segmentation|Aborted|timed out'
+# What a test says when it fails (TAP "not ok", a script's "FAIL: ..."),
+# else what a crash or a sanitizer leaves.
+verdict='^not ok|^(FAIL|ERROR)|FAIL:'
+crash='[Ff]atal|[Ee]rror:|[Aa]ssert|==[0-9]+==|runtime error|Sanitizer|Segmentation|Aborted|timed out'
 find . -name '*.trs' | sort | while read -r trs; do
 	grep -Eq '^:test-result: (FAIL|ERROR|XPASS)' "$trs" || continue
 	log=${trs%.trs}.log
 	echo "=== ${log#./}"
 	[ -f "$log" ] || { echo "(no log)"; continue; }
-	first=$(grep -En -m 1 -- "$pat" "$log" | cut -d: -f1)
+	first=$(grep -En -m 1 -- "$verdict" "$log" | cut -d: -f1)
+	[ -n "$first" ] ||
+	    first=$(grep -En -m 1 -- "$crash" "$log" | cut -d: -f1)
 	if [ -n "$first" ]; then
 		from=$((first > 3 ? first - 3 : 1))
 		echo "--- first failing lines (from line $from):"
