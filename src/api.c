@@ -84,8 +84,7 @@ api_reply_json(struct evhttp_request *req, int code, cJSON *doc)
 	struct evbuffer	*buf;
 	char		*text;
 
-	if ((text = cJSON_PrintUnformatted(doc)) == NULL)
-		fatalx("%s: out of memory", __func__);
+	text = number_json_print(doc);
 	cJSON_Delete(doc);
 	if ((buf = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new", __func__);

@@ -441,8 +441,7 @@ conf_set(struct conf_parse *p, const struct conf_key *k, const cJSON *v,
 			break;
 		}
 		free(*(char **)field);
-		if ((*(char **)field = cJSON_PrintUnformatted(v)) == NULL)
-			fatalx("%s: out of memory", __func__);
+		*(char **)field = number_json_print((cJSON *)v);
 		break;
 	}
 }

@@ -39,6 +39,12 @@ void		*xreallocarray(void *, size_t, size_t);
 char		*xstrdup(const char *);
 int		 xasprintf(char **, const char *, ...) __printflike(2, 3);
 
+/* number.c */
+#define NUMBER_MAXLEN	32	/* "-1.7976931348623157e+308" fits */
+struct cJSON;
+int		 number_format(double, char *, size_t);
+char		*number_json_print(struct cJSON *);
+
 /* clock.c */
 uint64_t	 clock_mono_ms(void);
 uint64_t	 clock_mono_us(void);

@@ -363,9 +363,21 @@ ctl_kv(const char *key, const char *val)
 	free(clean);
 }
 
-/* A number for people: integers whole, others to a few digits. */
+/*
+ * A number as the daemon sent it: every digit it takes to read back the
+ * same (number_format), so that a knob's value in a table is the value
+ * set; "-" for none.
+ */
 static void
 ctl_fmt_num(double v, char *buf, size_t len)
+{
+	if (number_format(v, buf, len) == -1)
+		snprintf(buf, len, "-");
+}
+
+/* A measured statistic for people: integers whole, others to 4 digits. */
+static void
+ctl_fmt_stat(double v, char *buf, size_t len)
 {
 	if (isnan(v) || isinf(v))
 		snprintf(buf, len, "-");
@@ -1045,7 +1057,7 @@ ctl_stat_line(const cJSON *doc, const char *name, const char *unit)
 	char	num[64], buf[96];
 	double	v = ctl_jnum(doc, name);
 
-	ctl_fmt_num(v, num, sizeof(num));
+	ctl_fmt_stat(v, num, sizeof(num));
 	if (isnan(v) || unit == NULL)
 		snprintf(buf, sizeof(buf), "%s", num);
 	else if (unit[0] == '/')
@@ -1332,8 +1344,7 @@ ctl_actions(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 			cJSON_Delete(cJSON_DetachItemViaPointer(doc, a));
 	}
 	if (c->json) {
-		if ((text = cJSON_PrintUnformatted(doc)) == NULL)
-			fatalx("out of memory");
+		text = number_json_print(doc);
 		puts(text);
 		free(text);
 	} else
