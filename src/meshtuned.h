@@ -19,7 +19,16 @@
 struct event_base;
 
 /* log.c */
+#define LOG_LINE_MAX	2048	/* longer lines lose their middle */
+#define LOG_SUMMARY_MAX	256	/* bytes of a suppressed line quoted */
+#define LOG_BURST	20	/* lines of one message per window ... */
+#define LOG_WINDOW_MS	10000	/* ... before the rest are suppressed */
 void		 log_init(int, int);
+int		 log_start(struct event_base *);
+void		 log_stop(void);
+void		 log_suppressed_flush(uint64_t);
+void		 log_reset(void);
+int		 log_cut(const char *, char *, size_t);
 void		 log_close(void);
 void		 log_set_verbose(int);
 int		 log_get_verbose(void);
@@ -107,6 +116,11 @@ struct mt_config {
 	char		*statsd_unix;
 	int64_t		 statsd_rcvbuf;
 	char		*api;
+	struct conf_strlist allow_non_loopback;	/* listen keys */
+	char		*api_token_file;	/* NULL: beside audit_path */
+	struct conf_strlist api_hosts;
+	int64_t		 api_max_connections;
+	int64_t		 api_request_timeout_s;
 	char		*pid_file;
 	char		*proc_root;
 	int64_t		 max_series;
@@ -141,6 +155,10 @@ size_t		 config_key_paths(const char ***);
 int		 config_same(const char *, const char *);
 int		 config_parse_addr(const char *, struct sockaddr_storage *,
 		    socklen_t *);
+#define CONFIG_NAME_MAX	64	/* bytes of a knob, strategy, ... name */
+int		 config_name_ok(const char *);
+int		 config_addr_loopback(const struct sockaddr_storage *);
+size_t		 config_non_loopback(const struct mt_config *, char ***);
 
 /* daemon.c */
 struct event;
