@@ -14,7 +14,7 @@
  *	suppressed until the window ends, and then one line says how many
  *	were and what the last one was.  Messages count as the same when
  *	they differ only in their numbers (an action id, a descriptor, a
- *	count), so a storm of "accept: Too many open files" or of one
+ *	count; not digits within a name, as in "eth1"), so a storm of "accept: Too many open files" or of one
  *	actuator's failures is cut to a few lines while different knobs'
  *	and different errors' lines all get through.  Debug lines, asked
  *	for with -v, and fatal ones are never suppressed.  log_start runs a
@@ -145,22 +145,33 @@ log_cut(const char *line, char *buf, size_t len)
 	return 1;
 }
 
-/* FNV-1a of the priority and the text, each run of digits as one '#'. */
+/*
+ * FNV-1a of the priority and the text, each number as one '#': a run of
+ * digits that does not continue a word, so that "action 123", "fd 7" and
+ * "1.5" fold while names such as "f.k0" or "eth1" keep their digits.
+ */
 static uint64_t
 log_hash(int pri, const char *text)
 {
+	const char	*s;
 	uint64_t	 h = 0xcbf29ce484222325ULL ^ (uint64_t)pri;
-	int		 digits = 0;
+	int		 fold = 0, word = 0;
 
-	for (; *text != '\0'; text++) {
-		if (*text >= '0' && *text <= '9') {
-			if (digits++)
+	for (s = text; *s != '\0'; s++) {
+		if (*s >= '0' && *s <= '9') {
+			if (fold)
 				continue;
-			h = (h ^ '#') * 0x100000001b3ULL;
+			if (!word) {
+				fold = 1;
+				h = (h ^ '#') * 0x100000001b3ULL;
+				continue;
+			}
 		} else {
-			digits = 0;
-			h = (h ^ (unsigned char)*text) * 0x100000001b3ULL;
+			fold = 0;
+			word = (*s >= 'a' && *s <= 'z') ||
+			    (*s >= 'A' && *s <= 'Z') || *s == '_';
 		}
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
 	}
 	return h;
 }

@@ -1022,6 +1022,7 @@ extern const struct actuator_backend actuator_backend_unix;
 extern const struct actuator_backend actuator_backend_exec;
 extern const struct actuator_backend actuator_backend_http;
 extern const struct actuator_backend actuator_backend_file;
+void		 actuator_file_force_walk(int);
 extern const struct actuator_backend actuator_backend_log;
 
 /* simnode_model.c */

@@ -142,6 +142,10 @@ test_distinct(void **state)
 		snprintf(name, sizeof(name), "knob%c", 'a' + i % 26);
 		log_warnx("governor: %s: not applied: timeout", name);
 	}
+	/* Digits within a name are part of it: four keys, not one. */
+	for (i = 0; i < 4 * LOG_BURST; i++)
+		log_warnx("governor: f.k%d: not applied: open %d failed",
+		    i % 4, i);
 	log_set_verbose(1);
 	for (i = 0; i < 3 * LOG_BURST; i++)
 		log_debug("tick %d took %d us", i, 100 + i);
@@ -150,6 +154,7 @@ test_distinct(void **state)
 	/* 26 names: 26 keys of at most 3 lines each, none suppressed. */
 	assert_int_equal(count(out, "not applied: timeout"), 3 * LOG_BURST);
 	assert_int_equal(count(out, "debug: tick "), 3 * LOG_BURST);
+	assert_int_equal(count(out, ": not applied: open "), 4 * LOG_BURST);
 	assert_int_equal(count(out, "suppressed"), 0);
 	free(out);
 }
