@@ -207,6 +207,54 @@ void		 api_reply_error(struct evhttp_request *, int, const char *,
 void		 api_reply_ok(struct evhttp_request *);
 int		 api_query_param(struct evhttp_request *, const char *, char *,
 		    size_t);
+struct evhttp_connection;
+void		 api_on_close(struct daemon *, struct evhttp_request *,
+		    void (*)(struct evhttp_connection *, void *), void *);
+
+/* api_auth.c */
+struct api_auth;
+struct api_auth_stats {
+	uint64_t	 refused_host;		/* 421 */
+	uint64_t	 refused_origin;	/* 403: Origin, Sec-Fetch-Site */
+	uint64_t	 refused_type;		/* 415 */
+	uint64_t	 refused_auth;		/* 401, 403: the credential */
+};
+struct api_auth	*api_auth_new(const struct mt_config *, char *, size_t);
+void		 api_auth_set_port(struct api_auth *, int);
+const char	*api_auth_token_file(const struct api_auth *);
+void		 api_auth_get_stats(const struct api_auth *,
+		    struct api_auth_stats *);
+int		 api_auth_check(struct api_auth *, struct evhttp_request *,
+		    int);
+void		 api_auth_free(struct api_auth *);
+
+/* api_conn.c */
+struct api_conns;
+struct evconnlistener;
+struct evhttp;
+struct evhttp_connection;
+typedef void	 api_conn_close_fn(struct evhttp_connection *, void *);
+struct api_conn_stats {
+	uint64_t	 accepted;	/* connections made */
+	uint64_t	 evicted;	/* closed for a newer one, or a descriptor */
+	uint64_t	 refused;	/* past the cap with none to close: 503 */
+	uint64_t	 timed_out;	/* request not whole in time: 408 */
+	uint64_t	 accept_errors;	/* accept() failures, each a pause */
+	uint64_t	 lost;		/* closes not seen, found by the sweep */
+	size_t		 open;		/* now */
+	size_t		 max;
+	int		 accept_paused;
+};
+struct api_conns *api_conns_new(struct event_base *, struct evhttp *, size_t,
+		    int);
+int		 api_conns_listener(struct api_conns *,
+		    struct evconnlistener *);
+void		 api_conns_request(struct api_conns *, struct evhttp_request *);
+void		 api_conns_on_close(struct api_conns *, struct evhttp_request *,
+		    api_conn_close_fn *, void *);
+void		 api_conns_get_stats(const struct api_conns *,
+		    struct api_conn_stats *);
+void		 api_conns_free(struct api_conns *);
 
 /* window.c */
 struct window;
