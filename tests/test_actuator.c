@@ -1403,7 +1403,7 @@ file_dir_symlink(struct env *e)
 	run_until(e, 3);
 	assert_false(e->r[1].ok);
 	assert_contains(e->r[1].error, "open ");
-	assert_contains(e->r[1].error, "/cg/cpu.weight for reading: a "
+	assert_contains(e->r[1].error, "/cg/cpu.weight for writing: a "
 	    "symbolic link on the path (refused)");
 	assert_false(e->r[2].ok);
 	assert_contains(e->r[2].error, "a symbolic link on the path");
