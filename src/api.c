@@ -806,7 +806,10 @@ api_stop(struct daemon *d)
 	d->api = NULL;
 }
 
-/* A new listen.api takes effect at the next start; say so. */
+/*
+ * The connection limits and listen.api_hosts take effect at once; a new
+ * listen.api or listen.api_token_file at the next start: say so.
+ */
 int
 api_reload(struct daemon *d, const struct mt_config *nc)
 {
@@ -815,5 +818,13 @@ api_reload(struct daemon *d, const struct mt_config *nc)
 	if (!config_same(old, nc->api))
 		log_warnx("api: listen.api changed; it takes effect when "
 		    "meshtuned restarts");
+	if (d->api == NULL)
+		return 0;
+	if (!config_same(d->conf->api_token_file, nc->api_token_file))
+		log_warnx("api: listen.api_token_file changed; it takes "
+		    "effect when meshtuned restarts");
+	api_conns_set_limits(d->api->conns, api_max_connections(nc),
+	    (int)nc->api_request_timeout_s);
+	api_auth_set_hosts(d->api->auth, &nc->api_hosts);
 	return 0;
 }

@@ -141,7 +141,6 @@ api_auth_new(const struct mt_config *c, char *err, size_t errlen)
 {
 	struct api_auth	*a;
 	char		*dir;
-	size_t		 i;
 
 	a = xcalloc(1, sizeof(*a));
 	if (c->api_token_file != NULL)
@@ -151,11 +150,7 @@ api_auth_new(const struct mt_config *c, char *err, size_t errlen)
 		xasprintf(&a->token_file, "%s/api.token", dirname(dir));
 		free(dir);
 	}
-	if (c->api_hosts.n > 0) {
-		a->hosts.v = xcalloc(c->api_hosts.n, sizeof(char *));
-		for (i = 0; i < c->api_hosts.n; i++)
-			a->hosts.v[a->hosts.n++] = xstrdup(c->api_hosts.v[i]);
-	}
+	api_auth_set_hosts(a, &c->api_hosts);
 	if (auth_random(a->token) == -1) {
 		snprintf(err, errlen, "cannot make a token: getrandom: %s",
 		    strerror(errno));
@@ -167,6 +162,24 @@ api_auth_new(const struct mt_config *c, char *err, size_t errlen)
 		return NULL;
 	}
 	return a;
+}
+
+/* Answer to the names of hosts (listen.api_hosts) from now on. */
+void
+api_auth_set_hosts(struct api_auth *a, const struct conf_strlist *hosts)
+{
+	size_t	i;
+
+	for (i = 0; i < a->hosts.n; i++)
+		free(a->hosts.v[i]);
+	free(a->hosts.v);
+	a->hosts.v = NULL;
+	a->hosts.n = 0;
+	if (hosts->n == 0)
+		return;
+	a->hosts.v = xcalloc(hosts->n, sizeof(char *));
+	for (i = 0; i < hosts->n; i++)
+		a->hosts.v[a->hosts.n++] = xstrdup(hosts->v[i]);
 }
 
 /* The TCP port the API is bound to (0: a unix socket), for Host. */

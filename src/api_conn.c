@@ -390,10 +390,7 @@ api_conns_new(struct event_base *base, struct evhttp *http, size_t max,
 
 	cs = xcalloc(1, sizeof(*cs));
 	cs->base = base;
-	cs->max = max > 0 ? max : 1;
-	cs->batch_max = cs->max / 2 > API_CONN_BATCH_MAX ? API_CONN_BATCH_MAX :
-	    cs->max / 2 > 0 ? cs->max / 2 : 1;
-	cs->timeout_ms = (uint64_t)timeout_s * 1000;
+	api_conns_set_limits(cs, max, timeout_s);
 	for (i = 0; i < 4; i++)
 		TAILQ_INIT(&cs->lists[i]);
 	if ((cs->ev_adopt = event_new(base, -1, 0, conn_adopt_cb, cs)) ==
@@ -407,6 +404,16 @@ api_conns_new(struct event_base *base, struct evhttp *http, size_t max,
 	}
 	evhttp_set_bevcb(http, conn_bevcb, cs);
 	return cs;
+}
+
+/* New limits, as api_conns_new takes them; open connections stay. */
+void
+api_conns_set_limits(struct api_conns *cs, size_t max, int timeout_s)
+{
+	cs->max = max > 0 ? max : 1;
+	cs->batch_max = cs->max / 2 > API_CONN_BATCH_MAX ? API_CONN_BATCH_MAX :
+	    cs->max / 2 > 0 ? cs->max / 2 : 1;
+	cs->timeout_ms = (uint64_t)timeout_s * 1000;
 }
 
 /*

@@ -221,6 +221,8 @@ struct api_auth_stats {
 };
 struct api_auth	*api_auth_new(const struct mt_config *, char *, size_t);
 void		 api_auth_set_port(struct api_auth *, int);
+void		 api_auth_set_hosts(struct api_auth *,
+		    const struct conf_strlist *);
 const char	*api_auth_token_file(const struct api_auth *);
 void		 api_auth_get_stats(const struct api_auth *,
 		    struct api_auth_stats *);
@@ -247,6 +249,7 @@ struct api_conn_stats {
 };
 struct api_conns *api_conns_new(struct event_base *, struct evhttp *, size_t,
 		    int);
+void		 api_conns_set_limits(struct api_conns *, size_t, int);
 int		 api_conns_listener(struct api_conns *,
 		    struct evconnlistener *);
 void		 api_conns_request(struct api_conns *, struct evhttp_request *);

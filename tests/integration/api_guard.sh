@@ -117,6 +117,13 @@ paused True
 "$CTL" -s "127.0.0.1:$PORT" resume >/dev/null || fail "meshtunectl resume"
 paused False
 "$CTL" -s "127.0.0.1:$PORT" reload >/dev/null || fail "meshtunectl reload"
+# listen.api_hosts takes effect at a reload.
+req 421 GET /v1/status -H "Host: meshtune.test:$PORT"
+sed -i 's|"api": "127.0.0.1:0",|"api": "127.0.0.1:0", "api_hosts": ["meshtune.test"],|' \
+    "$T/conf"
+"$CTL" -s "127.0.0.1:$PORT" reload >/dev/null || fail "reload with api_hosts"
+req 200 GET /v1/status -H "Host: MESHTUNE.test:$PORT"
+req 200 GET /v1/status -H "Origin: http://meshtune.test:$PORT"
 echo "$TOKEN" > "$T/copy"
 "$CTL" -k "$T/copy" -s "127.0.0.1:$PORT" pause >/dev/null ||
     fail "meshtunectl -k"
