@@ -38,6 +38,7 @@
  * a connection whose close went unseen.
  */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -80,6 +81,7 @@ struct api_conn {
 	dev_t			 dev;
 	ino_t			 ino;
 	uint64_t		 since_ms;	/* waiting for a request since */
+	uint64_t		 served;	/* replies written on it */
 	int			 refuse;	/* past the cap: 503 at adoption */
 	api_conn_close_fn	*onclose;	/* api_conns_on_close */
 	void			*onclose_arg;
@@ -156,18 +158,27 @@ conn_same(const struct api_conn *c)
 /*
  * Answer code with a JSON error and shut the connection down; evhttp
  * sees the end of it and frees it, and the close callback the record.
- * Only for connections that have no reply under way.
+ * Only for connections that have no reply under way.  A keep-alive
+ * connection idle since its last reply (nothing of a next request in
+ * the socket) is closed without an answer, which its client would take
+ * for the answer to the request it sends next.
  */
 static void
 conn_kill(struct api_conn *c, int code, const char *why)
 {
 	char	 buf[512];
-	int	 n, len;
+	int	 n, len, unread = 0;
 
 	if (!conn_same(c)) {
 		/* Closed without our hearing: forget it. */
 		c->cs->stats.lost++;
 		conn_free(c);
+		return;
+	}
+	if (c->served > 0 && ioctl(c->fd, FIONREAD, &unread) == 0 &&
+	    unread == 0) {
+		(void)shutdown(c->fd, SHUT_RDWR);
+		conn_move(c, CONN_KILLED);
 		return;
 	}
 	len = (int)strlen(why) + 13;	/* {"error":"..."}\n */
@@ -465,6 +476,7 @@ conn_request_done(struct evhttp_request *req, void *arg)
 
 	if (c != NULL && c->state == CONN_BUSY) {
 		c->since_ms = clock_mono_ms();
+		c->served++;
 		conn_move(c, CONN_WAITING);
 	}
 }

@@ -242,10 +242,16 @@ test_deadline(void **state)
 	/* Closed at 1 s and a tick, though it sent a byte every 200 ms. */
 	assert_true(clock_mono_ms() - t0 < 2000);
 	close(fd);
+	/*
+	 * Idle after a reply: closed at the deadline too, but without an
+	 * answer, which its client would take for the next request's.
+	 */
+	assert_string_equal(reply(&s, ka, 1600, buf, sizeof(buf)), "");
+	assert_int_equal(read(ka, buf, sizeof(buf)), 0);
 	close(ka);
 	spin(&s, 100);
 	api_conns_get_stats(s.cs, &st);
-	assert_int_equal(st.timed_out, 1);
+	assert_int_equal(st.timed_out, 2);
 	assert_int_equal(st.open, 0);
 	srv_stop(&s);
 }
