@@ -43,7 +43,7 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"windows\": {}}",
 	  "windows: expected one of tick_interval_ms, window, listen, node, "
 	  "limits, audit, dry_run, governor, plugin_dir, actuators, knobs, "
-	  "strategies, got an unknown key" },
+	  "strategies, statsd, got an unknown key" },
 	{ "{\"listen\": {\"stats_udp\": \"127.0.0.1:1\"}}",
 	  "listen.stats_udp: expected one of statsd_udp, statsd_unix, "
 	  "statsd_rcvbuf, api, allow_non_loopback, api_token_file, api_hosts, "
@@ -98,6 +98,11 @@ static const struct bad_case bad_cases[] = {
 	  "\"..\", \"//\" or a trailing \"/\", got "
 	  "\"/sys/fs/cgroup/x/../../etc/passwd\"" },
 	{ "{\"dry_run\": 1}", "dry_run: expected true or false, got 1" },
+	{ "{\"statsd\": {\"gauge_sign_udp\": \"add\"}}",
+	  "statsd.gauge_sign_udp: expected \"value\" or \"delta\", got "
+	  "\"add\"" },
+	{ "{\"statsd\": {\"events\": \"keep\"}}",
+	  "statsd.events: expected \"audit\" or \"drop\", got \"keep\"" },
 	{ "{\"dry_run\": false, \"dry_run\": true}",
 	  "dry_run: expected each key once, got it twice" },
 	{ "{\"plugin_dir\": \"\"}",
