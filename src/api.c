@@ -588,7 +588,11 @@ api_dispatch(struct evhttp_request *req, void *arg)
 
 	d->api->requests++;
 	/* Whole: no deadline until its reply is written. */
-	api_conns_request(d->api->conns, req);
+	if (api_conns_request(d->api->conns, req) == -1) {
+		d->api->errors++;
+		api_reply_error(req, 503, "connection closed by meshtuned");
+		return;
+	}
 	/* Host and Origin first: a refused site learns nothing, not 404. */
 	if (api_auth_check(d->api->auth, req, 0) == -1) {
 		d->api->errors++;

@@ -80,9 +80,11 @@ struct api_conn {
 	evutil_socket_t		 fd;
 	dev_t			 dev;
 	ino_t			 ino;
-	uint64_t		 since_ms;	/* waiting for a request since */
+	uint64_t		 since_ms;	/* waiting for a request
+						   since */
 	uint64_t		 served;	/* replies written on it */
-	int			 refuse;	/* past the cap: 503 at adoption */
+	int			 refuse;	/* past the cap: 503 when
+						   adopted */
 	api_conn_close_fn	*onclose;	/* api_conns_on_close */
 	void			*onclose_arg;
 };
@@ -484,16 +486,22 @@ conn_request_done(struct evhttp_request *req, void *arg)
 /*
  * A whole request arrived on req's connection: no deadline runs while
  * it is handled and answered; the next request's starts after the reply.
+ * Returns 0, or -1 if the connection was already closed (shut down for a
+ * newer one or its deadline, with the request still in the socket): the
+ * request must not be handled, only answered.
  */
-void
+int
 api_conns_request(struct api_conns *cs, struct evhttp_request *req)
 {
 	struct api_conn	*c = conn_find(cs, req);
 
+	if (c != NULL && c->state == CONN_KILLED)
+		return -1;
 	if (c == NULL || c->state != CONN_WAITING)
-		return;
+		return 0;
 	conn_move(c, CONN_BUSY);
 	evhttp_request_set_on_complete_cb(req, conn_request_done, cs);
+	return 0;
 }
 
 /*

@@ -322,8 +322,8 @@ conf_q(const char *s)
 		}
 		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f ||
 		    s[i] == '"' || s[i] == '\\')
-			o += (size_t)snprintf(b + o, CONF_QUOTE_BUF - o, "\\x%02x",
-			    (unsigned char)s[i]);
+			o += (size_t)snprintf(b + o, CONF_QUOTE_BUF - o,
+			    "\\x%02x", (unsigned char)s[i]);
 		else
 			b[o++] = s[i];
 	}

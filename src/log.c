@@ -14,9 +14,10 @@
  *	suppressed until the window ends, and then one line says how many
  *	were and what the last one was.  Messages count as the same when
  *	they differ only in their numbers (an action id, a descriptor, a
- *	count; not digits within a name, as in "eth1"), so a storm of "accept: Too many open files" or of one
- *	actuator's failures is cut to a few lines while different knobs'
- *	and different errors' lines all get through.  Debug lines, asked
+ *	count; not digits within a name, as in "eth1"), so a storm of
+ *	"accept: Too many open files" or of one actuator's failures is cut
+ *	to a few lines while different knobs' and different errors' lines
+ *	all get through.  Debug lines, asked
  *	for with -v, and fatal ones are never suppressed.  log_start runs a
  *	timer that reports a suppression once its window is over even if
  *	nothing else is logged.

@@ -224,7 +224,7 @@ void		 api_on_close(struct daemon *, struct evhttp_request *,
 struct api_auth;
 struct api_auth_stats {
 	uint64_t	 refused_host;		/* 421 */
-	uint64_t	 refused_origin;	/* 403: Origin, Sec-Fetch-Site */
+	uint64_t	 refused_origin;	/* 403: Origin, Sec-Fetch */
 	uint64_t	 refused_type;		/* 415 */
 	uint64_t	 refused_auth;		/* 401, 403: the credential */
 };
@@ -247,11 +247,11 @@ struct evhttp_connection;
 typedef void	 api_conn_close_fn(struct evhttp_connection *, void *);
 struct api_conn_stats {
 	uint64_t	 accepted;	/* connections made */
-	uint64_t	 evicted;	/* closed for a newer one, or a descriptor */
-	uint64_t	 refused;	/* past the cap with none to close: 503 */
+	uint64_t	 evicted;	/* closed for a newer one or an fd */
+	uint64_t	 refused;	/* past the cap, none to close: 503 */
 	uint64_t	 timed_out;	/* request not whole in time: 408 */
 	uint64_t	 accept_errors;	/* accept() failures, each a pause */
-	uint64_t	 lost;		/* closes not seen, found by the sweep */
+	uint64_t	 lost;		/* closes unseen, found by the sweep */
 	size_t		 open;		/* now */
 	size_t		 max;
 	int		 accept_paused;
@@ -261,7 +261,7 @@ struct api_conns *api_conns_new(struct event_base *, struct evhttp *, size_t,
 void		 api_conns_set_limits(struct api_conns *, size_t, int);
 int		 api_conns_listener(struct api_conns *,
 		    struct evconnlistener *);
-void		 api_conns_request(struct api_conns *, struct evhttp_request *);
+int		 api_conns_request(struct api_conns *, struct evhttp_request *);
 void		 api_conns_on_close(struct api_conns *, struct evhttp_request *,
 		    api_conn_close_fn *, void *);
 void		 api_conns_get_stats(const struct api_conns *,

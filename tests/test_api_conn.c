@@ -44,6 +44,7 @@ struct srv {
 	int			 port;
 	struct evhttp_request	*held;		/* GET /hold: never answered */
 	int			 closed;	/* its close callback ran */
+	int			 handled;	/* requests handled */
 };
 
 static void
@@ -61,7 +62,11 @@ srv_cb(struct evhttp_request *req, void *arg)
 	struct srv	*s = arg;
 	struct evbuffer	*b;
 
-	api_conns_request(s->cs, req);
+	if (api_conns_request(s->cs, req) == -1) {
+		evhttp_send_error(req, 503, NULL);
+		return;
+	}
+	s->handled++;
 	if (strcmp(evhttp_request_get_uri(req), "/hold") == 0) {
 		s->held = req;
 		api_conns_on_close(s->cs, req, srv_closed, s);
@@ -201,6 +206,38 @@ test_cap(void **state)
 	assert_int_equal(st.refused, 0);
 	assert_int_equal(st.open, 0);
 	assert_int_equal(st.accepted, 5);
+	srv_stop(&s);
+}
+
+/*
+ * Past the cap with every connection busy: the new one is answered 503
+ * and closed, and its request, though whole, is never handled.
+ */
+static void
+test_refused(void **state)
+{
+	struct api_conn_stats	 st;
+	struct srv		 s;
+	char			 buf[1024];
+	int			 busy, fd;
+
+	(void)state;
+	srv_start(&s, 1, 30);
+	busy = client(s.port, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+	spin(&s, 100);
+	assert_non_null(s.held);
+	assert_int_equal(s.handled, 1);
+	fd = client(s.port, WHOLE);
+	assert_non_null(strstr(reply(&s, fd, 2000, buf, sizeof(buf)),
+	    "HTTP/1.1 503 Service Unavailable"));
+	assert_non_null(strstr(buf, "{\"error\":\"too many connections\"}"));
+	spin(&s, 100);
+	assert_int_equal(s.handled, 1);
+	api_conns_get_stats(s.cs, &st);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(st.evicted, 0);
+	close(fd);
+	close(busy);
 	srv_stop(&s);
 }
 
@@ -379,6 +416,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cap),
+		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_on_close),
 		cmocka_unit_test(test_descriptors_run_out),
