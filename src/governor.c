@@ -955,14 +955,10 @@ gov_verify_one(struct governor *g, const struct gov_verify *v,
 		    after >= v->baseline * (1 + VERIFY_IMPROVE);
 		out = better ? AUDIT_KEPT : AUDIT_ROLLED_BACK;
 	}
-	if (isnan(v->baseline))
+	if (number_format(v->baseline, b, sizeof(b)) == -1)
 		snprintf(b, sizeof(b), "null");
-	else
-		snprintf(b, sizeof(b), "%.6g", v->baseline);
-	if (isnan(after))
+	if (number_format(after, af, sizeof(af)) == -1)
 		snprintf(af, sizeof(af), "null");
-	else
-		snprintf(af, sizeof(af), "%.6g", after);
 	xasprintf(&evidence, "{\"verify\":{\"metric\":\"%s\",\"stat\":"
 	    "\"%s\",\"baseline\":%s,\"after\":%s,\"count\":%llu}}",
 	    v->metric, v->stat, b, af,
