@@ -346,12 +346,23 @@ struct opts {
 	int		 flap_n;	/* flap_reversals, 0: 100 */
 	int		 flap_w;	/* flap_window_s, 0: 600 */
 	int		 dry_run;
+	const char	*governor;	/* more "governor" members, ", ..." */
+	const char	*triggers;	/* JSON members of "triggers" */
 };
 
-#define KNOB_KC(cd, extra) "\"k\": { \"actuator\": \"node\", " \
+/*
+ * Knob k: cooldown_s cd, verify_s vs; a change nothing can judge is kept
+ * (keep_unjudged), so that the rules other than verification can be
+ * tested on their own; KNOB_STRICT leaves it out.
+ */
+#define KNOB_KCV(cd, vs, extra) "\"k\": { \"actuator\": \"node\", " \
 	"\"min\": 1, \"max\": 64, \"initial\": 8, \"cooldown_s\": " cd \
-	" " extra " }"
+	", \"verify_s\": " vs ", \"keep_unjudged\": true " extra " }"
+#define KNOB_KC(cd, extra)	KNOB_KCV(cd, "1", extra)
 #define KNOB_K(extra)	KNOB_KC("0", extra)
+#define KNOB_STRICT(vs, extra) "\"k\": { \"actuator\": \"node\", " \
+	"\"min\": 1, \"max\": 64, \"initial\": 8, \"cooldown_s\": 10" \
+	", \"verify_s\": " vs " " extra " }"
 
 static struct mt_config *
 fx_config(struct fx *fx, const struct opts *o)
@@ -365,17 +376,19 @@ fx_config(struct fx *fx, const struct opts *o)
 	    " \"audit\": { \"path\": \"%s\", \"retention_days\": 30 },"
 	    " \"dry_run\": %s,"
 	    " \"governor\": { \"max_actions_per_hour\": %d,"
-	    "   \"flap_reversals\": %d, \"flap_window_s\": %d },"
+	    "   \"flap_reversals\": %d, \"flap_window_s\": %d,"
+	    "   \"readback_s\": 0 %s },"
 	    " \"actuators\": { \"node\": { \"type\": \"unix\", \"path\": \"%s\","
 	    "   \"timeout_ms\": 5000 } },"
-	    " \"knobs\": { %s },"
+	    " \"knobs\": { %s }, \"triggers\": { %s },"
 	    " \"strategies\": ["
 	    "   { \"name\": \"alpha\", \"module\": \"a.so\", \"priority\": 0 },"
 	    "   { \"name\": \"beta\", \"module\": \"b.so\", \"priority\": 10 }"
 	    " ] }", fx->dbpath, o->dry_run ? "true" : "false",
 	    o->budget ? o->budget : 100, o->flap_n ? o->flap_n : 100,
-	    o->flap_w ? o->flap_w : 600, fx->sock,
-	    o->knobs ? o->knobs : KNOB_K(""));
+	    o->flap_w ? o->flap_w : 600, o->governor ? o->governor : "",
+	    fx->sock,
+	    o->knobs ? o->knobs : KNOB_K(""), o->triggers ? o->triggers : "");
 	c = config_load_string(text, "test", &errs);
 	for (i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.v[i]);
@@ -592,7 +605,7 @@ t_manual(void **state)
 	assert_int_equal(tick_k(fx, 20), 1);
 	id = last_id(fx);
 	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
-	    "%lld AND status = 'failed' AND error LIKE '%%reads 30%%changed "
+	    "%lld AND status = 'rejected' AND error LIKE '%%reads 30%%changed "
 	    "outside meshtune%%'", (long long)id), 1);
 	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
 	    "'manual_change' AND source = 'k'"), 1);
@@ -720,7 +733,8 @@ t_cooldown(void **state)
 {
 	struct fx	*fx = *state;
 	struct opts	 o = { .knobs = "\"k\": { \"actuator\": \"node\", "
-	    "\"min\": 1, \"max\": 64, \"initial\": 8, \"cooldown_s\": 30 }" };
+	    "\"min\": 1, \"max\": 64, \"initial\": 8, \"cooldown_s\": 30, "
+	    "\"verify_s\": 1, \"keep_unjudged\": true }" };
 
 	fx_start(fx, &o);
 	assert_int_equal(tick_k(fx, 16), 1);
@@ -736,11 +750,14 @@ t_cooldown(void **state)
 }
 
 #define KNOBS_ABC	"\"a\": { \"actuator\": \"node\", \"min\": 1, " \
-	"\"max\": 64, \"initial\": 8, \"cooldown_s\": 0 }, " \
+	"\"max\": 64, \"initial\": 8, \"cooldown_s\": 0, \"verify_s\": 1, " \
+	"\"keep_unjudged\": true }, " \
 	"\"b\": { \"actuator\": \"node\", \"min\": 1, \"max\": 64, " \
-	"\"initial\": 8, \"cooldown_s\": 0 }, " \
+	"\"initial\": 8, \"cooldown_s\": 0, \"verify_s\": 1, " \
+	"\"keep_unjudged\": true }, " \
 	"\"c\": { \"actuator\": \"node\", \"min\": 1, \"max\": 64, " \
-	"\"initial\": 8, \"cooldown_s\": 0 }"
+	"\"initial\": 8, \"cooldown_s\": 0, \"verify_s\": 1, " \
+	"\"keep_unjudged\": true }"
 
 static void
 abc_nodes(struct fx *fx)
@@ -866,6 +883,7 @@ t_undoes_higher(void **state)
 	assert_int_equal(tick_k(fx, 32), 1);
 	assert_true(node_get(&fx->node, "k") == 32);
 	/* Past the window a lower priority may undo it. */
+	fake_now += S;
 	b.value = 64;
 	propose(fx, &b);
 	assert_int_equal(decide(fx), 1);
@@ -956,11 +974,17 @@ t_apply(void **state)
 	assert_true(row_is(fx, last_id(fx), "set", "applied", 12, 6));
 }
 
+/*
+ * A failed action backs off like a cooldown, doubled for each failure in
+ * a row: a knob with cooldown_s 60 fails once in 15 s of proposals, not
+ * at every tick.  A success ends the streak.
+ */
 static void
 t_actuator_failure(void **state)
 {
 	struct fx	*fx = *state;
-	struct opts	 o = { 0 };
+	struct opts	 o = { .knobs = KNOB_KC("60", "") };
+	int		 i;
 
 	fx_start(fx, &o);
 	fx->node.fail_set = 1;
@@ -972,10 +996,35 @@ t_actuator_failure(void **state)
 	    "'actuator_fault' AND source = 'k' AND message LIKE "
 	    "'%%node says no%%'"), 1);
 	assert_true(believed(fx, "k") == 8);
-	/* The knob is free again, and a failure costs no cooldown. */
+	/* A proposal every 200 ms for 15 s: no second try. */
+	for (i = 0; i < 75; i++) {
+		fake_now += S / 5;
+		assert_int_equal(tick_k(fx, 16), 0);
+	}
+	assert_int_equal(refusals(fx, "alpha", "k", "failure_backoff"), 75);
+	assert_int_equal(fx->node.sets, 1);
+	/* 60 s after it: the second try, which fails too: now 120 s. */
+	fake_now += 45 * S;
+	assert_int_equal(tick_k(fx, 16), 1);
+	assert_int_equal(fx->node.sets, 2);
+	/* Restarted, the governor remembers the streak. */
+	fx_restart(fx);
+	fake_now += 119 * S;
+	assert_int_equal(tick_k(fx, 16), 0);
+	assert_int_equal(fx->node.sets, 2);
+	assert_int_equal(refusals(fx, "alpha", "k", "failure_backoff"), 76);
 	fx->node.fail_set = 0;
+	fake_now += 2 * S;
 	assert_int_equal(tick_k(fx, 16), 1);
 	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, 16));
+	/* A success ends the streak: the next wait is the cooldown. */
+	fake_now += 61 * S;
+	fx->node.fail_set = 1;
+	assert_int_equal(tick_k(fx, 32), 1);
+	fake_now += 61 * S;
+	fx->node.fail_set = 0;
+	assert_int_equal(tick_k(fx, 32), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 16, 32));
 }
 
 /*
@@ -994,7 +1043,7 @@ apply_expecting(struct fx *fx, double value, uint64_t count)
 	return last_id(fx);
 }
 
-#define KNOB_VERIFY	KNOB_K(", \"verify_s\": 5")
+#define KNOB_VERIFY	KNOB_KCV("0", "5", "")
 
 static void
 t_verify_kept(void **state)
@@ -1046,8 +1095,7 @@ static void
 t_verify_rollback(void **state)
 {
 	struct fx	*fx = *state;
-	struct opts	 o = { .knobs = KNOB_KC("10",
-	    ", \"verify_s\": 5") };
+	struct opts	 o = { .knobs = KNOB_KCV("10", "5", "") };
 	int64_t		 id, rb;
 
 	fx_start(fx, &o);
@@ -1067,12 +1115,24 @@ t_verify_rollback(void **state)
 	    "LIKE '%%\"after\":9%%'", (long long)rb, (long long)id), 1);
 	assert_true(node_get(&fx->node, "k") == 8);
 	assert_true(believed(fx, "k") == 8);
-	/* The cooldown is doubled: 20 s from the rollback. */
-	fake_now += 15 * S;
+	/* Everyone waits for the knob's cooldown after the rollback. */
+	fake_now += 9 * S;
 	assert_int_equal(tick_k(fx, 16), 0);
 	assert_int_equal(refusals(fx, "alpha", "k", "cooldown"), 1);
+	propose(fx, &(struct prop){ .strategy = "beta", .value = 4 });
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "beta", "k", "cooldown"), 1);
+	/*
+	 * Alpha, whose change was rolled back, is held for twice the
+	 * cooldown (20 s); beta, which did nothing wrong, is not.
+	 */
 	fake_now += 6 * S;
-	assert_int_equal(tick_k(fx, 16), 1);
+	assert_int_equal(tick_k(fx, 16), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "rollback_hold"), 1);
+	propose(fx, &(struct prop){ .strategy = "beta", .value = 4 });
+	assert_int_equal(decide(fx), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, 4));
+	assert_true(node_get(&fx->node, "k") == 4);
 }
 
 /*
@@ -1083,7 +1143,7 @@ static void
 t_rollback_retried(void **state)
 {
 	struct fx	*fx = *state;
-	struct opts	 o = { .knobs = KNOB_KC("10", ", \"verify_s\": 5") };
+	struct opts	 o = { .knobs = KNOB_KCV("10", "5", "") };
 	int64_t		 id, rb;
 
 	fx_start(fx, &o);
@@ -1127,7 +1187,7 @@ static void
 t_rollback_gives_up(void **state)
 {
 	struct fx	*fx = *state;
-	struct opts	 o = { .knobs = KNOB_KC("10", ", \"verify_s\": 5") };
+	struct opts	 o = { .knobs = KNOB_KCV("10", "5", "") };
 	int64_t		 id;
 	int		 i;
 
@@ -1239,8 +1299,7 @@ static void
 t_restart_rollback_cooldown(void **state)
 {
 	struct fx	*fx = *state;
-	struct opts	 o = { .knobs = KNOB_KC("10",
-	    ", \"verify_s\": 5") };
+	struct opts	 o = { .knobs = KNOB_KCV("10", "5", "") };
 
 	fx_start(fx, &o);
 	apply_expecting(fx, 16, 50);
@@ -1250,10 +1309,10 @@ t_restart_rollback_cooldown(void **state)
 	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE "
 	    "kind = 'rollback' AND status = 'applied'"), 1);
 	fx_restart(fx);
-	/* Still the doubled cooldown of 20 s after the restart. */
+	/* Still held for 20 s after the restart. */
 	fake_now += 15 * S;
 	assert_int_equal(tick_k(fx, 16), 0);
-	assert_int_equal(refusals(fx, "alpha", "k", "cooldown"), 1);
+	assert_int_equal(refusals(fx, "alpha", "k", "rollback_hold"), 1);
 	fake_now += 6 * S;
 	assert_int_equal(tick_k(fx, 16), 1);
 }
