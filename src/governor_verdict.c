@@ -61,14 +61,16 @@ verdict_measurable(const struct verdict_check *c, int expectation,
 		*why = "no metric stated";
 	else if (expectation && c->dir == 0)
 		*why = "no direction stated";
-	else if (isnan(c->before) || c->count_before < VERDICT_MIN_SAMPLES)
-		*why = "too few samples before the change";
 	else if (c->missing != NULL)
 		*why = c->missing;
-	else if (isnan(c->after))
-		*why = "no value after the change";
+	else if (c->count_before < VERDICT_MIN_SAMPLES)
+		*why = "too few samples before the change";
+	else if (isnan(c->before))
+		*why = "no value before the change";
 	else if (c->count_after < VERDICT_MIN_SAMPLES)
 		*why = "too few samples after the change";
+	else if (isnan(c->after))
+		*why = "no value after the change";
 	return *why == NULL;
 }
 

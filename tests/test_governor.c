@@ -1508,6 +1508,500 @@ t_reload_reading(void **state)
 	assert_true(row_is(fx, id, "set", "pending", 8, 16));
 }
 
+
+/*
+ * Issue 15: the governor's promises, one test each.
+ */
+
+/* Add n samples of value to series name (type: STATSD_TIMER, ...). */
+static void
+feed_series(struct fx *fx, const char *name, enum statsd_type type,
+    double value, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(metrics_add(fx->d.metrics, name, type, value,
+		    fake_now), 0);
+}
+
+/* A proposal of any kind, with an expectation (metric NULL: none). */
+static void
+propose_x(struct fx *fx, const char *strategy, int kind, const char *knob,
+    double value, const char *metric, const char *stat, int dir)
+{
+	struct mt_action	a = MT_ACTION_INIT;
+	struct gov_proposal	gp;
+
+	a.kind = kind;
+	a.knob = knob;
+	a.value = value;
+	a.reason = "test";
+	a.expect_metric = metric;
+	a.expect_stat = stat;
+	a.expect_dir = dir;
+	memset(&gp, 0, sizeof(gp));
+	gp.strategy = strategy;
+	gp.priority = strcmp(strategy, "beta") == 0 ? 10 : 0;
+	gp.action = &a;
+	gp.baseline = NAN;
+	governor_propose(fx->d.governor, &gp, fake_now);
+}
+
+static void
+fire(struct fx *fx, const char *strategy, const char *name, double arg)
+{
+	propose_x(fx, strategy, MT_ACT_TRIGGER, name, arg, NULL, NULL, 0);
+}
+
+#define TRIG_TRIM	"\"trim\": { \"actuator\": \"node\", \"min\": 0, " \
+	"\"max\": 1, \"cooldown_s\": 300 }"
+
+/* Triggers are declared; each name is a knob or a trigger, not both. */
+static void
+t_trigger_declared(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .triggers = TRIG_TRIM };
+
+	node_put(&fx->node, "trim", 0);
+	node_put(&fx->node, "gc", 0);
+	fx_start(fx, &o);
+	fire(fx, "alpha", "gc", 1);		/* not declared */
+	fire(fx, "alpha", "k", 1);		/* a knob, not a trigger */
+	propose_x(fx, "alpha", MT_ACT_SET, "trim", 1, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "alpha", "gc", "unknown_trigger"), 1);
+	assert_int_equal(refusals(fx, "alpha", "k", "not_a_trigger"), 1);
+	assert_int_equal(refusals(fx, "alpha", "trim", "not_a_knob"), 1);
+	assert_int_equal(nactions(fx), 0);
+	assert_int_equal(fx->node.gets + fx->node.sets, 0);
+	/* The declared one fires: no read, one set, no verification. */
+	fire(fx, "alpha", "trim", 1);
+	assert_int_equal(decide(fx), 1);
+	assert_true(q_int(fx, "SELECT count(*) FROM actions WHERE id = %lld "
+	    "AND kind = 'trigger' AND status = 'applied' AND new_value = 1 "
+	    "AND old_value IS NULL AND verify_s IS NULL",
+	    (long long)last_id(fx)) == 1);
+	assert_int_equal(fx->node.sets, 1);
+	assert_int_equal(fx->node.gets, 0);
+	assert_true(node_get(&fx->node, "trim") == 1);
+	/* A trigger never changes what the governor believes of a knob. */
+	assert_true(believed(fx, "k") == 8);
+	/* The host sees it with its range; its value is the last argument. */
+	{
+		double v, lo, hi;
+
+		assert_int_equal(governor_knob(fx->d.governor, "trim", &v,
+		    &lo, &hi), 0);
+		assert_true(v == 1 && lo == 0 && hi == 1);
+	}
+}
+
+/* An argument out of range is refused, never passed on nor clamped. */
+static void
+t_trigger_range(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .triggers = TRIG_TRIM };
+	int		 i;
+
+	node_put(&fx->node, "trim", 0);
+	fx_start(fx, &o);
+	for (i = 0; i < 5; i++) {
+		fake_now += S;
+		fire(fx, "alpha", "trim", 1e9);
+		fire(fx, "beta", "trim", -1);
+		assert_int_equal(decide(fx), 0);
+	}
+	assert_int_equal(refusals(fx, "alpha", "trim", "out_of_range"), 5);
+	assert_int_equal(refusals(fx, "beta", "trim", "out_of_range"), 5);
+	assert_int_equal(nactions(fx), 0);
+	assert_int_equal(fx->node.sets, 0);
+	assert_true(node_get(&fx->node, "trim") == 0);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE "
+	    "new_value > 1 OR new_value < 0"), 0);
+}
+
+/* A trigger has its cooldown and counts against the budget. */
+static void
+t_trigger_cooldown_budget(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .triggers = TRIG_TRIM, .budget = 2 };
+
+	node_put(&fx->node, "trim", 0);
+	fx_start(fx, &o);
+	fire(fx, "alpha", "trim", 1);
+	assert_int_equal(decide(fx), 1);
+	fake_now += 299 * S;
+	fire(fx, "alpha", "trim", 0.5);
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "alpha", "trim", "cooldown"), 1);
+	assert_int_equal(fx->node.sets, 1);
+	/* One knob change, and the budget of two is spent. */
+	assert_int_equal(tick_k(fx, 16), 1);
+	fake_now += 2 * S;
+	fire(fx, "alpha", "trim", 0.5);
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "alpha", "trim", "budget"), 1);
+	assert_int_equal(fx->node.sets, 2);
+}
+
+/* The guard metric net.rtt_ms p95 may rise 10 %; x.score should rise. */
+#define GUARD_RTT	"\"guards\": [ { \"metric\": \"net.rtt_ms\", " \
+	"\"stat\": \"p95\", \"max_rise_pct\": 10 } ]"
+
+/*
+ * A guard that got worse beyond its tolerance rolls the change back even
+ * when the strategy's own metric improved; the verdict says the guard
+ * decided.
+ */
+static void
+t_verify_guard_wins(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_STRICT("11", ""),
+			    .governor = ", " GUARD_RTT };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	feed(fx, 100, 50);
+	feed_series(fx, "x.score", STATSD_TIMER, 10, 50);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 16, "x.score", "p95", 1);
+	assert_int_equal(decide(fx), 1);
+	id = last_id(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND json_extract(verdict, '$.guards[0].baseline') = 100 "
+	    "AND json_extract(verdict, '$.guards[0].count_before') = 50",
+	    (long long)id), 1);
+	fake_now += 11 * S;
+	feed(fx, 130, 50);		/* 30 % worse */
+	feed_series(fx, "x.score", STATSD_TIMER, 20, 50);	/* better */
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'rolled_back' AND json_extract(verdict, "
+	    "'$.decided_by') = 'guard' AND json_extract(verdict, "
+	    "'$.expectation.result') = 'improved' AND json_extract(verdict, "
+	    "'$.guards[0].result') = 'worse' AND json_extract(verdict, "
+	    "'$.guards[0].after') = 130", (long long)id), 1);
+	assert_true(row_is(fx, last_id(fx), "rollback", "applied", 16, 8));
+	assert_true(node_get(&fx->node, "k") == 8);
+}
+
+/*
+ * An expectation that cannot be measured (none, a counter's p95, a
+ * series without data) leaves the guards to judge: kept when they held.
+ * A knob's own guard replaces the governor's on the same statistic.
+ */
+static void
+t_verify_guards_alone(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_STRICT("11", ", \"guards\": [ { "
+			    "\"metric\": \"net.rtt_ms\", \"stat\": \"p95\", "
+			    "\"max_rise_pct\": 50 } ]"),
+			    .governor = ", " GUARD_RTT };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	feed(fx, 100, 50);
+	feed_series(fx, "x.ops", STATSD_COUNTER, 1, 50);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 16, "x.ops", "p95", -1);
+	assert_int_equal(decide(fx), 1);
+	id = last_id(fx);
+	fake_now += 11 * S;
+	feed(fx, 130, 50);	/* +30 %: over the governor's 10, under 50 */
+	feed_series(fx, "x.ops", STATSD_COUNTER, 1, 50);
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'kept' AND json_extract(verdict, "
+	    "'$.decided_by') = 'guards' AND json_extract(verdict, "
+	    "'$.expectation.why') = 'no such statistic for this series' AND "
+	    "json_array_length(verdict, '$.guards') = 1 AND json_extract("
+	    "verdict, '$.guards[0].max_rise_pct') = 50",
+	    (long long)id), 1);
+	assert_int_equal(nactions(fx), 1);
+	assert_true(node_get(&fx->node, "k") == 16);
+}
+
+/*
+ * A change nothing can judge (no expectation, no guard with data) is
+ * rolled back, unless the knob keeps unjudged changes (unverified).
+ */
+static void
+t_verify_unjudged(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_STRICT("11", ""),
+			    .governor = ", " GUARD_RTT };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 16, "no.such.metric", "p95",
+	    -1);
+	assert_int_equal(decide(fx), 1);
+	id = last_id(fx);
+	fake_now += 11 * S;
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'rolled_back' AND json_extract(verdict, "
+	    "'$.decided_by') = 'nothing' AND json_extract(verdict, "
+	    "'$.expectation.why') = 'no such series'",
+	    (long long)id), 1);
+	assert_true(row_is(fx, last_id(fx), "rollback", "applied", 16, 8));
+	assert_true(node_get(&fx->node, "k") == 8);
+}
+
+static void
+t_verify_keep_unjudged(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_STRICT("11",
+			    ", \"keep_unjudged\": true") };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 16, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 1);
+	id = last_id(fx);
+	fake_now += 11 * S;
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'unverified' AND json_extract(verdict, "
+	    "'$.decided_by') = 'nothing'", (long long)id), 1);
+	assert_int_equal(nactions(fx), 1);
+	assert_true(node_get(&fx->node, "k") == 16);
+}
+
+/*
+ * A value meshtune did not set, seen on read-back, marks the knob manual
+ * (an events row with both values), ends its verification and keeps
+ * meshtune's hands off it until resumed.
+ */
+static void
+t_readback_manual(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_STRICT("11", "") };
+	int64_t		 id;
+	cJSON		*doc, *k;
+
+	fx_start(fx, &o);
+	/* Nothing changed: a read-back is quiet. */
+	governor_readback(fx->d.governor);
+	pump_until(fx, &fx->node.gets, 1);
+	pump(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'manual_change'"), 0);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 16, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 1);
+	id = last_id(fx);
+	node_put(&fx->node, "k", 32);	/* the operator, at the node */
+	fake_now += S;
+	governor_readback(fx->d.governor);
+	pump_until(fx, &fx->node.gets, 3);
+	pump(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'manual_change' AND source = 'k' AND json_extract(detail, "
+	    "'$.old') = 16 AND json_extract(detail, '$.new') = 32"), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'unverified' AND json_extract(verdict, "
+	    "'$.decided_by') = 'manual'", (long long)id), 1);
+	assert_true(believed(fx, "k") == 32);
+	doc = governor_knobs_json(fx->d.governor);
+	k = cJSON_GetArrayItem(doc, 0);
+	assert_string_equal(cJSON_GetObjectItem(k, "state")->valuestring,
+	    "manual");
+	assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(k, "manual"),
+	    "new")->valuedouble == 32);
+	cJSON_Delete(doc);
+	/* Hands off: no verification rolls it back, no proposal moves it. */
+	fake_now += 20 * S;
+	propose_x(fx, "beta", MT_ACT_SET, "k", 4, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "beta", "k", "manual"), 1);
+	assert_int_equal(fx->node.sets, 1);
+	assert_true(node_get(&fx->node, "k") == 32);
+	/* Another read-back records nothing more. */
+	governor_readback(fx->d.governor);
+	pump_until(fx, &fx->node.gets, 4);
+	pump(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'manual_change'"), 1);
+	assert_int_equal(governor_resume(fx->d.governor, "k"), 0);
+	propose_x(fx, "beta", MT_ACT_SET, "k", 16, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 32, 16));
+}
+
+/*
+ * Refusals fold per (strategy, reason): at most refused_names_max knob
+ * names have a row, the rest count together under "*", across restarts.
+ */
+static void
+t_refusal_names_cap(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .governor = ", \"refused_names_max\": 5" };
+	char		 name[32];
+	int		 i;
+
+	fx_start(fx, &o);
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "made.up.%d", i % 40);
+		propose_x(fx, "alpha", MT_ACT_SET, name, 1, NULL, NULL, 0);
+		if (i % 16 == 15)
+			decide(fx);
+	}
+	decide(fx);
+	fx_restart(fx);
+	propose_x(fx, "alpha", MT_ACT_SET, "made.up.new", 1, NULL, NULL, 0);
+	propose_x(fx, "alpha", MT_ACT_SET, "made.up.0", 1, NULL, NULL, 0);
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM decisions WHERE "
+	    "strategy = 'alpha' AND reason = 'unknown_knob'"), 6);
+	assert_int_equal(q_int(fx, "SELECT sum(count) FROM decisions WHERE "
+	    "strategy = 'alpha' AND reason = 'unknown_knob'"), 102);
+	assert_int_equal(refusals(fx, "alpha", "made.up.0", "unknown_knob"),
+	    4);
+	assert_int_equal(refusals(fx, "alpha", "*", "unknown_knob"),
+	    102 - 4 - 3 * 4);
+	/* Another strategy has its own five. */
+	propose_x(fx, "beta", MT_ACT_SET, "made.up.39", 1, NULL, NULL, 0);
+	decide(fx);
+	assert_int_equal(refusals(fx, "beta", "made.up.39", "unknown_knob"),
+	    1);
+}
+
+/*
+ * Advise mode: one dry_run row per knob and direction per cooldown, the
+ * repeats counted; an hour of a proposal every 5 s is 12 rows, not 720.
+ */
+static void
+t_advise_fold(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_KC("300", "") };
+	struct prop	 up = { .value = 16, .advise = 1 };
+	struct prop	 down = { .value = 4, .advise = 1 };
+	int		 i;
+
+	fx_start(fx, &o);
+	for (i = 0; i < 720; i++) {
+		propose(fx, &up);
+		decide(fx);
+		fake_now += 5 * S;
+	}
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE "
+	    "status = 'dry_run'"), 12);
+	assert_int_equal(refusals(fx, "alpha", "k", "dry_run"), 720 - 12);
+	/* The other direction is news: a row at once. */
+	propose(fx, &down);
+	assert_int_equal(decide(fx), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "dry_run", 8, 4));
+	assert_int_equal(fx->node.gets + fx->node.sets, 0);
+}
+
+/* Pause and resume are events, once per change of state. */
+static void
+t_pause_events(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { 0 };
+
+	fx_start(fx, &o);
+	governor_pause(&fx->d, 1, "api");
+	governor_pause(&fx->d, 1, "api");
+	assert_int_equal(tick_k(fx, 16), 0);
+	governor_pause(&fx->d, 0, "api");
+	governor_pause(&fx->d, 0, "api");
+	assert_int_equal(audit_sync(fx->d.audit), 0);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'pause' AND source = 'api'"), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'resume' AND source = 'api' AND id > (SELECT id FROM events "
+	    "WHERE kind = 'pause')"), 1);
+	assert_int_equal(refusals(fx, "alpha", "k", "paused"), 1);
+	assert_int_equal(tick_k(fx, 16), 1);
+}
+
+/*
+ * Rollbacks count toward the flap freeze of the strategy whose changes
+ * they undid, not of the knob: after flap_reversals of them that
+ * strategy is frozen off the knob, another is not; /v1/knobs says who.
+ */
+static void
+t_rollback_freeze_whose(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_STRICT("1", ""), .flap_n = 2,
+			    .flap_w = 3600 };
+	cJSON		*doc, *k, *h;
+	int		 i;
+
+	fx_start(fx, &o);
+	for (i = 0; i < 2; i++) {
+		propose_x(fx, "alpha", MT_ACT_SET, "k", 16, NULL, NULL, 0);
+		assert_int_equal(decide(fx), 1);
+		fake_now += 2 * S;
+		decide(fx);	/* unjudged: rolled back */
+		assert_true(row_is(fx, last_id(fx), "rollback", "applied", 16,
+		    8));
+		fake_now += 200 * S;
+	}
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'flap' AND source = 'k' AND message LIKE '%%strategy alpha%%'"),
+	    1);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 16, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "flapping"), 1);
+	doc = governor_knobs_json(fx->d.governor);
+	k = cJSON_GetArrayItem(doc, 0);
+	h = cJSON_GetArrayItem(cJSON_GetObjectItem(k, "holds"), 0);
+	assert_non_null(h);
+	assert_string_equal(cJSON_GetObjectItem(h, "strategy")->valuestring,
+	    "alpha");
+	assert_string_equal(cJSON_GetObjectItem(h, "cause")->valuestring,
+	    "flapping");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(k, "frozen")));
+	cJSON_Delete(doc);
+	/* Beta's change is judged on its own and moves the knob. */
+	propose_x(fx, "beta", MT_ACT_SET, "k", 4, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, 4));
+	doc = governor_knobs_json(fx->d.governor);
+	k = cJSON_GetArrayItem(doc, 0);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(k,
+	    "cooldown"), "by")->valuestring, "beta");
+	cJSON_Delete(doc);
+}
+
+/* The guards' baselines survive a restart: the verdict column keeps them. */
+static void
+t_restart_guards(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_STRICT("11", ""),
+			    .governor = ", " GUARD_RTT };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	feed(fx, 100, 50);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 16, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 1);
+	id = last_id(fx);
+	fx_restart(fx);
+	fake_now += 11 * S;
+	feed(fx, 200, 50);
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'rolled_back' AND json_extract(verdict, "
+	    "'$.decided_by') = 'guard' AND json_extract(verdict, "
+	    "'$.guards[0].baseline') = 100", (long long)id), 1);
+	assert_true(node_get(&fx->node, "k") == 8);
+}
+
 int
 main(void)
 {
@@ -1545,6 +2039,19 @@ main(void)
 		T(t_restart_budget),
 		T(t_reload),
 		T(t_reload_reading),
+		T(t_trigger_declared),
+		T(t_trigger_range),
+		T(t_trigger_cooldown_budget),
+		T(t_verify_guard_wins),
+		T(t_verify_guards_alone),
+		T(t_verify_unjudged),
+		T(t_verify_keep_unjudged),
+		T(t_readback_manual),
+		T(t_refusal_names_cap),
+		T(t_advise_fold),
+		T(t_pause_events),
+		T(t_rollback_freeze_whose),
+		T(t_restart_guards),
 #undef T
 	};
 
