@@ -520,8 +520,9 @@ gov_hold_find(struct gov_knob *k, const char *strategy, int create)
 
 /*
  * A change of strategy's to knob k was rolled back at now_ms: hold that
- * strategy off k for cooldown_s doubled once per rollback of its changes
- * to k in the last hour, and count the rollback toward its flap freeze.
+ * strategy off k for cooldown_s (30 s if 0) doubled once per rollback of
+ * its changes to k in the last hour (COOLDOWN_MAX_S at most), and count
+ * the rollback toward its flap freeze.
  * The knob's direction history starts again: the knob is back where it
  * was, and the next change is no reversal of this one.
  */
@@ -545,7 +546,8 @@ gov_note_rollback(struct governor *g, struct gov_knob *k,
 	h->rollbacks[h->nrollbacks++ % FLAP_HISTORY] = now_ms;
 	n = gov_ring_count(h->rollbacks, h->nrollbacks, now_ms,
 	    BUDGET_WINDOW_MS);
-	held = kc != NULL && kc->cooldown_s > 0 ? kc->cooldown_s : 60;
+	/* As long as the old rule: 60 s after a first rollback at 0. */
+	held = kc != NULL && kc->cooldown_s > 0 ? kc->cooldown_s : 30;
 	for (i = 0; i < n && held < COOLDOWN_MAX_S; i++)
 		held *= 2;
 	if (held > COOLDOWN_MAX_S)

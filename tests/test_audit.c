@@ -280,7 +280,7 @@ static const char actions_cols[] =
     "new_value:REAL,status:TEXT,outcome:TEXT,reason:TEXT,evidence:TEXT,"
     "actuator:TEXT,error:TEXT,parent_id:INTEGER,expect_metric:TEXT,"
     "expect_stat:TEXT,expect_dir:INTEGER,baseline:REAL,verify_s:INTEGER,"
-    "done_ts:TEXT,outcome_ts:TEXT";
+    "done_ts:TEXT,outcome_ts:TEXT,verdict:TEXT";
 
 static void
 test_schema_empty(void **state)
