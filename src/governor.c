@@ -166,6 +166,7 @@ struct gov_prop {
 	int		 expect_dir;
 	double		 baseline;
 	uint64_t	 baseline_count;
+	int		 contender;	/* may win a conflict (gov_contender) */
 };
 
 /*
@@ -614,7 +615,33 @@ gov_clamp(const struct mt_knob_conf *kc, double cur, double want)
 	return want;
 }
 
-/* Of several proposals for one name in a tick, the highest priority wins. */
+/*
+ * Whether proposal p may compete for its knob at all: of the right kind,
+ * within a trigger's range, a change, from the owner if there is one.
+ * One that will be refused for what it is must not outrank the others.
+ */
+static int
+gov_contender(struct governor *g, const struct gov_prop *p)
+{
+	const struct mt_knob_conf	*kc;
+	struct gov_knob			*k = gov_knob_find(g, p->knob);
+	int				 trigger = p->kind == MT_ACT_TRIGGER;
+
+	kc = trigger ? config_trigger(g->d->conf, p->knob) :
+	    config_knob(g->d->conf, p->knob);
+	if (kc == NULL || k == NULL || k->trigger != trigger ||
+	    (kc->owner != NULL && strcmp(kc->owner, p->strategy) != 0))
+		return 0;
+	if (trigger)
+		return p->value >= kc->min && p->value <= kc->max;
+	return isnan(k->value) || gov_clamp(kc, k->value, p->value) !=
+	    k->value;
+}
+
+/*
+ * Of several proposals for one name in a tick, the highest priority wins
+ * (the first of equals); only contenders count.
+ */
 static int
 gov_outranked(struct governor *g, size_t i)
 {
@@ -624,7 +651,7 @@ gov_outranked(struct governor *g, size_t i)
 	for (j = 0; j < g->nprops; j++) {
 		const struct gov_prop *o = &g->props[j];
 
-		if (j == i || strcmp(o->knob, p->knob) != 0)
+		if (j == i || !o->contender || strcmp(o->knob, p->knob) != 0)
 			continue;
 		if (o->priority > p->priority ||
 		    (o->priority == p->priority && j < i))
@@ -1606,6 +1633,8 @@ governor_decide(struct governor *g, uint64_t now_ms)
 	 */
 	gov_verify_due(g, now_ms);
 	if (g->nprops > 0) {
+		for (i = 0; i < g->nprops; i++)
+			g->props[i].contender = gov_contender(g, &g->props[i]);
 		/* The baselines of what is applied: one snapshot. */
 		t = tick_new(g->d, now_ms);
 		for (i = 0; i < g->nprops; i++)

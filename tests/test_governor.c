@@ -2002,6 +2002,32 @@ t_restart_guards(void **state)
 	assert_true(node_get(&fx->node, "k") == 8);
 }
 
+/*
+ * A proposal refused for what it is (out of range, not the owner's)
+ * outranks no other: a strategy flooding bad proposals blocks nothing.
+ */
+static void
+t_conflict_contenders(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_K(", \"owner\": \"alpha\""),
+			    .triggers = TRIG_TRIM };
+
+	node_put(&fx->node, "trim", 0);
+	fx_start(fx, &o);
+	fire(fx, "alpha", "trim", 1e9);
+	fire(fx, "alpha", "trim", 1);
+	propose_x(fx, "beta", MT_ACT_SET, "k", 32, NULL, NULL, 0);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 4, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 2);
+	assert_int_equal(refusals(fx, "alpha", "trim", "out_of_range"), 1);
+	assert_int_equal(refusals(fx, "beta", "k", "not_owner"), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM decisions WHERE "
+	    "reason = 'conflict'"), 0);
+	assert_true(node_get(&fx->node, "trim") == 1);
+	assert_true(node_get(&fx->node, "k") == 4);
+}
+
 int
 main(void)
 {
@@ -2052,6 +2078,7 @@ main(void)
 		T(t_pause_events),
 		T(t_rollback_freeze_whose),
 		T(t_restart_guards),
+		T(t_conflict_contenders),
 #undef T
 	};
 
