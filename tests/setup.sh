@@ -7,7 +7,8 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build_pkgs="gcc make autoconf automake libtool pkg-config libevent-dev
 libcjson-dev libsqlite3-dev sqlite3"
-test_pkgs="libcmocka-dev mandoc valgrind clang curl python3 prometheus"
+test_pkgs="libcmocka-dev mandoc valgrind clang curl python3 prometheus
+libfaketime"
 
 need=$build_pkgs
 [ "${1:-build}" = test ] && need="$need $test_pkgs"
