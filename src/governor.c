@@ -133,6 +133,8 @@ struct gov_knob {
 	int		 last_dir;	/* -1, +1, 0 */
 	char		*last_strategy;	/* who made the last change */
 	int		 last_priority;
+	char		*cool_by;	/* whose action started the cooldown */
+	int		 cool_rollback;	/* ... a rollback of its change */
 	struct gov_lastact last;
 	uint64_t	 reversals[FLAP_HISTORY]; /* ring of reversal times */
 	char		*reversed_by[FLAP_HISTORY]; /* and who made them */
@@ -699,6 +701,7 @@ gov_knob_clear(struct gov_knob *k)
 	free(k->name);
 	free(k->last_strategy);
 	free(k->last.strategy);
+	free(k->cool_by);
 	free(k->frozen_by);
 	free(k->backoff_error);
 	for (i = 0; i < FLAP_HISTORY; i++)
@@ -719,6 +722,17 @@ gov_priority(struct governor *g, const char *name)
 		if (name != NULL && strcmp(sc->name, name) == 0)
 			return (int)sc->priority;
 	return 0;
+}
+
+/* An action of strategy's (or a rollback of its change) applied at when. */
+static void
+gov_cooldown_from(struct gov_knob *k, uint64_t when, const char *strategy,
+    int rollback)
+{
+	k->last_action_ms = when;
+	free(k->cool_by);
+	k->cool_by = strategy != NULL ? xstrdup(strategy) : NULL;
+	k->cool_rollback = rollback;
 }
 
 /* Record the newest action on k for /v1/knobs. */
@@ -951,7 +965,8 @@ gov_judge(struct governor *g, size_t idx, struct tick *t, uint64_t now_ms)
 		snprintf(why, sizeof(why), "%llu s left, after %s",
 		    (unsigned long long)((uint64_t)kc->cooldown_s * 1000 -
 		    (now_ms - k->last_action_ms)) / 1000,
-		    k->last_strategy != NULL ? k->last_strategy : "an action");
+		    k->cool_by == NULL ? "an action" : k->cool_rollback ?
+		    "a rollback" : k->cool_by);
 		gov_refuse(g, p, "cooldown", why);
 		return 0;
 	}
@@ -1176,7 +1191,7 @@ gov_job_set_cb(const struct actuator_result *r, void *arg)
 	k->value = in_effect;
 	k->failures = 0;
 	k->backoff_until_ms = 0;
-	k->last_action_ms = now;
+	gov_cooldown_from(k, now, job->strategy, job->parent_id != 0);
 	gov_count_action(g, now);
 	if (job->parent_id != 0) {
 		/* The strategy whose change it undid pays for it. */
@@ -1966,7 +1981,8 @@ gov_knob_json(struct governor *g, struct gov_knob *k, uint64_t now_ms)
 	if (now_ms < cool_until) {
 		x = gov_jobj(o, "cooldown");
 		gov_jnum(x, "left_s", gov_left_s(cool_until, now_ms));
-		gov_jstr(x, "by", k->last.strategy);
+		gov_jstr(x, "by", k->cool_by);
+		gov_jstr(x, "cause", k->cool_rollback ? "rollback" : "action");
 	} else
 		gov_jstr(o, "cooldown", NULL);
 	if (now_ms < k->backoff_until_ms) {
@@ -2202,7 +2218,7 @@ gov_reconcile_cb(const struct actuator_result *r, void *arg)
 	if (k != NULL && !k->trigger && r->ok && !isnan(r->value))
 		k->value = r->value;
 	if (k != NULL && held) {
-		k->last_action_ms = now;
+		gov_cooldown_from(k, now, row->strategy, row->parent_id != 0);
 		gov_count_action(g, now);
 		if (row->parent_id != 0) {
 			gov_note_rollback(g, k, row->strategy, now, 0);
@@ -2303,8 +2319,9 @@ gov_rebuild(struct governor *g)
 		for (i = 0; i < n; i++) {
 			if ((k = gov_knob_find(g, rows[i].knob)) == NULL)
 				continue;
-			k->last_action_ms = gov_mono_of(rows[i].done_ms ?
-			    rows[i].done_ms : rows[i].ts_ms, mono, wall);
+			gov_cooldown_from(k, gov_mono_of(rows[i].done_ms ?
+			    rows[i].done_ms : rows[i].ts_ms, mono, wall),
+			    rows[i].strategy, rows[i].kind == AUDIT_ROLLBACK);
 			if (!isnan(rows[i].new_value))
 				k->value = rows[i].new_value;
 			if (rows[i].kind != AUDIT_ROLLBACK) {

@@ -1474,7 +1474,9 @@ ctl_knob_state(const cJSON *k)
 	    "cooldown"))) {
 		ctl_jnum_fmt(x, "left_s", a, sizeof(a));
 		by = ctl_jstr(x, "by");
-		ctl_join(&s, "cooldown %ss (after %s)", a, by ? by : "-");
+		ctl_join(&s, "cooldown %ss (after %s%s)", a,
+		    strcmp(ctl_jstr(x, "cause") ? ctl_jstr(x, "cause") : "",
+		    "rollback") == 0 ? "the rollback of " : "", by ? by : "-");
 	}
 	cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(k, "holds")) {
 		ctl_jnum_fmt(h, "left_s", a, sizeof(a));
