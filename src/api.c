@@ -174,13 +174,25 @@ api_status_ingest(struct daemon *d, cJSON *doc)
 		    (double)ps->errors[r]);
 	cJSON_AddNumberToObject(in, "samples", (double)ms->values);
 	cJSON_AddNumberToObject(in, "dropped", (double)(ms->values_dropped +
-	    ms->values_refused));
+	    ms->values_refused + ms->set_full));
 	cJSON_AddNumberToObject(in, "series_dropped",
 	    (double)ms->series_dropped);
 	cJSON_AddNumberToObject(in, "type_conflicts",
 	    (double)ms->type_conflicts);
 	cJSON_AddNumberToObject(in, "values_refused",
 	    (double)ms->values_refused);
+	cJSON_AddNumberToObject(in, "set_full", (double)ms->set_full);
+	cJSON_AddNumberToObject(in, "fields_ignored",
+	    (double)ps->fields_ignored);
+	cJSON_AddNumberToObject(in, "events", (double)ps->events);
+	cJSON_AddNumberToObject(in, "service_checks",
+	    (double)ps->service_checks);
+	cJSON_AddNumberToObject(in, "events_audited",
+	    (double)ingest_event_stats(d)->audited);
+	cJSON_AddNumberToObject(in, "events_folded",
+	    (double)ingest_event_stats(d)->folded);
+	cJSON_AddNumberToObject(in, "events_dropped",
+	    (double)ingest_event_stats(d)->dropped);
 	cJSON_AddNumberToObject(in, "kernel_drops", (double)is->kernel_drops);
 	cJSON_AddNumberToObject(in, "datagrams", (double)is->datagrams);
 	cJSON_AddNumberToObject(in, "truncated", (double)is->truncated);
@@ -264,8 +276,9 @@ api_series_one(struct daemon *d, struct evhttp_request *req,
 	struct series_stats	 st;
 	struct series		*s;
 	cJSON			*doc;
-	char			*key;
+	char			*key, tname[16];
 	size_t			 len;
+	int			 t = STATSD_NTYPES;
 
 	if ((key = evhttp_uridecode(rest, 0, &len)) == NULL ||
 	    strlen(key) != len) {	/* %00 would cut the name short */
@@ -273,7 +286,21 @@ api_series_one(struct daemon *d, struct evhttp_request *req,
 		api_reply_error(req, 400, "bad series name encoding");
 		return;
 	}
-	if ((s = metrics_find(d->metrics, key)) == NULL) {
+	/* ?type=: the series of that type, when a name has several. */
+	if (api_query_param(req, "type", tname, sizeof(tname)) == 0)
+		for (t = 0; t < STATSD_NTYPES &&
+		    strcmp(statsd_type_name((enum statsd_type)t), tname) != 0;
+		    t++)
+			;
+	if (t == STATSD_NTYPES && api_query_param(req, "type", tname,
+	    sizeof(tname)) == 0) {
+		api_reply_error(req, 400, "bad type \"%s\": timer, histogram, "
+		    "distribution, gauge, counter or set", tname);
+		free(key);
+		return;
+	}
+	if ((s = metrics_find_type(d->metrics, key, (enum statsd_type)t)) ==
+	    NULL) {
 		api_reply_error(req, 404, "no series %s", key);
 		free(key);
 		return;
@@ -465,6 +492,7 @@ api_metrics(struct daemon *d, struct evhttp_request *req, const char *rest)
 	memset(&self, 0, sizeof(self));
 	self.parser = ingest_parser_stats(d);
 	self.ingest = ingest_stats(d);
+	self.events = ingest_event_stats(d);
 	self.metrics = metrics_stats(d->metrics);
 	self.series = metrics_count(d->metrics);
 	self.ticks = d->ticks;

@@ -224,6 +224,28 @@ static const struct conf_key strategy_keys[] = {
 static const struct conf_table strategy_table =
     TABLE(strategy_keys, sizeof(struct mt_strategy_conf));
 
+static const struct conf_key statsd_keys[] = {
+	{ "gauge_sign_udp", CT_STRING, OFF(mt_config, statsd_gauge_udp), 0, 0,
+	  "value", 0, NULL, "+N/-N on UDP: \"value\" sets, \"delta\" adjusts" },
+	{ "gauge_sign_unix", CT_STRING, OFF(mt_config, statsd_gauge_unix), 0,
+	  0, "value", 0, NULL, "the same on the unix socket" },
+	{ "container_id", CT_STRING, OFF(mt_config, statsd_container_id), 0,
+	  0, "ignore", 0, NULL, "|c: field: \"ignore\" or \"tag\"" },
+	{ "cardinality", CT_STRING, OFF(mt_config, statsd_cardinality), 0, 0,
+	  "ignore", 0, NULL, "|card: field: \"ignore\" or \"tag\"" },
+	{ "timestamps", CT_STRING, OFF(mt_config, statsd_timestamps), 0, 0,
+	  "ignore", 0, NULL, "|T field: \"ignore\", or \"window\" to drop "
+	  "samples older than the window" },
+	{ "events", CT_STRING, OFF(mt_config, statsd_events), 0, 0, "audit",
+	  0, NULL, "events and service checks: \"audit\" or \"drop\"" },
+	{ "events_per_minute", CT_INT, OFF(mt_config,
+	  statsd_events_per_minute), 0, 100000, "60", 0, NULL,
+	  "events rows a minute; more are folded into one" },
+	{ "set_max_values", CT_INT, OFF(mt_config, statsd_set_max), 1,
+	  1000000, "4096", 0, NULL, "distinct members a set keeps" },
+};
+static const struct conf_table statsd_table = TABLE(statsd_keys, 0);
+
 static const struct conf_key top_keys[] = {
 	{ "tick_interval_ms", CT_INT, OFF(mt_config, tick_interval_ms), 100,
 	  3600000, "5000", 0, NULL, "how often strategies are evaluated" },
@@ -245,6 +267,7 @@ static const struct conf_key top_keys[] = {
 	  0, &trigger_table, "the one-shot triggers meshtune may fire" },
 	{ "strategies", CT_ARRAY, OFF(mt_config, strategies), 0, 0, NULL,
 	  0, &strategy_table, "strategy instances, in evaluation order" },
+	{ "statsd", CT_OBJECT, 0, 0, 0, NULL, 0, &statsd_table, NULL },
 };
 static const struct conf_table top_table = TABLE(top_keys, 0);
 
@@ -974,6 +997,16 @@ conf_check_strategy(struct conf_parse *p, const struct mt_config *c,
 	}
 }
 
+/* A string key that must be one of two words. */
+static void
+conf_check_word(struct conf_parse *p, const char *path, const char *v,
+    const char *a, const char *b)
+{
+	if (v != NULL && strcmp(v, a) != 0 && strcmp(v, b) != 0)
+		conf_error(p, path, "expected \"%s\" or \"%s\", got \"%s\"",
+		    a, b, v);
+}
+
 /* Cross-key rules, run after the table walk. */
 static void
 conf_check(struct conf_parse *p, const struct mt_config *c)
@@ -1000,6 +1033,18 @@ conf_check(struct conf_parse *p, const struct mt_config *c)
 	conf_check_guards(p, &c->guards, "governor.guards");
 	CONF_FOREACH(struct mt_strategy_conf, s, c->strategies)
 		conf_check_strategy(p, c, s, i++);
+	conf_check_word(p, "statsd.gauge_sign_udp", c->statsd_gauge_udp,
+	    "value", "delta");
+	conf_check_word(p, "statsd.gauge_sign_unix", c->statsd_gauge_unix,
+	    "value", "delta");
+	conf_check_word(p, "statsd.container_id", c->statsd_container_id,
+	    "ignore", "tag");
+	conf_check_word(p, "statsd.cardinality", c->statsd_cardinality,
+	    "ignore", "tag");
+	conf_check_word(p, "statsd.timestamps", c->statsd_timestamps,
+	    "ignore", "window");
+	conf_check_word(p, "statsd.events", c->statsd_events, "audit",
+	    "drop");
 }
 
 /* Turn cJSON's error position into a line and column. */

@@ -42,7 +42,11 @@
  * INGEST_BURST_BPMS; the read after such a burst goes back to the
  * socket.  Under heavy traffic every read is full and nothing is
  * deferred.  Unix datagram sockets are never deferred: their queue holds
- * only net.unix.max_dgram_qlen datagrams.
+ * only net.unix.max_dgram_qlen datagrams. *
+ * How lines are read follows the configuration's "statsd" object: the
+ * gauge sign rule of the socket a datagram came from, and the container,
+ * cardinality and timestamp fields (statsd_opts).  Events and service
+ * checks go to ingest_events.c.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -76,6 +80,7 @@ struct ingest_sock {
 	char		*desc;		/* "udp 127.0.0.1:8125" */
 	char		*unix_path;	/* to unlink at stop */
 	uint32_t	 kernel_drops;	/* last SO_RXQ_OVFL value seen */
+	uint8_t		 gauge_delta;	/* statsd.gauge_sign_*: "delta" */
 	struct ingest	*in;
 };
 
@@ -85,6 +90,7 @@ struct ingest {
 	size_t			 nsocks;
 	struct statsd_parser	 parser;
 	struct metrics_batch	 batch;		/* lines of one recvmmsg */
+	struct ingest_events	*events;	/* _e{...} and _sc|... */
 	struct ingest_stats	 stats;
 	/* recvmmsg scratch: pages are touched only as datagrams need them. */
 	struct mmsghdr		 msgs[INGEST_BATCH];
@@ -94,6 +100,42 @@ struct ingest {
 	char			*bufs;		/* INGEST_BATCH x INGEST_DGRAM */
 };
 
+
+/*
+ * Set the parser's options from a configuration: what the "statsd" keys
+ * say, the same for every socket but the gauge sign rule, which
+ * ingest_lines_begin() sets per socket.  Returns 1 if a line may now
+ * parse otherwise than before.
+ */
+static int
+ingest_apply_conf(struct ingest *in, const struct mt_config *c)
+{
+	struct statsd_opts	*o = &in->parser.opts, old = *o;
+	size_t			 i;
+
+	o->container_tag = strcmp(c->statsd_container_id, "tag") == 0;
+	o->cardinality_tag = strcmp(c->statsd_cardinality, "tag") == 0;
+	o->timestamps = strcmp(c->statsd_timestamps, "window") == 0;
+	o->max_age_s = c->window_seconds;
+	for (i = 0; i < in->nsocks; i++)
+		in->socks[i].gauge_delta = strcmp(in->socks[i].unix_path ?
+		    c->statsd_gauge_unix : c->statsd_gauge_udp, "delta") == 0;
+	metrics_set_set_max(in->d->metrics, (size_t)c->statsd_set_max);
+	return old.container_tag != o->container_tag ||
+	    old.cardinality_tag != o->cardinality_tag ||
+	    old.timestamps != o->timestamps || old.max_age_s != o->max_age_s;
+}
+
+/* Before the datagrams of a read from is: its options. */
+static void
+ingest_lines_begin(struct ingest_sock *is)
+{
+	struct statsd_opts	*o = &is->in->parser.opts;
+
+	o->gauge_delta = is->gauge_delta;
+	if (o->timestamps)
+		o->now_s = (int64_t)(clock_wall_ms() / 1000);
+}
 
 /* The cumulative drop count the kernel attached to a message, if any. */
 static void
@@ -181,6 +223,7 @@ ingest_drain(struct ingest_sock *is)
 			return got;
 		}
 		in->stats.now_ms = clock_mono_ms();
+		ingest_lines_begin(is);
 		for (i = 0; i < n; i++) {
 			struct msghdr *mh = &in->msgs[i].msg_hdr;
 
@@ -449,6 +492,9 @@ ingest_start(struct daemon *d)
 	in->d = d;
 	statsd_init(&in->parser);
 	metrics_batch_init(&in->batch, &in->parser);
+	in->events = ingest_events_new(d);
+	in->batch.event_fn = ingest_events_line;
+	in->batch.event_arg = in->events;
 	in->bufs = xmalloc((size_t)INGEST_BATCH * INGEST_DGRAM);
 	for (i = 0; i < INGEST_BATCH; i++) {
 		in->iov[i].iov_base = in->bufs + (size_t)i * INGEST_DGRAM;
@@ -463,6 +509,7 @@ ingest_start(struct daemon *d)
 	if (d->conf->statsd_unix != NULL &&
 	    ingest_open(in, d->conf->statsd_unix, 1) == -1)
 		return -1;
+	(void)ingest_apply_conf(in, d->conf);
 	if (in->nsocks == 0)
 		log_info("ingest: no StatsD listener configured");
 	return 0;
@@ -491,6 +538,7 @@ ingest_stop(struct daemon *d)
 		free(is->unix_path);
 		free(is->desc);
 	}
+	ingest_events_free(in->events);
 	free(in->bufs);
 	free(in);
 	d->ingest = NULL;
@@ -511,6 +559,8 @@ ingest_reload(struct daemon *d, const struct mt_config *nc)
 		for (i = 0; i < d->ingest->nsocks; i++)
 			ingest_rcvbuf(&d->ingest->socks[i],
 			    (int)nc->statsd_rcvbuf);
+	if (ingest_apply_conf(d->ingest, nc))
+		metrics_forget_forms(d->metrics);
 	return 0;
 }
 
@@ -519,6 +569,13 @@ const struct ingest_stats *
 ingest_stats(const struct daemon *d)
 {
 	return &d->ingest->stats;
+}
+
+/* The events writer's counters: rows written, folded, dropped. */
+const struct ingest_events_stats *
+ingest_event_stats(const struct daemon *d)
+{
+	return ingest_events_stats(d->ingest->events);
 }
 
 /* The parser's counters: lines read and errors by reason. */

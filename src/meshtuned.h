@@ -130,6 +130,15 @@ struct mt_config {
 	struct conf_list knobs;		/* struct mt_knob_conf */
 	struct conf_list strategies;	/* struct mt_strategy_conf */
 	struct conf_list triggers;	/* struct mt_knob_conf */
+	/* "statsd": how StatsD lines are read (meshtuned.conf(5)) */
+	char		*statsd_gauge_udp;	/* "value" or "delta" */
+	char		*statsd_gauge_unix;
+	char		*statsd_container_id;	/* "ignore" or "tag" */
+	char		*statsd_cardinality;
+	char		*statsd_timestamps;	/* "ignore" or "window" */
+	char		*statsd_events;		/* "audit" or "drop" */
+	int64_t		 statsd_events_per_minute;
+	int64_t		 statsd_set_max;
 };
 
 /* Every error of one parse, each "FILE: key.path: expected ..., got ...". */
@@ -282,23 +291,20 @@ window_prefetch(const struct window *w)
 /* statsd.c */
 /*
  * Pure StatsD/DogStatsD line parser (DESIGN.md "StatsD ingestion"); the
- * full grammar, limits and error reasons are documented in statsd.c.
- * Typical use, one parser per ingesting thread, no allocation per line:
+ * full grammar, limits and error reasons are documented in statsd.c and
+ * meshtuned(8).  Typical use, one parser per ingesting thread, no
+ * allocation per line:
  *
  *	statsd_begin(&sp, buf, len);
  *	while (statsd_next(&sp, &ln))
  *		registry_add(ln.key, ln.keylen, ln.hash, ...);
  *	sp.stats.lines, sp.stats.errors[r] ... for /v1/status
  */
-#define STATSD_LINE_MAX		4096	/* bytes, without the newline */
-#define STATSD_NAME_MAX		200
-#define STATSD_TAGS_MAX		16	/* tags per line */
-#define STATSD_TAG_KEY_MAX	64
-#define STATSD_TAG_VALUE_MAX	128
-#define STATSD_VALUES_MAX	(STATSD_LINE_MAX / 2) /* can never be hit */
-/* Longest canonical key: name{k=v,...} (3305 bytes). */
-#define STATSD_KEY_MAX		(STATSD_NAME_MAX + 1 + STATSD_TAGS_MAX * \
-	(STATSD_TAG_KEY_MAX + STATSD_TAG_VALUE_MAX + 2))
+#define STATSD_LINE_MAX		65536	/* bytes, without the newline */
+#define STATSD_KEY_MAX		16384	/* canonical key: name{k=v,...} */
+#define STATSD_NAME_MAX		STATSD_KEY_MAX
+#define STATSD_TAGS_MAX		1024	/* tags per line, as sent */
+#define STATSD_VALUES_MAX	4096	/* values per line */
 
 enum statsd_type {
 	STATSD_TIMER,			/* ms */
@@ -306,7 +312,15 @@ enum statsd_type {
 	STATSD_DISTRIBUTION,		/* d */
 	STATSD_GAUGE,			/* g */
 	STATSD_COUNTER,			/* c */
+	STATSD_SET,			/* s */
 	STATSD_NTYPES
+};
+
+/* What a good line is. */
+enum statsd_kind {
+	STATSD_METRIC,
+	STATSD_EVENT,			/* _e{...} */
+	STATSD_SERVICE_CHECK		/* _sc|... */
 };
 
 /* Why a line was dropped; STATSD_OK (0) is not a reason. */
@@ -320,12 +334,53 @@ enum statsd_reason {
 	STATSD_BAD_FIELD,		/* "bad_field" */
 	STATSD_TOO_LONG,		/* "too_long" */
 	STATSD_NAN_INF,			/* "nan_inf" */
-	STATSD_NEGATIVE_TIMER,		/* "negative_timer" */
+	STATSD_BAD_EVENT,		/* "bad_event" */
+	STATSD_BAD_SERVICE_CHECK,	/* "bad_service_check" */
+	STATSD_STALE,			/* "stale" */
 	STATSD_NREASONS
+};
+
+/* A piece of the datagram (or of the parser's scratch); len 0: absent. */
+struct statsd_str {
+	const char	*p;
+	size_t		 len;
+};
+
+/*
+ * An event or a service check, as sent: every string is valid UTF-8
+ * (event text keeps its "\n" escapes).  Valid until the next call on the
+ * parser.
+ */
+struct statsd_event {
+	struct statsd_str title;	/* service check: its name */
+	struct statsd_str text;		/* service check: the m: message */
+	struct statsd_str hostname;	/* h: */
+	struct statsd_str aggregation_key; /* k: */
+	struct statsd_str source_type;	/* s: */
+	struct statsd_str priority;	/* p: "normal" or "low" */
+	struct statsd_str alert_type;	/* t: error warning info success */
+	struct statsd_str tags;		/* canonical "k=v,k2=v2" */
+	int64_t		 timestamp;	/* d:, 0 if none */
+	int		 status;	/* service check 0..3; event -1 */
+};
+
+/*
+ * How a parser reads what the datagram format leaves to the receiver
+ * (meshtuned.conf(5), "statsd").  All zero: gauges set by a signed value
+ * (DogStatsD), container id, cardinality and timestamps ignored.
+ */
+struct statsd_opts {
+	uint8_t		 gauge_delta;	/* +N/-N adjust a gauge (Etsy) */
+	uint8_t		 container_tag;	/* |c:ID becomes tag container_id */
+	uint8_t		 cardinality_tag; /* |card:X becomes tag cardinality */
+	uint8_t		 timestamps;	/* |T older than max_age_s: stale */
+	int64_t		 now_s;		/* wall clock, for timestamps */
+	int64_t		 max_age_s;
 };
 
 /* One good line.  Pointers are valid until the next call on the parser. */
 struct statsd_line {
+	enum statsd_kind kind;
 	const char	*key;		/* canonical series key, no NUL */
 	size_t		 keylen;
 	uint64_t	 hash;		/* statsd_hash(key, keylen) */
@@ -336,21 +391,36 @@ struct statsd_line {
 	const double	*values;	/* nvalues >= 1, finite */
 	const uint8_t	*delta;		/* gauges: delta[i] 1 for +N/-N */
 	size_t		 nvalues;
+	uint64_t	 member;	/* sets: statsd_hash() of the member */
+	int64_t		 timestamp;	/* |T, 0 if none or ignored */
+	unsigned int	 ignored;	/* fields skipped as unknown */
+	const struct statsd_event *event; /* events, service checks */
 };
 
 struct statsd_stats {
 	uint64_t	 lines;		/* non-empty lines read, good or bad */
-	uint64_t	 samples;	/* values of the good lines */
+	uint64_t	 samples;	/* values of the good metric lines */
+	uint64_t	 events;	/* good event lines */
+	uint64_t	 service_checks; /* good service check lines */
+	uint64_t	 fields_ignored; /* unknown fields of good lines */
 	uint64_t	 errors[STATSD_NREASONS]; /* [STATSD_OK] stays 0 */
 };
 
-/* Parser state and scratch; fields other than stats are private. */
+struct statsd_tag {
+	const char	*k, *v;
+	size_t		 klen, vlen;
+};
+
+/* Parser state and scratch; fields other than stats and opts private. */
 struct statsd_parser {
 	struct statsd_stats stats;
+	struct statsd_opts opts;
 	const char	*cur, *end;
+	struct statsd_event event;
 	char		 key[STATSD_KEY_MAX];
 	double		 values[STATSD_VALUES_MAX];
 	uint8_t		 delta[STATSD_VALUES_MAX];
+	struct statsd_tag tags[STATSD_TAGS_MAX + 2];
 };
 
 /*
@@ -381,28 +451,23 @@ uint64_t	 statsd_hash(const void *, size_t);
 uint64_t	 statsd_hash_raw(const char *, size_t, const char *, size_t);
 const char	*statsd_reason_name(enum statsd_reason);
 const char	*statsd_type_name(enum statsd_type);
+size_t		 statsd_utf8_valid(const char *, size_t);
 
 /*
- * The per-type rule every value of a good line obeys: STATSD_OK with *v
- * as it is stored (a sampled counter's divided by its rate), or the
- * reason the line is bad (a negative timer; a counter that overflows at
- * its rate).  The registry applies it to the lines of a known form too
- * (metrics.c), which are never parsed: whatever the parser decides from
- * a value and its line's type and rate must be decided here.
+ * The per-type rule every value of a good metric line obeys: STATSD_OK
+ * with *v as it is stored (a sampled counter's divided by its rate), or
+ * the reason the line is bad (a counter that overflows at its rate).  The
+ * registry applies it to the lines of a known form too (metrics.c), which
+ * are never parsed: whatever the parser decides from a value and its
+ * line's type and rate must be decided here.
  */
 static inline enum statsd_reason
 statsd_value(enum statsd_type type, double rate, double *v)
 {
-	switch (type) {
-	case STATSD_TIMER:
-		return *v < 0 ? STATSD_NEGATIVE_TIMER : STATSD_OK;
-	case STATSD_COUNTER:
-		if (rate != 1 && !__builtin_isfinite(*v /= rate))
-			return STATSD_NAN_INF;
-		return STATSD_OK;
-	default:
-		return STATSD_OK;
-	}
+	if (type == STATSD_COUNTER && rate != 1 &&
+	    !__builtin_isfinite(*v /= rate))
+		return STATSD_NAN_INF;
+	return STATSD_OK;
 }
 
 /* metrics.c */
@@ -415,7 +480,9 @@ struct metrics_stats {
 	uint64_t	 values_dropped;	/* of a series not admitted */
 	uint64_t	 values_refused;	/* NaN, Inf, negative for a window */
 	uint64_t	 series_dropped;	/* lines of new series past the cap */
-	uint64_t	 type_conflicts;	/* key seen with another type */
+	uint64_t	 type_conflicts;	/* series made for a key another
+						   type has (kept: not a drop) */
+	uint64_t	 set_full;		/* set members past set_max */
 	uint64_t	 series_created;
 	uint64_t	 series_expired;
 	uint64_t	 lines_known;		/* split lines of a known form */
@@ -452,6 +519,9 @@ struct metrics_batch_line {
 };
 struct metrics_batch {
 	struct statsd_parser *sp;	/* counts every line */
+	/* Events and service checks go here (NULL: counted, dropped). */
+	void		(*event_fn)(const struct statsd_line *, void *);
+	void		*event_arg;
 	/*
 	 * Parses the split lines not known, at the flush, which may come
 	 * while sp's scratch holds the line being added; its counts go to
@@ -471,6 +541,10 @@ size_t		 metrics_add_line(struct metrics *, const struct statsd_line *,
 int		 metrics_add(struct metrics *, const char *, enum statsd_type,
 		    double, uint64_t);
 struct series	*metrics_find(struct metrics *, const char *);
+struct series	*metrics_find_type(struct metrics *, const char *,
+		    enum statsd_type);
+void		 metrics_set_set_max(struct metrics *, size_t);
+void		 metrics_forget_forms(struct metrics *);
 size_t		 metrics_expire(struct metrics *, uint64_t, uint64_t);
 void		 metrics_set_max_series(struct metrics *, size_t);
 size_t		 metrics_count(const struct metrics *);
@@ -519,6 +593,31 @@ unsigned int	 ingest_defer_next(unsigned int, int, size_t, size_t);
 int		 ingest_reload(struct daemon *, const struct mt_config *);
 const struct ingest_stats *ingest_stats(const struct daemon *);
 const struct statsd_stats *ingest_parser_stats(const struct daemon *);
+struct ingest_events_stats;
+const struct ingest_events_stats *ingest_event_stats(const struct daemon *);
+
+/* ingest_events.c */
+struct ingest_events;
+struct ingest_events_stats {
+	uint64_t	 audited;		/* events rows written */
+	uint64_t	 folded;		/* past events_per_minute */
+	uint64_t	 dropped;		/* statsd.events "drop" */
+};
+/* The per-minute rule of ingest_events.c; all zero to start. */
+struct events_fold {
+	uint64_t	 minute;		/* now_ms / 60000 */
+	uint64_t	 written;		/* rows admitted this minute */
+	uint64_t	 folded[2];		/* events, service checks */
+	uint64_t	 flush[2];		/* a past minute's, to write */
+	uint64_t	 flush_minute;
+};
+int		 events_fold_admit(struct events_fold *, uint64_t, uint64_t,
+		    int, int *);
+struct ingest_events *ingest_events_new(struct daemon *);
+void		 ingest_events_free(struct ingest_events *);
+void		 ingest_events_line(const struct statsd_line *, void *);
+const struct ingest_events_stats *ingest_events_stats(
+		    const struct ingest_events *);
 
 /* collect.c */
 struct collect;
@@ -588,6 +687,7 @@ struct prom_self {				/* the daemon's own figures */
 	const struct statsd_stats	*parser;
 	const struct ingest_stats	*ingest;
 	const struct metrics_stats	*metrics;
+	const struct ingest_events_stats *events;
 	size_t				 series;
 	uint64_t			 ticks;
 	uint64_t			 reloads;

@@ -18,6 +18,23 @@
  * Nothing grows without bound: past max_series, lines of new series are
  * dropped and counted, and series idle for longer than idle_ms go.
  *
+ * A key names one series per type: "x" sent as a counter and as a timer
+ * is two series, as in Etsy statsd and DogStatsD; metrics_find() gives
+ * the older, metrics_find_type() either.
+ *
+ * What a window cannot hold is kept beside it.  Negative samples (a
+ * histogram, a distribution, a gauge below zero) go, negated, into a
+ * second window made when the first comes; the statistics and
+ * quantiles merge the two.  A timer, histogram or distribution sample
+ * sent at @rate counts 1/rate samples (DogStatsD and Etsy statsd): the
+ * window takes it once, and its 1/rate - 1 extra count and value go to
+ * a ring of per-slice sums made when the first sampled line comes, so
+ * count, rate, sum and mean scale while quantiles weigh each line once
+ * (exact when a series' lines share a rate, as a client's do).  A set
+ * keeps the hashes of its members with the slice each was last seen
+ * in, at most set_max live ones: its count is the distinct members of
+ * the window.
+ *
  * Known forms.  A sender writes a series the same way every time:
  * "lg.rtt_ms.12:2.345|ms|#peer:n7" changes only in its value.  Each
  * series keeps the first form it was sent in that statsd_split() can
@@ -42,6 +59,18 @@
 
 #define SERIES_FORM_MAX	56	/* name and "|type..." kept */
 #define SERIES_ALIGN	64	/* a cache line */
+#define SET_MAX_DEFAULT	4096	/* live members a set keeps */
+
+/* A set's members: open addressing, hash 0 marks an empty entry. */
+struct set_entry {
+	uint64_t	 hash;
+	uint64_t	 epoch;		/* slice it was last seen in */
+};
+struct set {
+	struct set_entry *e;
+	size_t		 cap;		/* power of two */
+	size_t		 n;
+};
 
 /*
  * What a known line needs comes first, in the first two cache lines
@@ -57,7 +86,7 @@ struct series {
 	double		 total;		/* counters: sum of increments */
 	double		*slice_sum;	/* counters: per-slice increments, */
 					/* then per-slice samples (uint32) */
-	uint64_t	 slice_epoch;	/* counters: index of the newest slice */
+	uint64_t	 slice_epoch;	/* counters, xring: newest slice */
 	enum statsd_type type;
 	uint16_t	 namelen;	/* key[0 .. namelen) is the name */
 	uint16_t	 formlen;	/* 0: no known form */
@@ -67,6 +96,11 @@ struct series {
 	size_t		 keylen;
 	uint32_t	 children;	/* tagged series whose agg this is */
 	int		 agg_tried;	/* agg looked up (NULL: refused) */
+	uint64_t	 serial;	/* creation order */
+	struct window	*wneg;		/* negated negative samples, or NULL */
+	double		*xring;		/* sampled: per-slice extra counts,
+					   then extra sums; or NULL */
+	struct set	*set;		/* sets */
 	char		 key[];		/* NUL-terminated */
 };
 
@@ -84,6 +118,8 @@ struct metrics {
 	size_t		 cap;		/* power of two */
 	size_t		 count;
 	size_t		 max_series;
+	size_t		 set_max;	/* live members per set */
+	uint64_t	 serial;	/* of the last series made */
 	unsigned int	 window_s;
 	unsigned int	 slices;
 	uint64_t	 slice_ms;
@@ -117,6 +153,7 @@ metrics_new(unsigned int window_s, unsigned int slices, size_t max_series)
 	m->slots = xcalloc(m->cap, sizeof(*m->slots));
 	m->known = xcalloc(m->cap, sizeof(*m->known));
 	m->max_series = max_series;
+	m->set_max = SET_MAX_DEFAULT;
 	m->window_s = window_s;
 	m->slices = slices;
 	m->slice_ms = (uint64_t)window_s * 1000 / slices;
@@ -128,7 +165,14 @@ series_free(struct series *s)
 {
 	if (s->w != NULL)
 		window_free(s->w);
+	if (s->wneg != NULL)
+		window_free(s->wneg);
+	if (s->set != NULL) {
+		free(s->set->e);
+		free(s->set);
+	}
 	free(s->slice_sum);
+	free(s->xring);
 	free(s);
 }
 
@@ -148,10 +192,14 @@ metrics_free(struct metrics *m)
 	free(m);
 }
 
-/* The slot holding key, or the empty slot where it would go. */
+/*
+ * The slot holding the series of key and type, or the empty slot where
+ * it would go; *other (if not NULL) is set when a series of key has
+ * another type.
+ */
 static struct metrics_slot *
 metrics_probe(struct metrics *m, const char *key, size_t keylen,
-    uint64_t hash)
+    uint64_t hash, enum statsd_type type, int *other)
 {
 	struct metrics_slot	*slot;
 	size_t			 mask = m->cap - 1, i = hash & mask;
@@ -161,8 +209,12 @@ metrics_probe(struct metrics *m, const char *key, size_t keylen,
 		if (slot->s == NULL)
 			return slot;
 		if (slot->hash == hash && slot->s->keylen == keylen &&
-		    memcmp(slot->s->key, key, keylen) == 0)
-			return slot;
+		    memcmp(slot->s->key, key, keylen) == 0) {
+			if (slot->s->type == type)
+				return slot;
+			if (other != NULL)
+				*other = 1;
+		}
 		i = (i + 1) & mask;
 	}
 }
@@ -181,7 +233,7 @@ metrics_grow(struct metrics *m)
 		if (old[i].s == NULL)
 			continue;
 		slot = metrics_probe(m, old[i].s->key, old[i].s->keylen,
-		    old[i].hash);
+		    old[i].hash, old[i].s->type, NULL);
 		*slot = old[i];
 	}
 	free(old);
@@ -203,7 +255,10 @@ series_new(struct metrics *m, const char *key, size_t keylen,
 	s->namelen = (uint16_t)namelen;
 	s->type = type;
 	s->last = NAN;
-	if (type == STATSD_COUNTER) {
+	s->serial = ++m->serial;
+	if (type == STATSD_SET)
+		s->set = xcalloc(1, sizeof(*s->set));
+	else if (type == STATSD_COUNTER) {
 		/* One allocation: the sums, then the sample counts. */
 		s->slice_sum = xcalloc(m->slices, sizeof(double) +
 		    sizeof(uint32_t));
@@ -215,9 +270,10 @@ series_new(struct metrics *m, const char *key, size_t keylen,
 }
 
 /*
- * Find the series of key, creating it if there is room.  Returns NULL if
- * the registry is full or key already names a series of another type,
- * counting the drop when count is set.
+ * Find the series of key and type, creating it if there is room.  Returns
+ * NULL if the registry is full, counting the drop when count is set; a
+ * series made for a key another type already has is counted as a type
+ * conflict.
  */
 static struct series *
 metrics_get(struct metrics *m, const char *key, size_t keylen,
@@ -225,19 +281,16 @@ metrics_get(struct metrics *m, const char *key, size_t keylen,
     int count)
 {
 	struct metrics_slot	*slot;
+	int			 other = 0;
 
-	slot = metrics_probe(m, key, keylen, hash);
-	if (slot->s != NULL) {
-		if (slot->s->type != type) {
-			m->stats.type_conflicts += count;
-			return NULL;
-		}
+	slot = metrics_probe(m, key, keylen, hash, type, &other);
+	if (slot->s != NULL)
 		return slot->s;
-	}
 	if (m->count >= m->max_series) {
 		m->stats.series_dropped += count;
 		return NULL;
 	}
+	m->stats.type_conflicts += other && count;
 	slot->hash = hash;
 	slot->s = series_new(m, key, keylen, namelen, hash, type, now_ms);
 	m->count++;
@@ -245,7 +298,7 @@ metrics_get(struct metrics *m, const char *key, size_t keylen,
 	if (m->count * 2 > m->cap)
 		metrics_grow(m);
 	/* The slot may have moved; find the series again. */
-	return metrics_probe(m, key, keylen, hash)->s;
+	return metrics_probe(m, key, keylen, hash, type, NULL)->s;
 }
 
 /* Move a counter's ring forward to now, zeroing the slices that expired. */
@@ -267,15 +320,79 @@ counter_advance(struct metrics *m, struct series *s, uint64_t now_ms)
 	s->slice_epoch = epoch;
 }
 
-/* Apply one value to a series; -1 if the window refused it. */
+/* Move the extra-weight ring forward to now, as counter_advance(). */
+static void
+extra_advance(struct metrics *m, struct series *s, uint64_t now_ms)
+{
+	uint64_t	epoch = now_ms / m->slice_ms, e;
+
+	if (epoch <= s->slice_epoch)
+		return;
+	if (epoch - s->slice_epoch >= m->slices)
+		memset(s->xring, 0, 2 * m->slices * sizeof(double));
+	else
+		for (e = s->slice_epoch + 1; e <= epoch; e++) {
+			s->xring[e % m->slices] = 0;
+			s->xring[m->slices + e % m->slices] = 0;
+		}
+	s->slice_epoch = epoch;
+}
+
+/*
+ * A sample v of a window series sent at rate counts 1/rate samples: the
+ * window holds it once, the ring the other 1/rate - 1.
+ */
+static void
+extra_add(struct metrics *m, struct series *s, double v, double rate,
+    uint64_t now_ms)
+{
+	double	w = 1 / rate - 1;
+	size_t	j;
+
+	if (s->xring == NULL) {
+		s->xring = xcalloc(2 * m->slices, sizeof(double));
+		s->slice_epoch = now_ms / m->slice_ms;
+	}
+	extra_advance(m, s, now_ms);
+	j = s->slice_epoch % m->slices;
+	s->xring[j] += w;
+	s->xring[m->slices + j] += v * w;
+}
+
+/*
+ * A negative value goes, negated, to the window of negatives (made now
+ * if need be).  -1 if it is refused there, or is not negative.
+ */
+static int	series_record_neg(struct metrics *, struct series *, double,
+		    uint64_t) __attribute__((__noinline__, __cold__));
+static int	series_add_sampled(struct metrics *, struct series *, double,
+		    double, uint64_t) __attribute__((__noinline__));
+
+static int
+series_record_neg(struct metrics *m, struct series *s, double v,
+    uint64_t now_ms)
+{
+	if (!(v < 0) || !isfinite(v))
+		return -1;
+	if (s->wneg == NULL &&
+	    (s->wneg = window_new(m->window_s, m->slices, now_ms)) == NULL)
+		fatalx("%s: window_new(%u, %u) failed", __func__, m->window_s,
+		    m->slices);
+	return window_record(s->wneg, -v, now_ms);
+}
+
+/*
+ * Apply one value (at rate) to a series; -1 if the window refused it.
+ * A counter's value is already divided by its rate (statsd.c); a
+ * gauge's rate means nothing, as in DogStatsD and Etsy statsd.
+ */
 static int
 series_add(struct metrics *m, struct series *s, double v, int delta,
-    uint64_t now_ms)
+    double rate, uint64_t now_ms)
 {
 	s->last_seen_ms = now_ms;
 	switch (s->type) {
 	case STATSD_COUNTER:
-		/* statsd.c has already divided a sampled counter by rate. */
 		counter_advance(m, s, now_ms);
 		s->slice_sum[s->slice_epoch % m->slices] += v;
 		slice_counts(m, s)[s->slice_epoch % m->slices]++;
@@ -287,15 +404,110 @@ series_add(struct metrics *m, struct series *s, double v, int delta,
 		s->last = v;
 		break;
 	default:
+		if (__builtin_expect(rate != 1, 0))
+			return series_add_sampled(m, s, v, rate, now_ms);
 		break;
 	}
+	/* Tail calls: nothing is live after them, nothing more saved. */
+	if (__builtin_expect(v < 0, 0))
+		return series_record_neg(m, s, v, now_ms);
 	return window_record(s->w, v, now_ms);
+}
+
+/* series_add() of a sample sent at a rate below 1: its extra weight. */
+static int
+series_add_sampled(struct metrics *m, struct series *s, double v,
+    double rate, uint64_t now_ms)
+{
+	if ((v < 0 ? series_record_neg(m, s, v, now_ms) :
+	    window_record(s->w, v, now_ms)) != 0)
+		return -1;
+	extra_add(m, s, v, rate, now_ms);
+	return 0;
+}
+
+/* Make room in a set for one more member; -1 if it is full of live ones. */
+static int
+set_room(struct metrics *m, struct set *st, uint64_t now_ms)
+{
+	struct set_entry	*old = st->e;
+	size_t			 oldcap = st->cap, i, j, mask;
+	uint64_t		 epoch = now_ms / m->slice_ms;
+	size_t			 live = 0;
+
+	if ((st->n + 1) * 2 <= st->cap && st->n + 1 <= m->set_max)
+		return 0;
+	for (i = 0; i < oldcap; i++)
+		live += old[i].hash != 0 && old[i].epoch + m->slices > epoch;
+	if (live + 1 > m->set_max)
+		return -1;
+	st->cap = oldcap == 0 ? 16 : oldcap;
+	while ((live + 1) * 2 > st->cap)
+		st->cap *= 2;
+	st->e = xcalloc(st->cap, sizeof(*st->e));
+	st->n = 0;
+	mask = st->cap - 1;
+	for (i = 0; i < oldcap; i++) {
+		if (old[i].hash == 0 || old[i].epoch + m->slices <= epoch)
+			continue;
+		for (j = old[i].hash & mask; st->e[j].hash != 0;
+		    j = (j + 1) & mask)
+			;
+		st->e[j] = old[i];
+		st->n++;
+	}
+	free(old);
+	return 0;
+}
+
+/* Add member (a hash) to a set series; -1 if the set is full. */
+static int
+set_add(struct metrics *m, struct series *s, uint64_t member,
+    uint64_t now_ms)
+{
+	struct set	*st = s->set;
+	uint64_t	 epoch = now_ms / m->slice_ms;
+	size_t		 j, mask;
+
+	s->last_seen_ms = now_ms;
+	if (member == 0)
+		member = 1;
+	if (st->cap > 0)
+		for (mask = st->cap - 1, j = member & mask; st->e[j].hash != 0;
+		    j = (j + 1) & mask)
+			if (st->e[j].hash == member) {
+				st->e[j].epoch = epoch;
+				return 0;
+			}
+	if (set_room(m, st, now_ms) == -1)
+		return -1;
+	for (mask = st->cap - 1, j = member & mask; st->e[j].hash != 0;
+	    j = (j + 1) & mask)
+		;
+	st->e[j].hash = member;
+	st->e[j].epoch = epoch;
+	st->n++;
+	return 0;
+}
+
+/* The distinct members of a set seen in the window ending at now_ms. */
+static uint64_t
+set_distinct(const struct metrics *m, const struct series *s,
+    uint64_t now_ms)
+{
+	uint64_t	epoch = now_ms / m->slice_ms, n = 0;
+	size_t		i;
+
+	for (i = 0; i < s->set->cap; i++)
+		n += s->set->e[i].hash != 0 &&
+		    s->set->e[i].epoch + m->slices > epoch;
+	return n;
 }
 
 /*
  * Point a tagged series at the series of its bare name, creating that if
- * there is room.  No aggregate (registry full, the name used by another
- * type) is not an error: the tagged series just has none.
+ * there is room.  No aggregate (registry full) is not an error: the
+ * tagged series just has none.
  */
 static void
 series_link_agg(struct metrics *m, struct series *s, uint64_t now_ms)
@@ -310,21 +522,36 @@ series_link_agg(struct metrics *m, struct series *s, uint64_t now_ms)
 }
 
 /*
- * Apply v to s, and to its aggregate, counting it.  Returns 0, or -1 if
- * the window refused it.
+ * Apply v (at rate) to s, and to its aggregate, counting it.  Returns 0,
+ * or -1 if the window refused it.
  */
 static int
 series_feed(struct metrics *m, struct series *s, double v, int delta,
-    uint64_t now_ms)
+    double rate, uint64_t now_ms)
 {
-	if (series_add(m, s, v, delta, now_ms) != 0) {
+	if (series_add(m, s, v, delta, rate, now_ms) != 0) {
 		m->stats.values_refused++;
 		return -1;
 	}
 	m->stats.values++;
 	if (s->agg != NULL)
 		(void)series_add(m, s->agg, s->type == STATSD_GAUGE ? s->last :
-		    v, 0, now_ms);
+		    v, 0, rate, now_ms);
+	return 0;
+}
+
+/* Add a set member to s and its aggregate; -1 if s is full (counted). */
+static int
+series_feed_member(struct metrics *m, struct series *s, uint64_t member,
+    uint64_t now_ms)
+{
+	if (set_add(m, s, member, now_ms) != 0) {
+		m->stats.set_full++;
+		return -1;
+	}
+	m->stats.values++;
+	if (s->agg != NULL && set_add(m, s->agg, member, now_ms) != 0)
+		m->stats.set_full++;
 	return 0;
 }
 
@@ -355,15 +582,18 @@ line_feed(struct metrics *m, struct series *s, const struct statsd_line *ln,
 {
 	size_t	i, stored = 0;
 
+	if (s->type == STATSD_SET)
+		return series_feed_member(m, s, ln->member, now_ms) == 0;
 	for (i = 0; i < ln->nvalues; i++)
 		stored += series_feed(m, s, ln->values[i], ln->delta != NULL &&
-		    ln->delta[i], now_ms) == 0;
+		    ln->delta[i], ln->rate, now_ms) == 0;
 	return stored;
 }
 
 /*
  * Add every value of a parsed StatsD line.  Returns the number of values
- * stored; the others are counted in the registry's stats.
+ * stored; the others are counted in the registry's stats.  Events and
+ * service checks are not the registry's: 0.
  */
 size_t
 metrics_add_line(struct metrics *m, const struct statsd_line *ln,
@@ -371,6 +601,8 @@ metrics_add_line(struct metrics *m, const struct statsd_line *ln,
 {
 	struct series	*s;
 
+	if (ln->kind != STATSD_METRIC)
+		return 0;
 	if ((s = line_series(m, ln, now_ms)) == NULL)
 		return 0;
 	return line_feed(m, s, ln, now_ms);
@@ -551,6 +783,8 @@ void
 metrics_batch_init(struct metrics_batch *b, struct statsd_parser *sp)
 {
 	b->sp = sp;
+	b->event_fn = NULL;
+	b->event_arg = NULL;
 	statsd_init(&b->miss);
 	b->n = 0;
 	b->keyused = 0;
@@ -563,6 +797,7 @@ batch_add_parsed(struct metrics *m, const struct metrics_batch_line *e,
 {
 	struct statsd_line	ln;
 
+	ln.kind = STATSD_METRIC;
 	ln.key = e->key;
 	ln.keylen = e->len;
 	ln.hash = e->hash;
@@ -574,6 +809,14 @@ batch_add_parsed(struct metrics *m, const struct metrics_batch_line *e,
 	ln.delta = &e->delta;
 	ln.nvalues = 1;
 	metrics_add_line(m, &ln, now_ms);
+}
+
+/* Hand an event or service check to the batch's callback, if any. */
+static void
+batch_event(struct metrics_batch *b, const struct statsd_line *ln)
+{
+	if (b->event_fn != NULL)
+		b->event_fn(ln, b->event_arg);
 }
 
 /* Add a split line of the batch: known, or parsed now and learnt. */
@@ -596,15 +839,25 @@ batch_add_split(struct metrics_batch *b, struct metrics *m,
 	if (s != NULL && statsd_value(s->type, s->form_rate, &v) == STATSD_OK) {
 		m->stats.lines_known++;
 		b->sp->stats.samples++;
-		(void)series_feed(m, s, v, 0, now_ms);
+		(void)series_feed(m, s, v, 0, s->form_rate, now_ms);
 		return;
 	}
 	if (!statsd_take_parse(&b->miss, e->key, e->len, &ln))
 		return;
+	if (ln.kind != STATSD_METRIC) {
+		batch_event(b, &ln);
+		return;
+	}
 	if ((s = line_series(m, &ln, now_ms)) == NULL)
 		return;
 	(void)line_feed(m, s, &ln, now_ms);
-	series_learn(m, s, e, ln.rate);
+	/*
+	 * A set's member is text: "1" and "1.0" differ, as the split value
+	 * would not tell.  A timestamp honoured must be read every time, and
+	 * unknown fields counted every time.
+	 */
+	if (s->type != STATSD_SET && ln.timestamp == 0 && ln.ignored == 0)
+		series_learn(m, s, e, ln.rate);
 }
 
 /* Move what the miss parser counted to the batch's parser. */
@@ -614,6 +867,9 @@ batch_count_misses(struct metrics_batch *b)
 	size_t	r;
 
 	b->sp->stats.samples += b->miss.stats.samples;
+	b->sp->stats.events += b->miss.stats.events;
+	b->sp->stats.service_checks += b->miss.stats.service_checks;
+	b->sp->stats.fields_ignored += b->miss.stats.fields_ignored;
 	for (r = 0; r < STATSD_NREASONS; r++)
 		b->sp->stats.errors[r] += b->miss.stats.errors[r];
 	memset(&b->miss.stats, 0, sizeof(b->miss.stats));
@@ -627,6 +883,7 @@ metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
 	const struct series	*s;
 	size_t			 i;
 
+	b->miss.opts = b->sp->opts;
 	for (i = 0; i < 3 * MB_DIST; i++)
 		batch_fetch_series(b, m, i);
 	for (i = 0; i < b->n; i++) {
@@ -640,7 +897,7 @@ metrics_batch_flush(struct metrics_batch *b, struct metrics *m,
 		if ((s = batch_series(b, i + 2 * MB_DIST)) != NULL) {
 			if (s->w != NULL)
 				__builtin_prefetch(s->w);
-			else {
+			else if (s->slice_sum != NULL) {
 				size_t j = s->slice_epoch % m->slices;
 
 				__builtin_prefetch(&s->slice_sum[j], 1);
@@ -673,7 +930,10 @@ metrics_batch_add(struct metrics_batch *b, struct metrics *m,
 {
 	struct metrics_batch_line	*e;
 
-	if (ln->nvalues != 1 || ln->keylen > METRICS_BATCH_KEYS / 16) {
+	/* Not the batch's kind of line: its own way, in order. */
+	if (ln->nvalues != 1 || ln->keylen > METRICS_BATCH_KEYS / 16 ||
+	    ln->type == STATSD_SET || (ln->rate != 1 &&
+	    ln->type != STATSD_COUNTER && ln->type != STATSD_GAUGE)) {
 		metrics_batch_flush(b, m, now_ms);
 		metrics_add_line(m, ln, now_ms);
 		return;
@@ -742,7 +1002,11 @@ metrics_batch_datagram(struct metrics_batch *b, struct metrics *m,
 	while ((line = statsd_take(sp, &n)) != NULL) {
 		if (statsd_split(line, n, &raw))
 			batch_add_raw(b, m, &raw, now_ms);
-		else if (statsd_take_parse(sp, line, n, &ln))
+		else if (!statsd_take_parse(sp, line, n, &ln))
+			continue;
+		else if (ln.kind != STATSD_METRIC)
+			batch_event(b, &ln);
+		else
 			metrics_batch_add(b, m, &ln, now_ms);
 	}
 }
@@ -766,7 +1030,10 @@ metrics_add(struct metrics *m, const char *key, enum statsd_type type,
 		m->stats.values_dropped++;
 		return -1;
 	}
-	if (series_add(m, s, value, 0, now_ms) == -1) {
+	if (type == STATSD_SET)
+		return series_feed_member(m, s, statsd_hash(&value,
+		    sizeof(value)), now_ms);
+	if (series_add(m, s, value, 0, 1, now_ms) == -1) {
 		m->stats.values_refused++;
 		return -1;
 	}
@@ -774,13 +1041,56 @@ metrics_add(struct metrics *m, const char *key, enum statsd_type type,
 	return 0;
 }
 
-/* The series called key (canonical form, NUL-terminated), or NULL. */
+/*
+ * The series called key (canonical form, NUL-terminated) of type, or of
+ * any type if type is STATSD_NTYPES (the oldest, when the key has
+ * several); NULL if there is none.
+ */
+struct series *
+metrics_find_type(struct metrics *m, const char *key, enum statsd_type type)
+{
+	struct metrics_slot	*slot;
+	struct series		*best = NULL;
+	size_t			 keylen = strlen(key), mask = m->cap - 1, i;
+	uint64_t		 hash = statsd_hash(key, keylen);
+
+	for (i = hash & mask; (slot = &m->slots[i])->s != NULL;
+	    i = (i + 1) & mask)
+		if (slot->hash == hash && slot->s->keylen == keylen &&
+		    memcmp(slot->s->key, key, keylen) == 0 &&
+		    (type == STATSD_NTYPES || slot->s->type == type) &&
+		    (best == NULL || slot->s->serial < best->serial))
+			best = slot->s;
+	return best;
+}
+
+/* The series called key, the oldest if it has several types; or NULL. */
 struct series *
 metrics_find(struct metrics *m, const char *key)
 {
-	size_t	keylen = strlen(key);
+	return metrics_find_type(m, key, STATSD_NTYPES);
+}
 
-	return metrics_probe(m, key, keylen, statsd_hash(key, keylen))->s;
+/* Change how many live members a set keeps (at least 1). */
+void
+metrics_set_set_max(struct metrics *m, size_t n)
+{
+	m->set_max = n > 0 ? n : 1;
+}
+
+/*
+ * Forget every known form: the parser's options changed, so a line may
+ * no longer parse as it did when its form was learnt.
+ */
+void
+metrics_forget_forms(struct metrics *m)
+{
+	size_t	i;
+
+	for (i = 0; i < m->cap; i++)
+		if (m->slots[i].s != NULL)
+			m->slots[i].s->formlen = 0;
+	known_rebuild(m);
 }
 
 /* Remove the series in slot i, shifting later entries of its run back. */
@@ -885,8 +1195,17 @@ metrics_bytes(const struct metrics *m)
 		if (s == NULL)
 			continue;
 		n += sizeof(*s) + s->keylen + 1;
-		n += s->w != NULL ? window_bytes(s->w) :
-		    m->slices * (sizeof(double) + sizeof(uint32_t));
+		if (s->w != NULL)
+			n += window_bytes(s->w);
+		else if (s->slice_sum != NULL)
+			n += m->slices * (sizeof(double) + sizeof(uint32_t));
+		if (s->wneg != NULL)
+			n += window_bytes(s->wneg);
+		if (s->xring != NULL)
+			n += 2 * m->slices * sizeof(double);
+		if (s->set != NULL)
+			n += sizeof(*s->set) + s->set->cap *
+			    sizeof(*s->set->e);
 	}
 	return n;
 }
@@ -911,10 +1230,84 @@ series_type(const struct series *s)
 }
 
 /*
+ * Quantile q of the samples of a window series with pos samples in w and
+ * neg in wneg (negated): the nearest-rank sample of both, as the window
+ * would report it had it held them all.
+ */
+static double
+pair_quantile(struct series *s, uint64_t pos, uint64_t neg, double q,
+    uint64_t now_ms)
+{
+	uint64_t	n = pos + neg, r;
+	double		k, out = NAN;
+
+	if (n == 0)
+		return NAN;
+	r = (uint64_t)ceil(q * (double)n);
+	if (r < 1)
+		r = 1;
+	if (r > n)
+		r = n;
+	/* Rank k of m as a q the window turns back into k: (k - 0.5) / m. */
+	if (r <= neg) {
+		k = (double)(neg - r + 1);
+		(void)window_quantiles(s->wneg, now_ms, &(double){ (k - 0.5) /
+		    (double)neg }, 1, &out);
+		return -out;
+	}
+	k = (double)(r - neg);
+	(void)window_quantiles(s->w, now_ms, &(double){ (k - 0.5) /
+	    (double)pos }, 1, &out);
+	return out;
+}
+
+/* Fold the negatives and the extra weight of a window series into *w. */
+static void
+series_merge(struct metrics *m, struct series *s, uint64_t now_ms,
+    struct window_stats *w)
+{
+	struct window_stats	ng;
+	double			xc = 0, xs = 0;
+	uint64_t		pos = w->count;
+	size_t			i;
+
+	if (s->wneg != NULL) {
+		window_stats(s->wneg, now_ms, &ng);
+		if (ng.count > 0) {
+			w->min = -ng.max;
+			if (pos == 0)
+				w->max = -ng.min;
+			w->count += ng.count;
+			w->sum -= ng.sum;
+			w->underflow += ng.underflow;
+			w->overflow += ng.overflow;
+			w->p50 = pair_quantile(s, pos, ng.count, 0.5, now_ms);
+			w->p90 = pair_quantile(s, pos, ng.count, 0.9, now_ms);
+			w->p95 = pair_quantile(s, pos, ng.count, 0.95, now_ms);
+			w->p99 = pair_quantile(s, pos, ng.count, 0.99, now_ms);
+			w->p999 = pair_quantile(s, pos, ng.count, 0.999,
+			    now_ms);
+		}
+	}
+	if (s->xring != NULL) {
+		extra_advance(m, s, now_ms);
+		for (i = 0; i < m->slices; i++) {
+			xc += s->xring[i];
+			xs += s->xring[m->slices + i];
+		}
+		w->count += (uint64_t)llround(xc);
+		w->sum += xs;
+	}
+	w->rate = (double)w->count / m->window_s;
+	w->mean = w->count > 0 ? w->sum / (double)w->count : NAN;
+}
+
+/*
  * The statistics of a series over the window ending at now_ms.  A counter
  * fills only count (samples in the window), rate and sum (increments in
  * the window) and total; its quantiles, min, max and mean are NaN, as is
- * last for all but gauges.
+ * last for all but gauges.  A set fills only count: its distinct members
+ * in the window.
  */
 void
 series_stats(struct metrics *m, struct series *s, uint64_t now_ms,
@@ -927,8 +1320,18 @@ series_stats(struct metrics *m, struct series *s, uint64_t now_ms,
 	out->window_s = m->window_s;
 	out->last = s->last;
 	out->total = NAN;
+	if (s->type == STATSD_SET) {
+		out->w.count = set_distinct(m, s, now_ms);
+		out->w.rate = out->w.sum = NAN;
+		out->w.min = out->w.max = out->w.mean = NAN;
+		out->w.p50 = out->w.p90 = out->w.p95 = out->w.p99 =
+		    out->w.p999 = NAN;
+		return;
+	}
 	if (s->type != STATSD_COUNTER) {
 		window_stats(s->w, now_ms, &out->w);
+		if (s->wneg != NULL || s->xring != NULL)
+			series_merge(m, s, now_ms, &out->w);
 		return;
 	}
 	counter_advance(m, s, now_ms);
@@ -945,13 +1348,20 @@ series_stats(struct metrics *m, struct series *s, uint64_t now_ms,
 
 /*
  * Quantile q in [0, 1] of a window series as of now_ms into *out (NaN for
- * an empty window).  Returns -1 for a counter or a bad q.
+ * an empty window).  Returns -1 for a counter, a set or a bad q.
  */
 int
 series_quantile(struct metrics *m, struct series *s, uint64_t now_ms,
     double q, double *out)
 {
-	if (s->w == NULL)
+	struct window_stats	pos, neg;
+
+	if (s->w == NULL || !(q >= 0 && q <= 1))
 		return -1;
-	return window_quantiles(s->w, now_ms, &q, 1, out);
+	if (s->wneg == NULL)
+		return window_quantiles(s->w, now_ms, &q, 1, out);
+	window_stats(s->w, now_ms, &pos);
+	window_stats(s->wneg, now_ms, &neg);
+	*out = pair_quantile(s, pos.count, neg.count, q, now_ms);
+	return 0;
 }

@@ -17,6 +17,10 @@
  * Prometheus.  For the same reason a series whose tags map to one label
  * name twice, or to "quantile" in a summary, is left out, and so is a
  * summary family that is the _sum or _count of another summary family.
+ * A set becomes a gauge family meshtune_<name>: its distinct members in
+ * the window.  A tag key sent twice with two values (DogStatsD keeps
+ * both) becomes one label whose value is the two joined by ",", in the
+ * key's order.
  */
 #include <sys/types.h>
 
@@ -101,12 +105,38 @@ prom_name(struct evbuffer *b, const char *s, size_t len)
 	}
 }
 
-/* Turn "k=v,k2=v2" into k="v",k2="v2" with label-value escapes. */
+/* Prometheus kinds of family. */
+enum prom_kind {
+	PROM_COUNTER,
+	PROM_SUMMARY,
+	PROM_GAUGE
+};
+
+static enum prom_kind
+prom_kind(const struct series *s)
+{
+	switch (series_type(s)) {
+	case STATSD_COUNTER:
+		return PROM_COUNTER;
+	case STATSD_SET:
+		return PROM_GAUGE;
+	default:
+		return PROM_SUMMARY;
+	}
+}
+
+/*
+ * Turn "k=v,k2=v2" into k="v",k2="v2" with label-value escapes; a key
+ * repeated (the tags are sorted, so its tags are neighbours) gets one
+ * label, its values joined by ",".
+ */
 static char *
 prom_labels(const char *tags, size_t len)
 {
 	struct evbuffer	*b = evbuffer_new();
 	const char	*p = tags, *end = tags + len, *eq, *comma;
+	const char	*pk = NULL;
+	size_t		 pklen = 0;
 	char		*out;
 	size_t		 n;
 
@@ -117,18 +147,26 @@ prom_labels(const char *tags, size_t len)
 			comma = end;
 		if ((eq = memchr(p, '=', (size_t)(comma - p))) == NULL)
 			eq = comma;
-		if (p != tags)
-			evbuffer_add(b, ",", 1);
-		prom_name(b, p, (size_t)(eq - p));
-		evbuffer_add(b, "=\"", 2);
+		if (pk != NULL && pklen == (size_t)(eq - p) &&
+		    memcmp(pk, p, pklen) == 0)
+			evbuffer_add(b, ",", 1);	/* the same key again */
+		else {
+			if (pk != NULL)
+				evbuffer_add(b, "\",", 2);
+			prom_name(b, p, (size_t)(eq - p));
+			evbuffer_add(b, "=\"", 2);
+		}
+		pk = p;
+		pklen = (size_t)(eq - p);
 		for (p = eq < comma ? eq + 1 : comma; p < comma; p++) {
 			if (*p == '\\' || *p == '"')
 				evbuffer_add(b, "\\", 1);
 			evbuffer_add(b, p, 1);
 		}
-		evbuffer_add(b, "\"", 1);
 		p = comma + 1;
 	}
+	if (pk != NULL)
+		evbuffer_add(b, "\"", 1);
 	n = evbuffer_get_length(b);
 	out = xmalloc(n + 1);
 	evbuffer_remove(b, out, n);
@@ -219,13 +257,17 @@ prom_labels_clash(const char *tags, size_t len, int summary)
 			return 1;
 		k[n] = p;
 		klen[n] = (size_t)(eq - p);
+		p = comma + 1;
+		/* A key repeated is one label (prom_labels()). */
+		if (n > 0 && klen[n - 1] == klen[n] &&
+		    memcmp(k[n - 1], k[n], klen[n]) == 0)
+			continue;
 		if (summary && prom_name_eq(k[n], klen[n], "quantile", 8))
 			return 1;
 		for (i = 0; i < n; i++)
 			if (prom_name_eq(k[i], klen[i], k[n], klen[n]))
 				return 1;
 		n++;
-		p = comma + 1;
 	}
 	return 0;
 }
@@ -252,7 +294,7 @@ prom_collect_cb(struct series *s, void *arg)
 	brace = strchr(key, '{');
 	namelen = brace ? (size_t)(brace - key) : strlen(key);
 	if (brace != NULL && prom_labels_clash(brace + 1, strlen(brace + 1) - 1,
-	    series_type(s) != STATSD_COUNTER)) {
+	    prom_kind(s) == PROM_SUMMARY)) {
 		c->n--;		/* left out */
 		return;
 	}
@@ -260,7 +302,9 @@ prom_collect_cb(struct series *s, void *arg)
 		fatalx("%s: evbuffer_new", __func__);
 	evbuffer_add(b, "meshtune", 8);
 	e->scale = prom_family_words(b, key, namelen);
-	if (series_type(s) == STATSD_COUNTER)
+	if (prom_kind(s) == PROM_GAUGE)
+		e->scale = 1;		/* a count of members, not a quantity */
+	if (prom_kind(s) == PROM_COUNTER)
 		evbuffer_add(b, "_total", 6);
 	n = evbuffer_get_length(b);
 	e->family = xmalloc(n + 1);
@@ -282,7 +326,9 @@ prom_entry_cmp(const void *a, const void *b)
 	if ((c = strcmp(x->labels, y->labels)) != 0)
 		return c;
 	/* Collisions: the same winner whatever the table order. */
-	return strcmp(series_key(x->s), series_key(y->s));
+	if ((c = strcmp(series_key(x->s), series_key(y->s))) != 0)
+		return c;
+	return (int)series_type(x->s) - (int)series_type(y->s);
 }
 
 /*
@@ -297,7 +343,7 @@ prom_shadowed(const struct prom_collect *c, const struct prom_entry *e)
 	size_t			 lo, hi, mid, k;
 	const char		*f;
 
-	if (series_type(e->s) == STATSD_COUNTER)
+	if (prom_kind(e->s) != PROM_SUMMARY)
 		return 0;
 	for (k = 0; k < nitems(suffix); k++) {
 		slen = strlen(suffix[k]);
@@ -316,7 +362,7 @@ prom_shadowed(const struct prom_collect *c, const struct prom_entry *e)
 		}
 		if (lo < c->n && strncmp(c->v[lo].family, e->family,
 		    plen) == 0 && c->v[lo].family[plen] == '\0' &&
-		    series_type(c->v[lo].s) != STATSD_COUNTER)
+		    prom_kind(c->v[lo].s) == PROM_SUMMARY)
 			return 1;
 	}
 	return 0;
@@ -344,12 +390,21 @@ prom_help(struct evbuffer *b, const struct prom_entry *e)
 {
 	const char	*key = series_key(e->s), *brace = strchr(key, '{');
 	int		 namelen = brace ? (int)(brace - key) : (int)strlen(key);
-	int		 counter = series_type(e->s) == STATSD_COUNTER;
+	static const char *const what[] = {
+		[PROM_COUNTER] = ": total",
+		[PROM_SUMMARY] = ": quantiles over the sliding window",
+		[PROM_GAUGE] = ": distinct members in the sliding window",
+	};
+	static const char *const type[] = {
+		[PROM_COUNTER] = "counter",
+		[PROM_SUMMARY] = "summary",
+		[PROM_GAUGE] = "gauge",
+	};
+	enum prom_kind	 kind = prom_kind(e->s);
 
 	evbuffer_add_printf(b, "# HELP %s %.*s (%s)%s\n# TYPE %s %s\n",
 	    e->family, namelen, key, statsd_type_name(series_type(e->s)),
-	    counter ? ": total" : ": quantiles over the sliding window",
-	    e->family, counter ? "counter" : "summary");
+	    what[kind], e->family, type[kind]);
 }
 
 /* A sample line: family[suffix]{labels[,extra]} value */
@@ -375,9 +430,14 @@ prom_series(struct evbuffer *b, struct metrics *m, const struct prom_entry *e,
 	size_t			i;
 
 	series_stats(m, e->s, now_ms, &st);
-	if (series_type(e->s) == STATSD_COUNTER) {
+	if (prom_kind(e->s) == PROM_COUNTER) {
 		prom_sample(b, e->family, "", e->labels, NULL,
 		    st.total * e->scale);
+		return;
+	}
+	if (prom_kind(e->s) == PROM_GAUGE) {
+		prom_sample(b, e->family, "", e->labels, NULL,
+		    (double)st.w.count);
 		return;
 	}
 	for (i = 0; i < nitems(prom_quantiles); i++) {
@@ -421,10 +481,49 @@ prom_write_self(struct evbuffer *b, const struct prom_self *self)
 		    self->parser ? (double)self->parser->errors[r] : 0);
 	}
 	prom_self_counter(b, "meshtuned_ingest_dropped_total",
-	    "Values dropped by the registry: series cap, type conflict, "
-	    "refused value.", "counter", self->metrics ?
+	    "Values dropped by the registry: series cap, refused value, "
+	    "set full.", "counter", self->metrics ?
 	    (double)(self->metrics->values_dropped +
-	    self->metrics->values_refused) : 0);
+	    self->metrics->values_refused + self->metrics->set_full) : 0);
+	if (self->metrics != NULL) {
+		evbuffer_add_printf(b, "# HELP meshtuned_ingest_refused_total "
+		    "StatsD values the registry refused, by reason.\n"
+		    "# TYPE meshtuned_ingest_refused_total counter\n");
+		prom_sample(b, "meshtuned_ingest_refused_total", "", "",
+		    "reason=\"series_cap\"",
+		    (double)self->metrics->values_dropped);
+		prom_sample(b, "meshtuned_ingest_refused_total", "", "",
+		    "reason=\"value_refused\"",
+		    (double)self->metrics->values_refused);
+		prom_sample(b, "meshtuned_ingest_refused_total", "", "",
+		    "reason=\"set_full\"", (double)self->metrics->set_full);
+	}
+	if (self->parser != NULL) {
+		evbuffer_add_printf(b, "# HELP meshtuned_ingest_events_total "
+		    "DogStatsD events and service checks read.\n"
+		    "# TYPE meshtuned_ingest_events_total counter\n");
+		prom_sample(b, "meshtuned_ingest_events_total", "", "",
+		    "kind=\"event\"", (double)self->parser->events);
+		prom_sample(b, "meshtuned_ingest_events_total", "", "",
+		    "kind=\"service_check\"",
+		    (double)self->parser->service_checks);
+		prom_self_counter(b, "meshtuned_ingest_fields_ignored_total",
+		    "Unknown StatsD fields skipped in good lines.", "counter",
+		    (double)self->parser->fields_ignored);
+	}
+	if (self->events != NULL) {
+		evbuffer_add_printf(b, "# HELP meshtuned_ingest_events_rows_"
+		    "total Events and service checks: written to the audit "
+		    "log, folded past statsd.events_per_minute, dropped by "
+		    "statsd.events.\n"
+		    "# TYPE meshtuned_ingest_events_rows_total counter\n");
+		prom_sample(b, "meshtuned_ingest_events_rows_total", "", "",
+		    "outcome=\"audited\"", (double)self->events->audited);
+		prom_sample(b, "meshtuned_ingest_events_rows_total", "", "",
+		    "outcome=\"folded\"", (double)self->events->folded);
+		prom_sample(b, "meshtuned_ingest_events_rows_total", "", "",
+		    "outcome=\"dropped\"", (double)self->events->dropped);
+	}
 	prom_self_counter(b, "meshtuned_ingest_kernel_drops_total",
 	    "Datagrams the kernel dropped for a full socket buffer.",
 	    "counter", self->ingest ? (double)self->ingest->kernel_drops : 0);
@@ -464,9 +563,7 @@ prom_write(struct evbuffer *b, struct metrics *m, uint64_t now_ms,
 			head = e;
 			if ((skip = prom_shadowed(&c, e)) == 0)
 				prom_help(b, e);
-		} else if (series_type(e->s) != series_type(head->s) &&
-		    (series_type(e->s) == STATSD_COUNTER ||
-		    series_type(head->s) == STATSD_COUNTER))
+		} else if (prom_kind(e->s) != prom_kind(head->s))
 			continue;	/* another kind under the same name */
 		else if (strcmp(c.v[i - 1].labels, e->labels) == 0)
 			continue;	/* same name and labels after mapping */

@@ -8,7 +8,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build_pkgs="gcc make autoconf automake libtool pkg-config libevent-dev
 libcjson-dev libsqlite3-dev sqlite3"
 test_pkgs="libcmocka-dev mandoc valgrind clang curl python3 prometheus
-libfaketime"
+python3-statsd nodejs libfaketime"
 
 need=$build_pkgs
 [ "${1:-build}" = test ] && need="$need $test_pkgs"
@@ -41,3 +41,13 @@ mkdir -p _build
 cd _build
 [ -f Makefile ] || ../configure --enable-werror
 make -j"$(nproc)"
+
+# The StatsD client the end-to-end test drives (tests/integration/
+# clients.sh), from the npm registry into the build tree, never the source.
+if [ "${1:-build}" = test ] && [ ! -d tests/npm/node_modules/hot-shots ] &&
+    command -v npm >/dev/null 2>&1; then
+	echo "setup: installing hot-shots (npm) into _build/tests/npm"
+	mkdir -p tests/npm
+	npm install --prefix tests/npm --no-audit --no-fund --loglevel=error \
+	    hot-shots@17.1.1 || echo "setup: npm install hot-shots failed"
+fi

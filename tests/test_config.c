@@ -43,7 +43,7 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"windows\": {}}",
 	  "windows: expected one of tick_interval_ms, window, listen, node, "
 	  "limits, audit, dry_run, governor, plugin_dir, actuators, knobs, "
-	  "triggers, strategies, got an unknown key" },
+	  "triggers, strategies, statsd, got an unknown key" },
 	{ "{\"governor\": {\"guards\": [{\"metric\": \"x\", "
 	  "\"stat\": \"p96\", \"max_rise_pct\": 10}]}}",
 	  "governor.guards[0].stat: expected count, rate, sum, min, max, "
@@ -77,6 +77,11 @@ static const struct bad_case bad_cases[] = {
 	  "listen.stats_udp: expected one of statsd_udp, statsd_unix, "
 	  "statsd_rcvbuf, api, got an unknown key" },
 	{ "{\"dry_run\": 1}", "dry_run: expected true or false, got 1" },
+	{ "{\"statsd\": {\"gauge_sign_udp\": \"add\"}}",
+	  "statsd.gauge_sign_udp: expected \"value\" or \"delta\", got "
+	  "\"add\"" },
+	{ "{\"statsd\": {\"events\": \"keep\"}}",
+	  "statsd.events: expected \"audit\" or \"drop\", got \"keep\"" },
 	{ "{\"dry_run\": false, \"dry_run\": true}",
 	  "dry_run: expected each key once, got it twice" },
 	{ "{\"plugin_dir\": \"\"}",

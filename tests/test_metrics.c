@@ -46,10 +46,13 @@ stats_of(struct metrics *m, const char *key, uint64_t now,
 	series_stats(m, s, now, st);
 }
 
+/* Etsy gauge signs here (test_gauge_value has DogStatsD's). */
 static int
 setup(void **state)
 {
 	statsd_init(&sp);
+	memset(&sp.opts, 0, sizeof(sp.opts));
+	sp.opts.gauge_delta = 1;
 	return 0;
 }
 
@@ -418,11 +421,199 @@ test_counter_sample_rate(void **state)
 	assert_int_equal(add(m, "req:3|c|@0.5|#a:1", 0), 1);
 	stats_of(m, "req{a=1}", 0, &st);
 	assert_true(st.total == 6);
-	/* A rate on a timer does not scale its values. */
+	/* A timer sample at @0.5 counts twice, its value unchanged. */
 	assert_int_equal(add(m, "t:3|ms|@0.5", 0), 1);
 	stats_of(m, "t", 0, &st);
+	assert_int_equal(st.w.count, 2);
+	assert_true(st.w.sum == 6);
+	assert_true(st.w.p50 == 3 && st.w.max == 3);
+	metrics_free(m);
+}
+
+/*
+ * DogStatsD and Etsy statsd: a timer, histogram or distribution sample
+ * sent at @rate stands for 1/rate samples: "a:320|ms|@0.1" is 10, its
+ * count, rate and sum scale, its quantiles do not; the extra weight
+ * leaves with the slice it came in, as the window's samples do.
+ */
+static void
+test_sampled_weight(void **state)
+{
+	struct metrics		*m = metrics_new(10, 10, 100);
+	struct series_stats	 st;
+	double			 q;
+	int			 i;
+
+	assert_int_equal(add(m, "a:320|ms|@0.1", 0), 1);
+	stats_of(m, "a", 0, &st);
+	assert_int_equal(st.w.count, 10);
+	assert_true(st.w.sum == 3200);
+	assert_true(st.w.rate == 1);
+	assert_true(st.w.mean == 320);
+	assert_true(st.w.p50 == 320 && st.w.p99 == 320);
+	/* Fractional weights add up: three lines at @0.3 are 10. */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(add(m, "b:2|h|@0.3", 0), 1);
+	stats_of(m, "b", 0, &st);
+	assert_int_equal(st.w.count, 10);
+	assert_true(fabs(st.w.sum - 20) < 1e-9);
+	/* A tagged one feeds its aggregate with the same weight. */
+	assert_int_equal(add(m, "c:5|d|@0.25|#k:v", 0), 1);
+	stats_of(m, "c", 0, &st);
+	assert_int_equal(st.w.count, 4);
+	assert_true(st.w.sum == 20);
+	/* Quantiles weigh each line once. */
+	assert_int_equal(add(m, "a:1|ms", 0), 1);
+	assert_int_equal(series_quantile(m, metrics_find(m, "a"), 0, 0.5, &q),
+	    0);
+	assert_true(q == 1);
+	/* The weight leaves with its slice (1 s here). */
+	assert_int_equal(add(m, "a:7|ms|@0.5", 5000), 1);
+	stats_of(m, "a", 5000, &st);
+	assert_int_equal(st.w.count, 10 + 1 + 2);
+	stats_of(m, "a", 10500, &st);
+	assert_int_equal(st.w.count, 2);
+	assert_true(st.w.sum == 14);
+	stats_of(m, "a", 20000, &st);
+	assert_int_equal(st.w.count, 0);
+	assert_true(st.w.sum == 0);
+	metrics_free(m);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double	x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Negative samples (DogStatsD keeps them for h, d, ms and gauges): the
+ * statistics and quantiles of both signs together, within the window's
+ * 1% of the exact nearest-rank value.
+ */
+static void
+test_negative_samples(void **state)
+{
+	static const double	 qs[] = { 0.5, 0.9, 0.95, 0.99, 0.999 };
+	struct metrics		*m = metrics_new(10, 10, 100);
+	struct series_stats	 st;
+	double			 v[1000], sorted[1000], sum = 0, got, want;
+	char			 line[64];
+	uint64_t		 x = 42;
+	size_t			 k, r, n;
+
+	for (n = 0; n < nitems(v); n++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		v[n] = ((double)(x >> 11) / 9007199254740992.0 - 0.3) * 200;
+		snprintf(line, sizeof(line), "neg:%.17g|h", v[n]);
+		assert_int_equal(add(m, line, 0), 1);
+		sum += v[n];
+	}
+	memcpy(sorted, v, sizeof(v));
+	qsort(sorted, n, sizeof(*sorted), cmp_double);
+	stats_of(m, "neg", 0, &st);
+	assert_int_equal(st.w.count, n);
+	assert_true(st.w.min == sorted[0] && st.w.max == sorted[n - 1]);
+	assert_true(fabs(st.w.sum - sum) < 1e-9 * 200 * n);
+	assert_true(fabs(st.w.mean - sum / n) < 1e-9 * 200);
+	for (k = 0; k < nitems(qs); k++) {
+		r = (size_t)ceil(qs[k] * n);
+		want = sorted[r - 1];
+		assert_int_equal(series_quantile(m, metrics_find(m, "neg"), 0,
+		    qs[k], &got), 0);
+		if (fabs(got - want) > 0.01 * fabs(want))
+			fail_msg("q%g: %g, exact %g", qs[k], got, want);
+	}
+	assert_true(st.w.p50 == (series_quantile(m, metrics_find(m, "neg"),
+	    0, 0.5, &got), got));
+	/* Only negatives: min and max are theirs. */
+	assert_int_equal(add(m, "only:-1:-5:-3|d", 0), 3);
+	stats_of(m, "only", 0, &st);
+	assert_true(st.w.min == -5 && st.w.max == -1);
+	assert_true(fabs(st.w.p50 + 3) < 0.03);
+	assert_int_equal(metrics_stats(m)->values_refused, 0);
+	metrics_free(m);
+}
+
+/* DogStatsD gauges: a signed value sets the gauge, negative included. */
+static void
+test_gauge_value(void **state)
+{
+	struct metrics		*m = metrics_new(10, 10, 100);
+	struct series_stats	 st;
+
+	sp.opts.gauge_delta = 0;
+	assert_int_equal(add(m, "g:10|g", 0), 1);
+	assert_int_equal(add(m, "g:-1|g", 0), 1);
+	stats_of(m, "g", 0, &st);
+	assert_true(st.last == -1);
+	assert_true(st.w.min == -1 && st.w.max == 10 && st.w.count == 2);
+	assert_int_equal(add(m, "g:+3|g", 0), 1);
+	stats_of(m, "g", 0, &st);
+	assert_true(st.last == 3);
+	/* The python-statsd way to set a negative gauge works too. */
+	assert_int_equal(add(m, "h:0|g", 0), 1);
+	assert_int_equal(add(m, "h:-5|g", 0), 1);
+	stats_of(m, "h", 0, &st);
+	assert_true(st.last == -5);
+	metrics_free(m);
+}
+
+/*
+ * Sets (DogStatsD, Etsy statsd): the distinct members of the window,
+ * which forget a member with the last slice it was seen in, and keep at
+ * most set_max live ones, counting the rest.
+ */
+static void
+test_sets(void **state)
+{
+	struct metrics		*m = metrics_new(10, 10, 100);
+	struct series_stats	 st;
+	char			 line[64];
+	int			 i;
+
+	assert_int_equal(add(m, "u:alice|s", 0), 1);
+	assert_int_equal(add(m, "u:bob|s", 0), 1);
+	assert_int_equal(add(m, "u:alice|s", 500), 1);
+	assert_int_equal(add(m, "u:1|s", 500), 1);
+	assert_int_equal(add(m, "u:1.0|s", 500), 1);	/* text, not number */
+	stats_of(m, "u", 500, &st);
+	assert_int_equal(series_type(metrics_find(m, "u")), STATSD_SET);
+	assert_int_equal(st.w.count, 4);
+	assert_true(isnan(st.w.sum) && isnan(st.w.p50) && isnan(st.total));
+	assert_int_equal(series_quantile(m, metrics_find(m, "u"), 0, 0.5,
+	    &(double){ 0 }), -1);
+	/* bob was last seen in slice 0, the others in slice 0 too. */
+	stats_of(m, "u", 9999, &st);
+	assert_int_equal(st.w.count, 4);
+	assert_int_equal(add(m, "u:bob|s", 9000), 1);
+	stats_of(m, "u", 10000, &st);
 	assert_int_equal(st.w.count, 1);
-	assert_true(st.w.sum == 3);
+	stats_of(m, "u", 18999, &st);
+	assert_int_equal(st.w.count, 1);
+	stats_of(m, "u", 19000, &st);
+	assert_int_equal(st.w.count, 0);
+	/* Tagged sets feed the bare name's set: the union. */
+	assert_int_equal(add(m, "v:a|s|#k:1", 30000), 1);
+	assert_int_equal(add(m, "v:a|s|#k:2", 30000), 1);
+	assert_int_equal(add(m, "v:b|s|#k:2", 30000), 1);
+	stats_of(m, "v", 30000, &st);
+	assert_int_equal(st.w.count, 2);
+	/* Bounded: past set_max live members, refused and counted. */
+	metrics_set_set_max(m, 100);
+	for (i = 0; i < 150; i++) {
+		snprintf(line, sizeof(line), "w:m%d|s", i);
+		assert_int_equal(add(m, line, 40000), i < 100);
+	}
+	stats_of(m, "w", 40000, &st);
+	assert_int_equal(st.w.count, 100);
+	assert_int_equal(metrics_stats(m)->set_full, 50);
+	/* Once they expire there is room again. */
+	assert_int_equal(add(m, "w:late|s", 60000), 1);
+	stats_of(m, "w", 60000, &st);
+	assert_int_equal(st.w.count, 1);
 	metrics_free(m);
 }
 
@@ -465,39 +656,36 @@ test_gauge(void **state)
 	assert_int_equal(st.w.count, 2);
 	assert_true(st.w.min == 10 && st.w.max == 15);
 
-	/*
-	 * A delta to below zero: last follows it, but the window refuses
-	 * the negative value and the refusal is counted.
-	 */
-	assert_int_equal(add(m, "q:-20|g", 100), 0);
+	/* A delta to below zero: the window holds the negative value. */
+	assert_int_equal(add(m, "q:-20|g", 100), 1);
 	stats_of(m, "q", 100, &st);
 	assert_true(st.last == -5);
-	assert_int_equal(st.w.count, 2);
-	assert_int_equal(ms->values_refused, 1);
+	assert_int_equal(st.w.count, 3);
+	assert_true(st.w.min == -5);
+	assert_int_equal(ms->values_refused, 0);
 	/* The next delta starts from -5. */
 	assert_int_equal(add(m, "q:+7|g", 200), 1);
 	stats_of(m, "q", 200, &st);
 	assert_true(st.last == 2);
-	assert_int_equal(st.w.count, 3);
-	assert_true(st.w.min == 2);
+	assert_int_equal(st.w.count, 4);
 	/* A plain value sets it; several on one line apply in order. */
 	assert_int_equal(add(m, "q:4:+1:+1|g", 300), 3);
 	stats_of(m, "q", 300, &st);
 	assert_true(st.last == 6);
-	assert_int_equal(st.w.count, 6);
-	assert_true(st.w.sum == 10 + 15 + 2 + 4 + 5 + 6);
+	assert_int_equal(st.w.count, 7);
+	assert_true(st.w.sum == 10 + 15 - 5 + 2 + 4 + 5 + 6);
 
-	/* A first delta starts from zero. */
-	assert_int_equal(add(m, "r:-3|g", 0), 0);
+	/* A first delta starts from zero (Etsy statsd). */
+	assert_int_equal(add(m, "r:-3|g", 0), 1);
 	stats_of(m, "r", 0, &st);
 	assert_true(st.last == -3);
-	assert_int_equal(st.w.count, 0);
-	assert_true(isnan(st.w.p50));
+	assert_int_equal(st.w.count, 1);
+	assert_true(st.w.p50 == -3);
 	assert_int_equal(add(m, "r:+3|g", 0), 1);
 	stats_of(m, "r", 0, &st);
 	assert_true(st.last == 0);
-	assert_int_equal(st.w.count, 1);
-	assert_int_equal(ms->values_refused, 2);
+	assert_int_equal(st.w.count, 2);
+	assert_int_equal(ms->values_refused, 0);
 
 	/* The gauge's last outlives its window. */
 	stats_of(m, "q", 60000, &st);
@@ -515,12 +703,12 @@ test_refused_values(void **state)
 	assert_int_equal(metrics_add(m, "h", STATSD_HISTOGRAM, NAN, 0), -1);
 	assert_int_equal(metrics_add(m, "h", STATSD_HISTOGRAM, INFINITY, 0),
 	    -1);
-	assert_int_equal(metrics_add(m, "h", STATSD_HISTOGRAM, -1, 0), -1);
+	assert_int_equal(metrics_add(m, "h", STATSD_HISTOGRAM, -1, 0), 0);
 	assert_int_equal(metrics_add(m, "h", STATSD_HISTOGRAM, 1, 0), 0);
-	/* Histograms take negative values from the parser; the window not. */
-	assert_int_equal(add(m, "h:-2:3|h", 0), 1);
-	assert_int_equal(ms->values_refused, 4);
-	assert_int_equal(ms->values, 2);
+	/* Negative values are kept, beside the window. */
+	assert_int_equal(add(m, "h:-2:3|h", 0), 2);
+	assert_int_equal(ms->values_refused, 2);
+	assert_int_equal(ms->values, 4);
 	assert_int_equal(metrics_count(m), 1);
 	metrics_free(m);
 }
@@ -570,26 +758,41 @@ test_type_conflict(void **state)
 	const struct metrics_stats	*ms = metrics_stats(m);
 	struct series_stats		 st;
 
+	/* One series per type, as Etsy statsd and DogStatsD keep them. */
 	assert_int_equal(add(m, "x:1|c", 0), 1);
-	assert_int_equal(add(m, "x:1:2|ms", 0), 0);
-	assert_int_equal(add(m, "x:1|g", 0), 0);
-	assert_int_equal(metrics_add(m, "x", STATSD_HISTOGRAM, 1, 0), -1);
+	assert_int_equal(add(m, "x:1:2|ms", 0), 2);
+	assert_int_equal(add(m, "x:1|g", 0), 1);
+	assert_int_equal(metrics_add(m, "x", STATSD_HISTOGRAM, 1, 0), 0);
 	assert_int_equal(ms->type_conflicts, 3);
-	assert_int_equal(ms->values_dropped, 4);
+	assert_int_equal(ms->values_dropped, 0);
+	assert_int_equal(metrics_count(m), 4);
+	/* The oldest by name; each by name and type. */
 	assert_int_equal(series_type(metrics_find(m, "x")), STATSD_COUNTER);
 	stats_of(m, "x", 0, &st);
 	assert_true(st.total == 1);
+	series_stats(m, metrics_find_type(m, "x", STATSD_TIMER), 0, &st);
+	assert_int_equal(st.w.count, 2);
+	assert_null(metrics_find_type(m, "x", STATSD_SET));
+	assert_int_equal(series_type(metrics_find_type(m, "x",
+	    STATSD_HISTOGRAM)), STATSD_HISTOGRAM);
 
 	/* Timer, histogram and distribution are three types. */
 	assert_int_equal(add(m, "y:1|ms", 0), 1);
-	assert_int_equal(add(m, "y:1|h", 0), 0);
-	assert_int_equal(add(m, "y:1|d", 0), 0);
+	assert_int_equal(add(m, "y:1|h", 0), 1);
+	assert_int_equal(add(m, "y:1|d", 0), 1);
 	assert_int_equal(ms->type_conflicts, 5);
 	/* Same name, other tags: another series, no conflict. */
 	assert_int_equal(add(m, "y:1|h|#k:v", 0), 1);
 	assert_int_equal(ms->type_conflicts, 5);
-	assert_int_equal(metrics_count(m), 3);
+	assert_int_equal(metrics_count(m), 8);
 	assert_int_equal(ms->series_dropped, 0);
+	/* The histogram's aggregate is the histogram "y". */
+	series_stats(m, metrics_find_type(m, "y", STATSD_HISTOGRAM), 0, &st);
+	assert_int_equal(st.w.count, 2);
+	/* They expire one by one, and the table stays whole. */
+	assert_int_equal(metrics_expire(m, 100000, 1000) +
+	    metrics_expire(m, 100000, 1000), 8);
+	assert_null(metrics_find(m, "x"));
 	metrics_free(m);
 }
 
@@ -644,6 +847,10 @@ main(void)
 		cmocka_unit_test_setup(test_counter_sample_rate, setup),
 		cmocka_unit_test_setup(test_counter_matches_window, setup),
 		cmocka_unit_test_setup(test_gauge, setup),
+		cmocka_unit_test_setup(test_gauge_value, setup),
+		cmocka_unit_test_setup(test_sampled_weight, setup),
+		cmocka_unit_test_setup(test_negative_samples, setup),
+		cmocka_unit_test_setup(test_sets, setup),
 		cmocka_unit_test_setup(test_refused_values, setup),
 		cmocka_unit_test_setup(test_type_conflict, setup),
 		cmocka_unit_test_setup(test_aggregate, setup),

@@ -98,6 +98,7 @@ test_batch_same(void **state)
 	assert_non_null(a);
 	assert_non_null(b);
 	statsd_init(&sp);
+	sp.opts.gauge_delta = 1;		/* Etsy gauges */
 	metrics_batch_init(&batch, &sp);
 	feed(a, text, 0, 1000);
 	feed(b, text, 1, 1000);
@@ -206,9 +207,11 @@ test_known_form(void **state)
 	series_stats(m, metrics_find(m, "ops"), 1000, &st);
 	assert_true(st.total == 8);
 
-	/* Same name, another type: a conflict, as from the parser. */
+	/* Same name, another type: a series of its own, as parsed. */
 	feed_dgram(m, &p, "ops:1|g\nops:2|c|@0.5\n", 1000);
 	assert_int_equal(metrics_stats(m)->type_conflicts, 1);
+	series_stats(m, metrics_find_type(m, "ops", STATSD_GAUGE), 1000, &st);
+	assert_true(st.last == 1);
 	assert_int_equal(metrics_stats(m)->lines_known, 3);
 	series_stats(m, metrics_find(m, "ops"), 1000, &st);
 	assert_true(st.total == 12);
@@ -224,7 +227,7 @@ test_known_form(void **state)
 	/* (An aggregate may need a second pass, after its tagged series.) */
 	n = metrics_expire(m, 100000, 1000);
 	n += metrics_expire(m, 100000, 1000);
-	assert_int_equal(n, 4);
+	assert_int_equal(n, 5);
 	assert_int_equal(metrics_count(m), 0);
 	feed_dgram(m, &p, "ops:1|c|@0.5\nops:1|c|@0.5\n", 100000);
 	series_stats(m, metrics_find(m, "ops"), 100000, &st);
@@ -258,7 +261,8 @@ static void
 check_in_b(struct series *sa, void *arg)
 {
 	struct pair		*pr = arg;
-	struct series		*sb = metrics_find(pr->b, series_key(sa));
+	struct series		*sb = metrics_find_type(pr->b, series_key(sa),
+				    series_type(sa));
 	struct series_stats	 xa, xb;
 
 	assert_non_null(sb);
@@ -284,19 +288,24 @@ check_in_b(struct series *sa, void *arg)
  * to b: the same counts, the same series, the same statistics.
  */
 static void
-test_known_differential(void **state)
+differential(int all)
 {
 	static const char *const names[] = { "a", "b.c", "rtt_ms", "q",
-	    "bad name", "", "n@me", NULL, NULL, NULL };	/* NULL: s0..s199 */
+	    "bad{name", "", "n@me", "caf\xc3\xa9", "sp ace", "x\xff",
+	    "_e{1,1}:t|x\n_sc|c|0|d", "_sc|chk|2", NULL, NULL, NULL };
+	    /* NULL: s0..s199 */
 	static const char *const values[] = { "1", "2.5", "0", ".5", "5.",
 	    "-3", "+2", "1e3", "nan", "12345678901234567890", "abc", "1:2",
-	    "007", "9007199254740993", "0.1234567890123456789012" };
+	    "007", "9007199254740993", "0.1234567890123456789012", "-0.5",
+	    "1.0", "m:b" };
 	static const char *const types[] = { "ms", "g", "c", "h", "d", "s",
-	    "zz", "" };
+	    "zz", "", "s" };
 	static const char *const fields[] = { "", "|@0.5", "|@0", "|@2",
 	    "|#peer:a", "|#peer:a,dc:x", "|#dc:x,peer:a", "|#", "|@0.1|#k:v",
-	    "|#bad tag", "|", "|#peer:b|@0.25", "|#a:1,b:2,c:3,d:4,e:5,f:6",
-	    "|@1e-300" };
+	    "|#bad=tag", "|", "|#peer:b|@0.25", "|#a:1,b:2,c:3,d:4,e:5,f:6",
+	    "|@1e-300", "|c:abc", "|c:ci-abc,in-1|#peer:a", "|card:low",
+	    "|e:x", "|T1700000000", "|T1", "|Tx", "|zz:1", "|#a:1,a:2",
+	    "|#a:2,a:1,a:2", "|@0.3|#k:\xc3\xa9" };
 	static char		 text[DIFF_DGRAMS][DIFF_LINES * 96];
 	struct statsd_parser	 pa, pb;
 	struct statsd_line	 ln;
@@ -307,7 +316,6 @@ test_known_differential(void **state)
 	size_t			 n, i, l, d = 0, nd, lines;
 	const struct metrics_stats *ma, *mb;
 
-	(void)state;
 #define PICK(arr) arr[pick(&rng, nitems(arr))]
 	pr.a = metrics_new(10, 10, 150);
 	pr.b = metrics_new(10, 10, 150);
@@ -316,6 +324,14 @@ test_known_differential(void **state)
 	pr.now = 1000;
 	statsd_init(&pa);
 	statsd_init(&pb);
+	memset(&pa.opts, 0, sizeof(pa.opts));
+	if (all) {
+		pa.opts.gauge_delta = pa.opts.container_tag = 1;
+		pa.opts.cardinality_tag = pa.opts.timestamps = 1;
+		pa.opts.now_s = 1700000030;
+		pa.opts.max_age_s = 60;
+	}
+	pb.opts = pa.opts;
 	metrics_batch_init(&batch, &pb);
 	nd = 1 + pick(&rng, DIFF_DGRAMS);
 	for (i = 0; i < 2000; i++) {
@@ -362,19 +378,36 @@ test_known_differential(void **state)
 	assert_int_equal(ma->values_refused, mb->values_refused);
 	assert_int_equal(ma->series_dropped, mb->series_dropped);
 	assert_int_equal(ma->type_conflicts, mb->type_conflicts);
+	assert_int_equal(ma->set_full, mb->set_full);
 	assert_int_equal(ma->series_created, mb->series_created);
 	assert_int_equal(ma->series_expired, mb->series_expired);
 	assert_int_equal(metrics_count(pr.a), metrics_count(pr.b));
 	/* The cap was reached, and the known forms were used, often. */
 	assert_true(ma->series_dropped > 0);
-	assert_true(mb->lines_known > mb->values / 10);
+	/* (Many more forms than lines here: a few percent are known.) */
+	if (mb->lines_known <= mb->values / 40)
+		fail_msg("known %llu of %llu values", (unsigned long long)
+		    mb->lines_known, (unsigned long long)mb->values);
 	pr.n = 0;
 	metrics_foreach(pr.a, check_in_b, &pr);
 	assert_int_equal(pr.n, metrics_count(pr.b));
 	assert_true(pr.n > 30);
+	/* The new forms came: sets, events, service checks, ignored. */
+	assert_true(pa.stats.events > 0 && pa.stats.service_checks > 0);
+	assert_true(pa.stats.fields_ignored > 0);
+	assert_non_null(metrics_find_type(pr.a, "a", STATSD_SET));
 #undef PICK
 	metrics_free(pr.a);
 	metrics_free(pr.b);
+}
+
+/* Both ways with every parser option off, then on. */
+static void
+test_known_differential(void **state)
+{
+	(void)state;
+	differential(0);
+	differential(1);
 }
 
 int

@@ -337,10 +337,24 @@ static const char page_self[] =
 "meshtuned_ingest_errors_total{reason=\"bad_field\"} 0\n"
 "meshtuned_ingest_errors_total{reason=\"too_long\"} 0\n"
 "meshtuned_ingest_errors_total{reason=\"nan_inf\"} 0\n"
-"meshtuned_ingest_errors_total{reason=\"negative_timer\"} 2\n"
-"# HELP meshtuned_ingest_dropped_total Values dropped by the registry: series cap, type conflict, refused value.\n"
+"meshtuned_ingest_errors_total{reason=\"bad_event\"} 0\n"
+"meshtuned_ingest_errors_total{reason=\"bad_service_check\"} 0\n"
+"meshtuned_ingest_errors_total{reason=\"stale\"} 2\n"
+"# HELP meshtuned_ingest_dropped_total Values dropped by the registry: series cap, refused value, set full.\n"
 "# TYPE meshtuned_ingest_dropped_total counter\n"
 "meshtuned_ingest_dropped_total 3\n"
+"# HELP meshtuned_ingest_refused_total StatsD values the registry refused, by reason.\n"
+"# TYPE meshtuned_ingest_refused_total counter\n"
+"meshtuned_ingest_refused_total{reason=\"series_cap\"} 2\n"
+"meshtuned_ingest_refused_total{reason=\"value_refused\"} 1\n"
+"meshtuned_ingest_refused_total{reason=\"set_full\"} 0\n"
+"# HELP meshtuned_ingest_events_total DogStatsD events and service checks read.\n"
+"# TYPE meshtuned_ingest_events_total counter\n"
+"meshtuned_ingest_events_total{kind=\"event\"} 0\n"
+"meshtuned_ingest_events_total{kind=\"service_check\"} 0\n"
+"# HELP meshtuned_ingest_fields_ignored_total Unknown StatsD fields skipped in good lines.\n"
+"# TYPE meshtuned_ingest_fields_ignored_total counter\n"
+"meshtuned_ingest_fields_ignored_total 0\n"
 "# HELP meshtuned_ingest_kernel_drops_total Datagrams the kernel dropped for a full socket buffer.\n"
 "# TYPE meshtuned_ingest_kernel_drops_total counter\n"
 "meshtuned_ingest_kernel_drops_total 9\n"
@@ -370,8 +384,9 @@ test_self(void **state)
 	char			*got;
 
 	add(m, "a:1|c", 0);
-	/* A refused value, a series past the cap, a type conflict. */
-	assert_int_equal(metrics_add(m, "hist", STATSD_HISTOGRAM, -1, 0), -1);
+	/* A refused value, a series past the cap, another type. */
+	assert_int_equal(metrics_add(m, "hist", STATSD_HISTOGRAM, NAN, 0),
+	    -1);
 	assert_int_equal(metrics_add(m, "b", STATSD_GAUGE, 1, 0), -1);
 	assert_int_equal(metrics_add(m, "a", STATSD_GAUGE, 1, 0), -1);
 	memset(&ps, 0, sizeof(ps));
@@ -379,7 +394,7 @@ test_self(void **state)
 	memset(&self, 0, sizeof(self));
 	ps.lines = 42;
 	ps.errors[STATSD_BAD_NAME] = 1;
-	ps.errors[STATSD_NEGATIVE_TIMER] = 2;
+	ps.errors[STATSD_STALE] = 2;
 	is.kernel_drops = 9;
 	self.parser = &ps;
 	self.ingest = &is;

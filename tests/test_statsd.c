@@ -64,44 +64,6 @@ setup(void **state)
 }
 
 static void
-test_types(void **state)
-{
-	static const struct {
-		const char		*s;
-		enum statsd_type	 type;
-	} t[] = {
-		{ "net.rtt_ms:12.5|ms", STATSD_TIMER },
-		{ "net.rtt_ms:12.5|h", STATSD_HISTOGRAM },
-		{ "net.rtt_ms:12.5|d", STATSD_DISTRIBUTION },
-		{ "net.rtt_ms:12.5|g", STATSD_GAUGE },
-		{ "net.rtt_ms:12.5|c", STATSD_COUNTER },
-	};
-	struct statsd_line	ln;
-	size_t			i;
-
-	for (i = 0; i < nitems(t); i++) {
-		assert_int_equal(line(t[i].s, &ln), STATSD_OK);
-		assert_int_equal(ln.type, t[i].type);
-		assert_key(&ln, "net.rtt_ms");
-		assert_int_equal(ln.namelen, 10);
-		assert_int_equal(ln.ntags, 0);
-		assert_int_equal(ln.nvalues, 1);
-		assert_true(ln.values[0] == 12.5);
-		assert_true(ln.rate == 1);
-		assert_true((ln.delta != NULL) == (t[i].type == STATSD_GAUGE));
-		/* untagged keys are not copied */
-		assert_ptr_equal(ln.key, t[i].s);
-	}
-	assert_string_equal(statsd_type_name(STATSD_TIMER), "timer");
-	assert_string_equal(statsd_type_name(STATSD_HISTOGRAM), "histogram");
-	assert_string_equal(statsd_type_name(STATSD_DISTRIBUTION),
-	    "distribution");
-	assert_string_equal(statsd_type_name(STATSD_GAUGE), "gauge");
-	assert_string_equal(statsd_type_name(STATSD_COUNTER), "counter");
-	assert_string_equal(statsd_type_name(STATSD_NTYPES), "unknown");
-}
-
-static void
 test_values(void **state)
 {
 	static const char *nums[] = {
@@ -164,230 +126,362 @@ test_values_exact(void **state)
 	}
 }
 
+/* Where a rule comes from; every case names one. */
+#define DD	"DogStatsD datagram format (docs.datadoghq.com)"
+#define DDA	"DogStatsD agent parser (comp/dogstatsd/server)"
+#define ETSY	"Etsy statsd (stats.js, lib/helpers.js)"
+#define MT	"meshtune: identity must stay unambiguous"
+#define MTJ	"meshtune: names end up in JSON (UTF-8)"
+
+/* Parser options a case runs with. */
+enum popts {
+	O_DEFAULT,		/* all zero: DogStatsD gauges, extras ignored */
+	O_DELTA,		/* gauge_delta: Etsy gauges */
+	O_TAGS,			/* container_tag and cardinality_tag */
+	O_TS			/* timestamps, now 1000000, max age 60 */
+};
+
+/* One rule: a line, its verdict, and for a good line what it gives. */
+struct rule {
+	const char		*src;
+	enum popts		 opts;
+	const char		*line;
+	enum statsd_reason	 r;
+	const char		*key;	/* metrics: the series key */
+	enum statsd_kind	 kind;
+	int			 type;	/* metrics */
+	size_t			 nvalues;
+	double			 v0;	/* first value as stored */
+	double			 rate;
+	int			 delta0;	/* gauges: first value a delta */
+	unsigned int		 ignored;	/* fields ignored */
+};
+
+#define OK_M(src, o, l, key, type, n, v0, rate, d, ign) \
+	{ src, o, l, STATSD_OK, key, STATSD_METRIC, type, n, v0, rate, d, ign }
+#define OK_E(src, o, l, kind, ign) \
+	{ src, o, l, STATSD_OK, NULL, kind, 0, 0, 0, 1, 0, ign }
+#define NO(src, o, l, r) \
+	{ src, o, l, r, NULL, STATSD_METRIC, 0, 0, 0, 1, 0, 0 }
+
+static const struct rule rules[] = {
+	/* types */
+	OK_M(DD, O_DEFAULT, "net.rtt_ms:12.5|ms", "net.rtt_ms", STATSD_TIMER,
+	    1, 12.5, 1, 0, 0),
+	OK_M(DD, O_DEFAULT, "net.rtt_ms:12.5|h", "net.rtt_ms",
+	    STATSD_HISTOGRAM, 1, 12.5, 1, 0, 0),
+	OK_M(DD, O_DEFAULT, "net.rtt_ms:12.5|d", "net.rtt_ms",
+	    STATSD_DISTRIBUTION, 1, 12.5, 1, 0, 0),
+	OK_M(DD, O_DEFAULT, "net.rtt_ms:12.5|g", "net.rtt_ms", STATSD_GAUGE,
+	    1, 12.5, 1, 0, 0),
+	OK_M(DD, O_DEFAULT, "net.rtt_ms:12.5|c", "net.rtt_ms", STATSD_COUNTER,
+	    1, 12.5, 1, 0, 0),
+	OK_M(DD, O_DEFAULT, "users:alice|s", "users", STATSD_SET, 1, 1, 1, 0,
+	    0),
+	OK_M(DDA, O_DEFAULT, "users:a:b c|s", "users", STATSD_SET, 1, 1, 1, 0,
+	    0),				/* a member is all up to "|" */
+	NO(DDA, O_DEFAULT, "users:|s", STATSD_BAD_VALUE),
+	NO(DDA, O_DEFAULT, "foo:1|x", STATSD_BAD_TYPE),
+	NO(DDA, O_DEFAULT, "foo:1|MS", STATSD_BAD_TYPE),
+	NO(DDA, O_DEFAULT, "foo:1|msx", STATSD_BAD_TYPE),
+	NO(DDA, O_DEFAULT, "foo:1", STATSD_BAD_TYPE),
+	NO(DDA, O_DEFAULT, "foo:1||c", STATSD_BAD_TYPE),
+	NO(DDA, O_DEFAULT, "foo:1|c:2|ms", STATSD_BAD_TYPE), /* Etsy multi */
+	/* values */
+	OK_M(DD, O_DEFAULT, "rtt:1:2.5:3|ms", "rtt", STATSD_TIMER, 3, 1, 1,
+	    0, 0),			/* DogStatsD 1.1 packed values */
+	NO(DDA, O_DEFAULT, "rtt:1:x:3|ms", STATSD_BAD_VALUE),
+	NO(DDA, O_DEFAULT, "foo:|c", STATSD_BAD_VALUE),
+	NO(DDA, O_DEFAULT, "foo|c", STATSD_BAD_VALUE),
+	NO(DDA, O_DEFAULT, "foo:0x10|c", STATSD_BAD_VALUE),
+	NO(MT, O_DEFAULT, "foo:nan|g", STATSD_NAN_INF),	/* windows hold none */
+	NO(MT, O_DEFAULT, "foo:+Infinity|c", STATSD_NAN_INF),
+	OK_M(DDA, O_DEFAULT, "t:-5|ms", "t", STATSD_TIMER, 1, -5, 1, 0, 0),
+	OK_M(ETSY, O_DEFAULT, "t:-0.5|ms", "t", STATSD_TIMER, 1, -0.5, 1, 0,
+	    0),				/* helpers.js: any number for ms */
+	OK_M(DDA, O_DEFAULT, "h:-8|h", "h", STATSD_HISTOGRAM, 1, -8, 1, 0, 0),
+	OK_M(DDA, O_DEFAULT, "d:-8|d", "d", STATSD_DISTRIBUTION, 1, -8, 1, 0,
+	    0),
+	OK_M(DDA, O_DEFAULT, "c:-8|c", "c", STATSD_COUNTER, 1, -8, 1, 0, 0),
+	/* gauge signs */
+	OK_M(DDA, O_DEFAULT, "g:-5|g", "g", STATSD_GAUGE, 1, -5, 1, 0, 0),
+	OK_M(DDA, O_DEFAULT, "g:+5|g", "g", STATSD_GAUGE, 1, 5, 1, 0, 0),
+	OK_M(ETSY, O_DELTA, "g:-5|g", "g", STATSD_GAUGE, 1, -5, 1, 1, 0),
+	OK_M(ETSY, O_DELTA, "g:+5|g", "g", STATSD_GAUGE, 1, 5, 1, 1, 0),
+	OK_M(ETSY, O_DELTA, "g:5|g", "g", STATSD_GAUGE, 1, 5, 1, 0, 0),
+	/* sample rates */
+	OK_M(DD, O_DEFAULT, "ops:1|c|@0.1", "ops", STATSD_COUNTER, 1, 10, 0.1,
+	    0, 0),
+	OK_M(DD, O_DEFAULT, "a:320|ms|@0.1", "a", STATSD_TIMER, 1, 320, 0.1,
+	    0, 0),			/* the registry counts it 10 times */
+	OK_M(DD, O_DEFAULT, "a:320|h|@0.5", "a", STATSD_HISTOGRAM, 1, 320,
+	    0.5, 0, 0),
+	OK_M(DD, O_DEFAULT, "g:4|g|@0.25", "g", STATSD_GAUGE, 1, 4, 0.25, 0,
+	    0),
+	NO(MT, O_DEFAULT, "ops:1|c|@0", STATSD_BAD_RATE),	/* no meaning */
+	NO(MT, O_DEFAULT, "ops:1|c|@1.5", STATSD_BAD_RATE),
+	NO(DDA, O_DEFAULT, "ops:1|c|@x", STATSD_BAD_RATE),
+	NO(ETSY, O_DEFAULT, "ops:1|c|@-0.5", STATSD_BAD_RATE),
+	NO(MT, O_DEFAULT, "ops:1e308|c|@0.001", STATSD_NAN_INF),
+	OK_M(DDA, O_DEFAULT, "ops:1|c|@0.5|@0.25", "ops", STATSD_COUNTER, 1,
+	    4, 0.25, 0, 0),		/* the last field counts */
+	/* tags */
+	OK_M(DD, O_DEFAULT, "m:1|c|#zeta:1,alpha:2,mid:x",
+	    "m{alpha=2,mid=x,zeta=1}", STATSD_COUNTER, 1, 1, 1, 0, 0),
+	OK_M(DD, O_DEFAULT, "m:1|c|#canary", "m{canary=}", STATSD_COUNTER, 1,
+	    1, 1, 0, 0),
+	OK_M(DDA, O_DEFAULT, "m:1|c|#a:1,a:2", "m{a=1,a=2}", STATSD_COUNTER,
+	    1, 1, 1, 0, 0),		/* a repeated key is kept */
+	OK_M(DDA, O_DEFAULT, "m:1|c|#a:2,a:1,a:2", "m{a=1,a=2}",
+	    STATSD_COUNTER, 1, 1, 1, 0, 0), /* the same tag counts once */
+	OK_M(DDA, O_DEFAULT, "m:1|c|#city:S\xc3\xa3o Paulo",
+	    "m{city=S\xc3\xa3o Paulo}", STATSD_COUNTER, 1, 1, 1, 0, 0),
+	OK_M(DDA, O_DEFAULT, "m:1|c|#route:/u/{id},q:a=b",
+	    "m{q=a=b,route=/u/{id}}", STATSD_COUNTER, 1, 1, 1, 0, 0),
+	OK_M(DDA, O_DEFAULT, "m:1|c|#a:1,,b:2,", "m{a=1,b=2}",
+	    STATSD_COUNTER, 1, 1, 1, 0, 0), /* empty tags skipped */
+	OK_M(DDA, O_DEFAULT, "m:1|c|#", "m", STATSD_COUNTER, 1, 1, 1, 0, 0),
+	OK_M(DDA, O_DEFAULT, "m:1|c|#a:1|#b:2", "m{b=2}", STATSD_COUNTER, 1,
+	    1, 1, 0, 0),		/* the last field counts */
+	NO(MT, O_DEFAULT, "m:1|c|#:v", STATSD_BAD_TAG),	/* no label name */
+	NO(MT, O_DEFAULT, "m:1|c|#a=b:1", STATSD_BAD_TAG),
+	NO(MT, O_DEFAULT, "m:1|c|#a{b:1", STATSD_BAD_TAG),
+	NO(MTJ, O_DEFAULT, "m:1|c|#a:\xff", STATSD_BAD_TAG),
+	NO(MTJ, O_DEFAULT, "m:1|c|#a:\xc3", STATSD_BAD_TAG),
+	NO(MTJ, O_DEFAULT, "m:1|c|#a:x\ty", STATSD_BAD_TAG),
+	/* names */
+	OK_M(DDA, O_DEFAULT, "caf\xc3\xa9.lat\xc3\xaancia:1|ms",
+	    "caf\xc3\xa9.lat\xc3\xaancia", STATSD_TIMER, 1, 1, 1, 0, 0),
+	OK_M(DDA, O_DEFAULT, "a b/c#d@e:1|c", "a b/c#d@e", STATSD_COUNTER, 1,
+	    1, 1, 0, 0),
+	NO(MT, O_DEFAULT, "a{x}:1|c", STATSD_BAD_NAME),
+	NO(DDA, O_DEFAULT, ":1|c", STATSD_BAD_NAME),
+	NO(DDA, O_DEFAULT, "|c", STATSD_BAD_NAME),
+	NO(MTJ, O_DEFAULT, "a\xff:1|c", STATSD_BAD_NAME),
+	NO(MTJ, O_DEFAULT, "a\xed\xa0\x80:1|c", STATSD_BAD_NAME), /* surrogate */
+	NO(MTJ, O_DEFAULT, "a\xc0\xaf:1|c", STATSD_BAD_NAME),	/* overlong */
+	NO(MTJ, O_DEFAULT, "a\x01:1|c", STATSD_BAD_NAME),
+	/* extension fields */
+	OK_M(DD, O_DEFAULT, "m:1|c|c:abc123", "m", STATSD_COUNTER, 1, 1, 1, 0,
+	    0),			/* container id ignored by default */
+	OK_M(DD, O_TAGS, "m:1|c|#a:1|c:abc123", "m{a=1,container_id=abc123}",
+	    STATSD_COUNTER, 1, 1, 1, 0, 0),
+	OK_M(DDA, O_TAGS, "m:1|c|c:ci-abc,in-42", "m{container_id=abc}",
+	    STATSD_COUNTER, 1, 1, 1, 0, 0),
+	OK_M(DDA, O_TAGS, "m:1|c|c:in-42,cid-abc", "m{container_id=abc}",
+	    STATSD_COUNTER, 1, 1, 1, 0, 0),
+	OK_M(DDA, O_TAGS, "m:1|c|c:in-42", "m", STATSD_COUNTER, 1, 1, 1, 0,
+	    0),			/* an inode alone names no container */
+	OK_M(DD, O_DEFAULT, "m:1|c|card:high", "m", STATSD_COUNTER, 1, 1, 1, 0,
+	    0),
+	OK_M(DD, O_TAGS, "m:1|c|card:high", "m{cardinality=high}",
+	    STATSD_COUNTER, 1, 1, 1, 0, 0),
+	OK_M(DD, O_DEFAULT, "m:1|c|e:it-false,cn-x", "m", STATSD_COUNTER, 1, 1,
+	    1, 0, 0),
+	OK_M(DD, O_DEFAULT, "m:1|c|T1656581400", "m", STATSD_COUNTER, 1, 1, 1,
+	    0, 0),			/* timestamps ignored by default */
+	OK_M(DD, O_TS, "m:1|c|T999990", "m", STATSD_COUNTER, 1, 1, 1, 0, 0),
+	NO(MT, O_TS, "m:1|c|T999900", STATSD_STALE),
+	NO(DDA, O_TS, "m:1|c|Tnow", STATSD_BAD_FIELD),
+	NO(DDA, O_TS, "m:1|c|T0", STATSD_BAD_FIELD),
+	OK_M(DDA, O_DEFAULT, "m:1|c|x:future", "m", STATSD_COUNTER, 1, 1, 1, 0,
+	    1),			/* unknown fields are ignored */
+	OK_M(DDA, O_DEFAULT, "m:1|c|", "m", STATSD_COUNTER, 1, 1, 1, 0, 1),
+	OK_M(DDA, O_DEFAULT, "m:1|ms|@0.5|#a:b|c:x|T1|card:low|e:y|zz", "m{a=b}",
+	    STATSD_TIMER, 1, 1, 0.5, 0, 1),
+	/* events */
+	OK_E(DD, O_DEFAULT, "_e{5,4}:title|text", STATSD_EVENT, 0),
+	OK_E(DD, O_DEFAULT, "_e{5,10}:title|two\\nlines|d:1656581400|h:node1"
+	    "|p:low|t:warning|k:agg|s:src|#a:1,b", STATSD_EVENT, 0),
+	OK_E(DDA, O_DEFAULT, "_e{3,3}:a|b|c|d", STATSD_EVENT, 0),
+	OK_E(DDA, O_DEFAULT, "_e{1,0}:t|", STATSD_EVENT, 0),
+	OK_E(DDA, O_DEFAULT, "_e{1,1}:t|x|p:urgent|zz:1", STATSD_EVENT, 2),
+	NO(DDA, O_DEFAULT, "_e{0,4}:|text", STATSD_BAD_EVENT),
+	NO(DDA, O_DEFAULT, "_e{5,40}:title|text", STATSD_BAD_EVENT),
+	NO(DDA, O_DEFAULT, "_e{x,4}:title|text", STATSD_BAD_EVENT),
+	NO(DDA, O_DEFAULT, "_e{5,4:title|text", STATSD_BAD_EVENT),
+	NO(MT, O_DEFAULT, "_e{4,4}:title|text", STATSD_BAD_EVENT),
+	NO(MTJ, O_DEFAULT, "_e{1,2}:\xc3\xa9|t", STATSD_BAD_EVENT),
+	/* service checks */
+	OK_E(DD, O_DEFAULT, "_sc|db.up|0", STATSD_SERVICE_CHECK, 0),
+	OK_E(DD, O_DEFAULT, "_sc|db.up|2|d:1656581400|h:node1|#a:1|m:down: "
+	    "disk | full", STATSD_SERVICE_CHECK, 0),
+	OK_E(DDA, O_DEFAULT, "_sc|db.up|3|p:low", STATSD_SERVICE_CHECK, 1),
+	NO(DDA, O_DEFAULT, "_sc|db.up|4", STATSD_BAD_SERVICE_CHECK),
+	NO(DDA, O_DEFAULT, "_sc||0", STATSD_BAD_SERVICE_CHECK),
+	NO(DDA, O_DEFAULT, "_sc|db.up", STATSD_BAD_SERVICE_CHECK),
+	NO(DDA, O_DEFAULT, "_sc|db.up|01", STATSD_BAD_SERVICE_CHECK),
+	OK_M(MT, O_DEFAULT, "_scx:1|c", "_scx", STATSD_COUNTER, 1, 1, 1, 0,
+	    0),			/* only "_sc|" starts a service check */
+	/* left to right: the first problem names the reason */
+	NO(MT, O_DEFAULT, "a{:x|zz", STATSD_BAD_NAME),
+	NO(MT, O_DEFAULT, "a:x|zz", STATSD_BAD_VALUE),
+	NO(MT, O_DEFAULT, "a:-1|zz", STATSD_BAD_TYPE),
+	NO(MT, O_DEFAULT, "a:-1|ms|@2", STATSD_BAD_RATE),
+};
+
 static void
-test_multi_value(void **state)
+rule_opts(struct statsd_parser *p, enum popts o)
 {
-	struct statsd_line	ln;
-
-	assert_int_equal(line("rtt:1:2.5:3|ms", &ln), STATSD_OK);
-	assert_int_equal(ln.nvalues, 3);
-	assert_true(ln.values[0] == 1 && ln.values[1] == 2.5 &&
-	    ln.values[2] == 3);
-	assert_key(&ln, "rtt");
-
-	assert_int_equal(line("q:+1:-2:3|g", &ln), STATSD_OK);
-	assert_int_equal(ln.nvalues, 3);
-	assert_true(ln.values[0] == 1 && ln.values[1] == -2 &&
-	    ln.values[2] == 3);
-	assert_int_equal(ln.delta[0], 1);
-	assert_int_equal(ln.delta[1], 1);
-	assert_int_equal(ln.delta[2], 0);
-
-	assert_int_equal(line("ops:1:2|c|@0.5", &ln), STATSD_OK);
-	assert_true(ln.values[0] == 2 && ln.values[1] == 4);
-
-	/* one bad value drops the whole line */
-	BAD("rtt:1:x:3|ms", STATSD_BAD_VALUE);
-	BAD("rtt:1::3|ms", STATSD_BAD_VALUE);
-	BAD("rtt:1:2:|ms", STATSD_BAD_VALUE);
-	BAD("rtt:1:-2:3|ms", STATSD_NEGATIVE_TIMER);
-	BAD("rtt:1:nan|h", STATSD_NAN_INF);
+	memset(&p->opts, 0, sizeof(p->opts));
+	switch (o) {
+	case O_DELTA:
+		p->opts.gauge_delta = 1;
+		break;
+	case O_TAGS:
+		p->opts.container_tag = p->opts.cardinality_tag = 1;
+		break;
+	case O_TS:
+		p->opts.timestamps = 1;
+		p->opts.now_s = 1000000;
+		p->opts.max_age_s = 60;
+		break;
+	default:
+		break;
+	}
 }
 
+/* Every rule, through statsd_next() as the daemon reads a datagram. */
 static void
-test_rates(void **state)
+test_rules(void **state)
 {
-	struct statsd_line	ln;
+	const struct rule	*t;
+	struct statsd_line	 ln;
+	size_t			 i;
+	int			 r, got;
 
-	assert_int_equal(line("ops:1|c|@0.1", &ln), STATSD_OK);
-	assert_true(ln.rate == 0.1);
-	assert_true(fabs(ln.values[0] - 10) < 1e-12);
-	assert_int_equal(line("ops:3|c|@1", &ln), STATSD_OK);
-	assert_true(ln.values[0] == 3 && ln.rate == 1);
-	assert_int_equal(line("ops:1|c|@1e-3", &ln), STATSD_OK);
-	assert_true(fabs(ln.values[0] - 1000) < 1e-9);
-	/* timers, gauges, histograms keep their value and report the rate */
-	assert_int_equal(line("t:4|ms|@0.25", &ln), STATSD_OK);
-	assert_true(ln.values[0] == 4 && ln.rate == 0.25);
-	assert_int_equal(line("g:4|g|@0.25", &ln), STATSD_OK);
-	assert_true(ln.values[0] == 4 && ln.rate == 0.25);
-	/* rate and tags in either order */
-	assert_int_equal(line("ops:1|c|@0.5|#a:b", &ln), STATSD_OK);
-	assert_true(ln.values[0] == 2);
-	assert_key(&ln, "ops{a=b}");
-	assert_int_equal(line("ops:1|c|#a:b|@0.5", &ln), STATSD_OK);
-	assert_true(ln.values[0] == 2);
-	assert_key(&ln, "ops{a=b}");
-
-	BAD("ops:1|c|@0", STATSD_BAD_RATE);
-	BAD("ops:1|c|@-0.5", STATSD_BAD_RATE);
-	BAD("ops:1|c|@1.5", STATSD_BAD_RATE);
-	BAD("ops:1|c|@", STATSD_BAD_RATE);
-	BAD("ops:1|c|@x", STATSD_BAD_RATE);
-	BAD("ops:1|c|@0.5x", STATSD_BAD_RATE);
-	BAD("ops:1|c|@nan", STATSD_BAD_RATE);
-	BAD("ops:1|c|@inf", STATSD_BAD_RATE);
-	BAD("ops:1|c|@0.5|@0.5", STATSD_BAD_RATE);
-	BAD("ops:1|c|@0.5:1", STATSD_BAD_RATE);
-	/* the scaled counter must stay finite */
-	BAD("ops:1e308|c|@0.001", STATSD_NAN_INF);
+	for (i = 0; i < nitems(rules); i++) {
+		t = &rules[i];
+		statsd_init(&sp);
+		rule_opts(&sp, t->opts);
+		statsd_begin(&sp, t->line, strlen(t->line));
+		got = statsd_next(&sp, &ln);
+		if (t->r != STATSD_OK) {
+			if (got)
+				fail_msg("\"%s\" (%s): accepted, expected %s",
+				    t->line, t->src, statsd_reason_name(t->r));
+			for (r = 0; r < STATSD_NREASONS; r++)
+				if (sp.stats.errors[r] != (r == (int)t->r))
+					fail_msg("\"%s\" (%s): %s counted, "
+					    "expected %s", t->line, t->src,
+					    statsd_reason_name(r),
+					    statsd_reason_name(t->r));
+			continue;
+		}
+		if (!got)
+			for (r = 0; r < STATSD_NREASONS; r++)
+				if (sp.stats.errors[r] != 0)
+					fail_msg("\"%s\" (%s): refused as %s",
+					    t->line, t->src,
+					    statsd_reason_name(r));
+		assert_int_equal(ln.kind, t->kind);
+		if (ln.ignored != t->ignored)
+			fail_msg("\"%s\" (%s): %u fields ignored, expected %u",
+			    t->line, t->src, ln.ignored, t->ignored);
+		assert_int_equal(sp.stats.fields_ignored, t->ignored);
+		if (t->kind != STATSD_METRIC) {
+			assert_non_null(ln.event);
+			assert_int_equal(t->kind == STATSD_EVENT ?
+			    sp.stats.events : sp.stats.service_checks, 1);
+			continue;
+		}
+		if (ln.keylen != strlen(t->key) ||
+		    memcmp(ln.key, t->key, ln.keylen) != 0)
+			fail_msg("\"%s\" (%s): key \"%.*s\", expected \"%s\"",
+			    t->line, t->src, (int)ln.keylen, ln.key, t->key);
+		assert_true(ln.hash == statsd_hash(ln.key, ln.keylen));
+		if ((int)ln.type != t->type || ln.nvalues != t->nvalues ||
+		    ln.values[0] != t->v0 || ln.rate != t->rate)
+			fail_msg("\"%s\" (%s): type %s, %zu values, first %g, "
+			    "rate %g", t->line, t->src,
+			    statsd_type_name(ln.type), ln.nvalues,
+			    ln.values[0], ln.rate);
+		assert_int_equal(ln.delta != NULL, t->type == STATSD_GAUGE);
+		if (ln.delta != NULL)
+			assert_int_equal(ln.delta[0], t->delta0);
+		assert_int_equal(sp.stats.samples, ln.nvalues);
+	}
 }
 
+/* What an event and a service check carry. */
 static void
-test_gauge(void **state)
+test_event_fields(void **state)
 {
-	struct statsd_line	ln;
+	struct statsd_line	 ln;
+	const struct statsd_event *ev;
+	static const char	 e[] = "_e{5,10}:ti|le|two\\nlines|d:1656581400"
+	    "|h:node1|p:low|t:warning|k:agg|s:src|#b,a:1";
+	static const char	 c[] = "_sc|db.up|2|h:n|#z:1|m:disk | full";
 
-	assert_int_equal(line("mem.heap_mb:512|g", &ln), STATSD_OK);
-	assert_true(ln.values[0] == 512 && ln.delta[0] == 0);
-	assert_int_equal(line("mem.heap_mb:+16.5|g", &ln), STATSD_OK);
-	assert_true(ln.values[0] == 16.5 && ln.delta[0] == 1);
-	assert_int_equal(line("mem.heap_mb:-8|g", &ln), STATSD_OK);
-	assert_true(ln.values[0] == -8 && ln.delta[0] == 1);
-	assert_int_equal(line("mem.heap_mb:-0|g", &ln), STATSD_OK);
-	assert_true(ln.values[0] == 0 && ln.delta[0] == 1);
-	assert_int_equal(line("mem.heap_mb:0|g", &ln), STATSD_OK);
-	assert_true(ln.values[0] == 0 && ln.delta[0] == 0);
-	/* a sign means "adjust" only for gauges */
-	assert_int_equal(line("h:-8|h", &ln), STATSD_OK);
-	assert_true(ln.values[0] == -8 && ln.delta == NULL);
-	assert_int_equal(line("c:-8|c", &ln), STATSD_OK);
-	assert_true(ln.values[0] == -8);
+	statsd_init(&sp);
+	assert_int_equal(statsd_parse_line(&sp, e, strlen(e), &ln), STATSD_OK);
+	ev = ln.event;
+	assert_int_equal(ev->status, -1);
+	assert_memory_equal(ev->title.p, "ti|le", 5);
+	assert_int_equal(ev->text.len, 10);
+	assert_memory_equal(ev->text.p, "two\\nlines", 10);
+	assert_int_equal(ev->timestamp, 1656581400);
+	assert_memory_equal(ev->hostname.p, "node1", ev->hostname.len);
+	assert_memory_equal(ev->priority.p, "low", ev->priority.len);
+	assert_memory_equal(ev->alert_type.p, "warning", 7);
+	assert_memory_equal(ev->aggregation_key.p, "agg", 3);
+	assert_memory_equal(ev->source_type.p, "src", 3);
+	assert_int_equal(ev->tags.len, 6);
+	assert_memory_equal(ev->tags.p, "a=1,b=", 6);
+
+	assert_int_equal(statsd_parse_line(&sp, c, strlen(c), &ln), STATSD_OK);
+	ev = ln.event;
+	assert_int_equal(ln.kind, STATSD_SERVICE_CHECK);
+	assert_int_equal(ev->status, 2);
+	assert_int_equal(ev->title.len, 5);
+	assert_memory_equal(ev->title.p, "db.up", 5);
+	assert_int_equal(ev->text.len, 11);	/* m: takes the rest */
+	assert_memory_equal(ev->text.p, "disk | full", 11);
+	assert_memory_equal(ev->tags.p, "z=1", 3);
 }
 
-static void
-test_tags(void **state)
-{
-	struct statsd_line	ln, ln2;
-	uint64_t		h;
-
-	assert_int_equal(line("net.rtt_ms:12.5|ms|#peer:a3", &ln), STATSD_OK);
-	assert_key(&ln, "net.rtt_ms{peer=a3}");
-	assert_int_equal(ln.namelen, 10);
-	assert_int_equal(ln.ntags, 1);
-
-	assert_int_equal(line("m:1|c|#zeta:1,alpha:2,mid:x", &ln), STATSD_OK);
-	assert_key(&ln, "m{alpha=2,mid=x,zeta=1}");
-	assert_int_equal(ln.ntags, 3);
-	h = ln.hash;
-	/* every order gives the same key and hash */
-	assert_int_equal(line("m:1|c|#mid:x,zeta:1,alpha:2", &ln2), STATSD_OK);
-	assert_key(&ln2, "m{alpha=2,mid=x,zeta=1}");
-	assert_true(ln2.hash == h);
-	assert_int_equal(line("m:1|c|#alpha:2,mid:x,zeta:1", &ln2), STATSD_OK);
-	assert_true(ln2.hash == h);
-	/* a prefix sorts first */
-	assert_int_equal(line("m:1|c|#ab:1,a:2", &ln), STATSD_OK);
-	assert_key(&ln, "m{a=2,ab=1}");
-	/* bare tags have the empty value */
-	assert_int_equal(line("m:1|c|#canary", &ln), STATSD_OK);
-	assert_key(&ln, "m{canary=}");
-	assert_int_equal(line("m:1|c|#canary:,b:", &ln), STATSD_OK);
-	assert_key(&ln, "m{b=,canary=}");
-	/* ":" and other punctuation are allowed in values */
-	assert_int_equal(line("m:1|c|#url:http://x:80/a?b&c#d,v:1.2-3_4@z",
-	    &ln), STATSD_OK);
-	assert_key(&ln, "m{url=http://x:80/a?b&c#d,v=1.2-3_4@z}");
-	/* "|#" alone: no tags, key is the name */
-	assert_int_equal(line("m:1|c|#", &ln), STATSD_OK);
-	assert_key(&ln, "m");
-	assert_int_equal(ln.ntags, 0);
-	/* a tagged key differs from the untagged one */
-	assert_int_equal(line("m:1|c", &ln), STATSD_OK);
-	assert_int_equal(line("m:1|c|#a:1", &ln2), STATSD_OK);
-	assert_true(ln.hash != ln2.hash);
-
-	BAD("m:1|c|#a:1,a:2", STATSD_BAD_TAG);		/* duplicate key */
-	BAD("m:1|c|#a:1,a:1", STATSD_BAD_TAG);
-	BAD("m:1|c|#a,a", STATSD_BAD_TAG);
-	BAD("m:1|c|#:v", STATSD_BAD_TAG);		/* empty key */
-	BAD("m:1|c|#a:1,", STATSD_BAD_TAG);		/* empty tag */
-	BAD("m:1|c|#a:1,,b:2", STATSD_BAD_TAG);
-	BAD("m:1|c|#,", STATSD_BAD_TAG);
-	BAD("m:1|c|#a=1", STATSD_BAD_TAG);
-	BAD("m:1|c|#a:x=y", STATSD_BAD_TAG);
-	BAD("m:1|c|#a:x y", STATSD_BAD_TAG);
-	BAD("m:1|c|#a:x}", STATSD_BAD_TAG);
-	BAD("m:1|c|#a:\"x\"", STATSD_BAD_TAG);
-	BAD("m:1|c|#a b:1", STATSD_BAD_TAG);
-	BAD("m:1|c|#a/b:1", STATSD_BAD_TAG);
-	BAD("m:1|c|#a:1|#b:2", STATSD_BAD_TAG);	/* two tag fields */
-	assert_reason("m:1|c|#a:\0", 10, STATSD_BAD_TAG);
-}
-
+/* Limits: as generous as the peers', and each refusal named. */
 static void
 test_limits(void **state)
 {
-	struct statsd_line	ln;
-	char			buf[STATSD_LINE_MAX + 64], name[256], tv[256];
-	size_t			i, n;
+	static char		 buf[STATSD_LINE_MAX + 64];
+	struct statsd_line	 ln;
+	size_t			 i, n;
 
-	/* name: 200 bytes is fine, 201 is too long */
-	memset(name, 'n', STATSD_NAME_MAX);
-	name[STATSD_NAME_MAX] = '\0';
-	snprintf(buf, sizeof buf, "%s:1|c", name);
+	/* A key of STATSD_KEY_MAX bytes is fine, one more too long. */
+	memset(buf, 'n', STATSD_KEY_MAX);
+	memcpy(buf + STATSD_KEY_MAX, ":1|c", 5);
 	assert_int_equal(line(buf, &ln), STATSD_OK);
-	assert_int_equal(ln.namelen, STATSD_NAME_MAX);
-	snprintf(buf, sizeof buf, "%sn:1|c", name);
+	assert_int_equal(ln.namelen, STATSD_KEY_MAX);
+	memset(buf, 'n', STATSD_KEY_MAX + 1);
+	memcpy(buf + STATSD_KEY_MAX + 1, ":1|c", 5);
 	BAD(buf, STATSD_TOO_LONG);
-
-	/* tag key 64 / 65 */
-	memset(tv, 'k', STATSD_TAG_KEY_MAX);
-	tv[STATSD_TAG_KEY_MAX] = '\0';
-	snprintf(buf, sizeof buf, "m:1|c|#%s:v", tv);
-	assert_int_equal(line(buf, &ln), STATSD_OK);
-	snprintf(buf, sizeof buf, "m:1|c|#%sk:v", tv);
-	BAD(buf, STATSD_TOO_LONG);
-
-	/* tag value 128 / 129 */
-	memset(tv, 'v', STATSD_TAG_VALUE_MAX);
-	tv[STATSD_TAG_VALUE_MAX] = '\0';
-	snprintf(buf, sizeof buf, "m:1|c|#k:%s", tv);
-	assert_int_equal(line(buf, &ln), STATSD_OK);
-	snprintf(buf, sizeof buf, "m:1|c|#k:%sv", tv);
-	BAD(buf, STATSD_TOO_LONG);
-
-	/* 16 tags, given in reverse, come out sorted; 17 are too many */
+	/* 1024 tags, given in reverse, come out sorted; 1025 too many. */
 	n = (size_t)snprintf(buf, sizeof buf, "m:1|c|#");
 	for (i = STATSD_TAGS_MAX; i > 0; i--)
-		n += (size_t)snprintf(buf + n, sizeof buf - n, "t%02zu:%zu%s",
+		n += (size_t)snprintf(buf + n, sizeof buf - n, "t%04zu:%zu%s",
 		    i, i, i > 1 ? "," : "");
 	assert_int_equal(line(buf, &ln), STATSD_OK);
 	assert_int_equal(ln.ntags, STATSD_TAGS_MAX);
-	assert_memory_equal(ln.key, "m{t01=1,t02=2,t03=3,", 20);
-	assert_memory_equal(ln.key + ln.keylen - 7, "t16=16}", 7);
-	snprintf(buf + n, sizeof buf - n, ",t17:17");
+	assert_memory_equal(ln.key, "m{t0001=1,t0002=2,", 18);
+	snprintf(buf + n, sizeof buf - n, ",t9999:1");
 	BAD(buf, STATSD_TOO_LONG);
-
-	/* the longest possible key fits STATSD_KEY_MAX */
-	n = (size_t)snprintf(buf, sizeof buf, "%s:1|c|#", name);
-	memset(tv, 'v', STATSD_TAG_VALUE_MAX);
-	for (i = 0; i < STATSD_TAGS_MAX; i++) {
-		memset(buf + n, 'a' + (int)i, STATSD_TAG_KEY_MAX);
-		n += STATSD_TAG_KEY_MAX;
-		buf[n++] = ':';
-		memcpy(buf + n, tv, STATSD_TAG_VALUE_MAX);
-		n += STATSD_TAG_VALUE_MAX;
-		buf[n++] = ',';
-	}
-	buf[--n] = '\0';
+	/* A tag value of 8 KiB (the agent's buffer) is kept. */
+	n = (size_t)snprintf(buf, sizeof buf, "m:1|c|#k:");
+	memset(buf + n, 'v', 8192);
+	buf[n + 8192] = '\0';
 	assert_int_equal(line(buf, &ln), STATSD_OK);
-	assert_int_equal(ln.keylen, STATSD_KEY_MAX);
-
-	/* a line of STATSD_LINE_MAX bytes is read, one more is too long */
+	assert_int_equal(ln.keylen, 2 + 2 + 8192 + 1);
+	/* 4096 values on a line; 4097 too many. */
 	n = (size_t)snprintf(buf, sizeof buf, "mm:1");
-	while (n < STATSD_LINE_MAX - 2) {
-		buf[n++] = ':';
-		buf[n++] = '1';
-	}
+	for (i = 1; i < STATSD_VALUES_MAX; i++)
+		n += (size_t)snprintf(buf + n, sizeof buf - n, ":1");
 	memcpy(buf + n, "|c", 3);
-	n += 2;
-	assert_int_equal(n, STATSD_LINE_MAX);
 	assert_int_equal(line(buf, &ln), STATSD_OK);
-	assert_int_equal(ln.nvalues, (STATSD_LINE_MAX - 2) / 2 - 1);
-	memmove(buf + 1, buf, n + 1);
-	assert_reason(buf, n + 1, STATSD_TOO_LONG);
-	/* also when the line is made of anything */
+	assert_int_equal(ln.nvalues, STATSD_VALUES_MAX);
+	memcpy(buf + n, ":1|c", 5);
+	BAD(buf, STATSD_TOO_LONG);
+	/* A line past STATSD_LINE_MAX, whatever it holds. */
 	memset(buf, 0xff, STATSD_LINE_MAX + 1);
 	assert_reason(buf, STATSD_LINE_MAX + 1, STATSD_TOO_LONG);
 }
@@ -408,7 +502,9 @@ test_errors(void **state)
 		{ STATSD_BAD_FIELD, "bad_field" },
 		{ STATSD_TOO_LONG, "too_long" },
 		{ STATSD_NAN_INF, "nan_inf" },
-		{ STATSD_NEGATIVE_TIMER, "negative_timer" },
+		{ STATSD_BAD_EVENT, "bad_event" },
+		{ STATSD_BAD_SERVICE_CHECK, "bad_service_check" },
+		{ STATSD_STALE, "stale" },
 	};
 
 	assert_int_equal(nitems(names), STATSD_NREASONS - 1);
@@ -416,69 +512,8 @@ test_errors(void **state)
 		assert_string_equal(statsd_reason_name(names[i].r),
 		    names[i].name);
 	assert_string_equal(statsd_reason_name(STATSD_NREASONS), "unknown");
-
-	BAD(":1|c", STATSD_BAD_NAME);
-	BAD("a b:1|c", STATSD_BAD_NAME);
-	BAD("a/b:1|c", STATSD_BAD_NAME);
-	BAD("a{x}:1|c", STATSD_BAD_NAME);
-	BAD(" a:1|c", STATSD_BAD_NAME);
-	BAD("|c", STATSD_BAD_NAME);
-	BAD("\xc3\xa9t\xc3\xa9:1|c", STATSD_BAD_NAME);
-	BAD("   ", STATSD_BAD_NAME);
-
-	BAD("foo", STATSD_BAD_VALUE);
-	BAD("foo|c", STATSD_BAD_VALUE);
-	BAD("foo:|c", STATSD_BAD_VALUE);
-	BAD("foo:x|c", STATSD_BAD_VALUE);
-	BAD("foo:.|c", STATSD_BAD_VALUE);
-	BAD("foo:-|c", STATSD_BAD_VALUE);
-	BAD("foo:1.2.3|c", STATSD_BAD_VALUE);
-	BAD("foo:1e|c", STATSD_BAD_VALUE);
-	BAD("foo:1e+|c", STATSD_BAD_VALUE);
-	BAD("foo:0x10|c", STATSD_BAD_VALUE);
-	BAD("foo:1 |c", STATSD_BAD_VALUE);
-	BAD("foo: 1|c", STATSD_BAD_VALUE);
-	BAD("foo:1,5|c", STATSD_BAD_VALUE);
-	BAD("foo:--1|c", STATSD_BAD_VALUE);
-	BAD("foo:infx|c", STATSD_BAD_VALUE);
-	BAD("foo:inf5|c", STATSD_BAD_VALUE);
-	BAD("foo:1-2|c", STATSD_BAD_VALUE);
-	BAD("foo:1111111111111111111111111111111111111111111111111111"
-	    "11111111111111|c", STATSD_BAD_VALUE);	/* > 63 characters */
-
-	BAD("foo:1", STATSD_BAD_TYPE);
-	BAD("foo:1|", STATSD_BAD_TYPE);
-	BAD("foo:1|s", STATSD_BAD_TYPE);
-	BAD("foo:1|x", STATSD_BAD_TYPE);
-	BAD("foo:1|msx", STATSD_BAD_TYPE);
-	BAD("foo:1|MS", STATSD_BAD_TYPE);
-	BAD("foo:1|cc", STATSD_BAD_TYPE);
-	BAD("foo:1|c ", STATSD_BAD_TYPE);
-	BAD("foo:1||c", STATSD_BAD_TYPE);
-
-	BAD("foo:1|c|", STATSD_BAD_FIELD);
-	BAD("foo:1|c|x", STATSD_BAD_FIELD);
-	BAD("foo:1|c|c:abc123", STATSD_BAD_FIELD);	/* DogStatsD ext. */
-	BAD("foo:1|c|T1656581400", STATSD_BAD_FIELD);
-	BAD("foo:1|c|#a:1|", STATSD_BAD_FIELD);
-
-	BAD("foo:nan|g", STATSD_NAN_INF);
-	BAD("foo:NaN|h", STATSD_NAN_INF);
-	BAD("foo:-inf|h", STATSD_NAN_INF);
-	BAD("foo:+Infinity|c", STATSD_NAN_INF);
-	BAD("foo:1e999|ms", STATSD_NAN_INF);
-	BAD("foo:-1e400|g", STATSD_NAN_INF);
-
-	BAD("foo:-1|ms", STATSD_NEGATIVE_TIMER);
-	BAD("foo:-0.001|ms", STATSD_NEGATIVE_TIMER);
-	BAD("foo:-1e-300|ms", STATSD_NEGATIVE_TIMER);
-
-	/* left to right: the first problem names the reason */
-	BAD("a b:x|zz", STATSD_BAD_NAME);
-	BAD("a:x|zz", STATSD_BAD_VALUE);
-	BAD("a:-1|zz", STATSD_BAD_TYPE);
-	BAD("a:-1|ms|@2", STATSD_BAD_RATE);
-	BAD("a:-1|ms|#=", STATSD_BAD_TAG);
+	assert_string_equal(statsd_type_name(STATSD_SET), "set");
+	assert_string_equal(statsd_type_name(STATSD_NTYPES), "unknown");
 }
 
 static void
@@ -486,20 +521,23 @@ test_datagram(void **state)
 {
 	static const char dg[] =
 	    "good.a:1|c\n"
-	    "bad name:1|c\n"
+	    "bad{name:1|c\n"
 	    "\n"
 	    "good.b:2.5|ms|#peer:x\n"
 	    "good.c:3|q\n"
-	    "good.d:-1|ms\n"
+	    "good.d:-1|ms|#a:\xff\n"
 	    "\r\n"
 	    "good.e:+4|g\r\n"
 	    "good.f:nan|h\n"
 	    "good.g:1|c|@2\n"
 	    "good.h:1|c|#a,a\n"
 	    "good.i:1|c|z\n"
+	    "_e{1,1}:t|x\n"
+	    "_sc|x|9\n"
 	    "good.j:5:6|d";			/* no final newline */
 	static const char *keys[] = {
-		"good.a", "good.b{peer=x}", "good.e", "good.j"
+		"good.a", "good.b{peer=x}", "good.e", "good.h{a=}", "good.i",
+		NULL, "good.j"
 	};
 	struct statsd_line	ln;
 	size_t			n = 0;
@@ -509,31 +547,35 @@ test_datagram(void **state)
 	statsd_begin(&sp, dg, sizeof dg - 1);
 	while (statsd_next(&sp, &ln)) {
 		assert_true(n < nitems(keys));
-		assert_key(&ln, keys[n]);
+		if (keys[n] == NULL)
+			assert_int_equal(ln.kind, STATSD_EVENT);
+		else
+			assert_key(&ln, keys[n]);
 		n++;
 	}
-	assert_int_equal(n, 4);
+	assert_int_equal(n, 7);
 	assert_int_equal(ln.nvalues, 2);	/* the last good one */
-	assert_int_equal(sp.stats.lines, 11);	/* empty ones not counted */
-	assert_int_equal(sp.stats.samples, 1 + 1 + 1 + 2);
+	assert_int_equal(sp.stats.lines, 13);	/* empty ones not counted */
+	assert_int_equal(sp.stats.samples, 1 + 1 + 1 + 1 + 1 + 2);
+	assert_int_equal(sp.stats.events, 1);
+	assert_int_equal(sp.stats.fields_ignored, 1);
 	assert_int_equal(sp.stats.errors[STATSD_OK], 0);
 	assert_int_equal(sp.stats.errors[STATSD_BAD_NAME], 1);
 	assert_int_equal(sp.stats.errors[STATSD_BAD_TYPE], 1);
-	assert_int_equal(sp.stats.errors[STATSD_NEGATIVE_TIMER], 1);
+	assert_int_equal(sp.stats.errors[STATSD_BAD_TAG], 1);
 	assert_int_equal(sp.stats.errors[STATSD_NAN_INF], 1);
 	assert_int_equal(sp.stats.errors[STATSD_BAD_RATE], 1);
-	assert_int_equal(sp.stats.errors[STATSD_BAD_TAG], 1);
-	assert_int_equal(sp.stats.errors[STATSD_BAD_FIELD], 1);
+	assert_int_equal(sp.stats.errors[STATSD_BAD_SERVICE_CHECK], 1);
 	for (i = 0; i < STATSD_NREASONS; i++)
 		n += sp.stats.errors[i];
-	assert_int_equal(n, 11);
+	assert_int_equal(n, 13);
 
 	/* counters accumulate across datagrams until statsd_init */
 	statsd_begin(&sp, "x:1|c\n", 6);
 	assert_int_equal(statsd_next(&sp, &ln), 1);
 	assert_int_equal(statsd_next(&sp, &ln), 0);
 	assert_int_equal(statsd_next(&sp, &ln), 0);
-	assert_int_equal(sp.stats.lines, 12);
+	assert_int_equal(sp.stats.lines, 14);
 }
 
 static void
@@ -663,22 +705,29 @@ test_parse_cb(void **state)
 	assert_int_equal(sp.stats.errors[STATSD_BAD_VALUE], 1);
 }
 
+/* The grammar's character sets, ASCII part (statsd.c). */
 static int
 spec_name(int c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+	return c >= ' ' && c <= '~' && strchr(":|{}", c) == NULL;
+}
+
+static int
+spec_tagk(int c)
+{
+	return c >= ' ' && c <= '~' && strchr(",|:={}", c) == NULL;
 }
 
 static int
 spec_tagv(int c)
 {
-	return c >= '!' && c <= '~' && strchr(",|={}\"\\", c) == NULL;
+	return c >= ' ' && c <= '~' && strchr(",|", c) == NULL;
 }
 
 /*
  * Every byte value in a name, a tag key and a tag value, on the 16-byte
- * (SSE2) path and on the byte path, against the grammar's character sets.
+ * (SSE2) path and on the byte path, against the grammar's character sets
+ * (a byte of 0x80 and up alone is never valid UTF-8).
  */
 static void
 test_charset(void **state)
@@ -710,19 +759,43 @@ test_charset(void **state)
 				    b == '|') ? STATSD_BAD_VALUE :
 				    STATSD_BAD_NAME;
 			else if (i < 4)
-				want = spec_name(b) || b == ':' || b == ',' ?
-				    STATSD_OK : b == '|' ? STATSD_BAD_FIELD :
-				    STATSD_BAD_TAG;
+				want = spec_tagk(b) || b == ':' || b == ',' ||
+				    b == '|' ? STATSD_OK : STATSD_BAD_TAG;
 			else
-				want = spec_tagv(b) || b == ',' ? STATSD_OK :
-				    b == '|' ? STATSD_BAD_FIELD :
-				    STATSD_BAD_TAG;
+				want = spec_tagv(b) || b == ',' || b == '|' ?
+				    STATSD_OK : STATSD_BAD_TAG;
 			if ((int)statsd_parse_line(&sp, buf, len, &ln) != want)
 				fail_msg("byte 0x%02x in \"%s\": got %s, want "
 				    "%s", b, fmt[i], statsd_reason_name(
 				    statsd_parse_line(&sp, buf, len, &ln)),
 				    statsd_reason_name(want));
 		}
+	}
+}
+
+/* UTF-8: what is valid in a name, byte for byte (statsd_utf8_valid). */
+static void
+test_utf8(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 ok;
+	} t[] = {
+		{ "plain", 1 }, { "\xc3\xa9", 1 }, { "\xe2\x82\xac", 1 },
+		{ "\xf0\x9f\x8e\xae", 1 }, { "\xef\xbf\xbf", 1 },
+		{ "\xf4\x8f\xbf\xbf", 1 },		/* U+10FFFF */
+		{ "\xc3", 0 }, { "\x80", 0 }, { "\xc1\xbf", 0 },
+		{ "\xe0\x9f\xbf", 0 }, { "\xed\xa0\x80", 0 },
+		{ "\xf0\x8f\xbf\xbf", 0 }, { "\xf4\x90\x80\x80", 0 },
+		{ "\xf5\x80\x80\x80", 0 }, { "\xe2\x82", 0 }, { "a\tb", 0 },
+		{ "a\x7f", 0 },
+	};
+	size_t	i, n;
+
+	for (i = 0; i < nitems(t); i++) {
+		n = strlen(t[i].s);
+		if ((statsd_utf8_valid(t[i].s, n) == n) != t[i].ok)
+			fail_msg("\"%s\": valid is %d", t[i].s, !t[i].ok);
 	}
 }
 
@@ -856,13 +929,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_types, setup),
+		cmocka_unit_test_setup(test_rules, setup),
+		cmocka_unit_test_setup(test_event_fields, setup),
 		cmocka_unit_test_setup(test_values, setup),
 		cmocka_unit_test_setup(test_values_exact, setup),
-		cmocka_unit_test_setup(test_multi_value, setup),
-		cmocka_unit_test_setup(test_rates, setup),
-		cmocka_unit_test_setup(test_gauge, setup),
-		cmocka_unit_test_setup(test_tags, setup),
 		cmocka_unit_test_setup(test_limits, setup),
 		cmocka_unit_test_setup(test_errors, setup),
 		cmocka_unit_test_setup(test_datagram, setup),
@@ -872,6 +942,7 @@ main(void)
 		cmocka_unit_test_setup(test_parse_cb, setup),
 		cmocka_unit_test_setup(test_hash, setup),
 		cmocka_unit_test_setup(test_charset, setup),
+		cmocka_unit_test_setup(test_utf8, setup),
 		cmocka_unit_test_setup(test_split, setup),
 		cmocka_unit_test_setup(test_take, setup),
 	};

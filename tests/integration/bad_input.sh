@@ -11,6 +11,7 @@ set -eu
 # A small socket buffer, so the flood overflows it and drops are counted.
 start_ingest_daemon '"window": { "seconds": 600, "slices": 60 },
   "limits": { "max_series": 500 },
+  "statsd": { "timestamps": "window", "container_id": "tag" },
   "listen": { "statsd_udp": "127.0.0.1:0", "statsd_unix": "'"$T"'/statsd.sock",
               "statsd_rcvbuf": 65536, "api": "127.0.0.1:0" }'
 wait_for "$T/log" "ingest: listening on unix $T/statsd.sock" $((5 * SLOW))
@@ -52,20 +53,22 @@ errors() {
 # 1. One bad line per reason, between good lines, in one datagram.
 send <<'PY'
 [b"good.a:1|c\n"
- b"bad name:1|c\n"
+ b"bad{name:1|c\n"
  b"bv:abc|c\n"
  b"bt:1|x\n"
  b"br:1|c|@2\n"
- b"btag:1|c|#a:1,a:2\n"
- b"bf:1|c|x\n"
- + b"x" * 201 + b":1|c\n"
+ b"btag:1|c|#a=1\n"
+ b"bf:1|c|Tnow\n"
+ + b"x" * 16385 + b":1|c\n"
  b"ni:nan|g\n"
- b"nt:-1|ms\n"
+ b"st:1|c|T1000\n"
+ b"_e{5,4}:title|text too long\n"
+ b"_sc|check|7\n"
  b"good.a:1|c"]
 PY
-want="bad_field=1 bad_name=1 bad_rate=1 bad_tag=1 bad_type=1 bad_value=1 nan_inf=1 negative_timer=1 too_long=1"
+want="bad_event=1 bad_field=1 bad_name=1 bad_rate=1 bad_service_check=1 bad_tag=1 bad_type=1 bad_value=1 nan_inf=1 stale=1 too_long=1"
 [ "$(errors)" = "$want" ] || fail "errors by reason: $(errors)"
-[ "$(jget /v1/status 'd["ingest"]["lines"]')" -eq 11 ] || fail "lines != 11"
+[ "$(jget /v1/status 'd["ingest"]["lines"]')" -eq 13 ] || fail "lines != 13"
 [ "$(jget /v1/series/good.a 'd["total"]')" -eq 2 ] ||
     fail "good lines around the bad ones lost"
 grep -qx 'meshtuned_ingest_errors_total{reason="too_long"} 1' \
@@ -75,9 +78,10 @@ grep -qx 'meshtuned_ingest_errors_total{reason="too_long"} 1' \
 send <<'PY'
 [b"nonl.g:5|g", b"crlf.c:1|c\r\n\n\n", b"\n", b"nonl.g:+2|g"]
 PY
-[ "$(jget /v1/series/nonl.g 'd["last"]')" -eq 7 ] || fail "no-newline lines"
+# (DogStatsD gauges by default: "+2" sets the gauge to 2.)
+[ "$(jget /v1/series/nonl.g 'd["last"]')" -eq 2 ] || fail "no-newline lines"
 [ "$(jget /v1/series/crlf.c 'd["total"]')" -eq 1 ] || fail "CRLF line"
-[ "$(jget /v1/status 'd["ingest"]["lines"]')" -eq 14 ] ||
+[ "$(jget /v1/status 'd["ingest"]["lines"]')" -eq 16 ] ||
     fail "empty lines counted as lines"
 
 # 3. Binary garbage (fixed seed), each datagram ending in one good line.

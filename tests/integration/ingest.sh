@@ -8,7 +8,9 @@ set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/ingest_lib.sh"
 
+# Gauge signs as Etsy statsd reads them (the default is DogStatsD's).
 start_ingest_daemon '"window": { "seconds": 600, "slices": 60 },
+  "statsd": { "gauge_sign_udp": "delta" },
   "listen": { "statsd_udp": "127.0.0.1:0", "api": "127.0.0.1:0" }'
 
 # 1. 100,000 timer values, many lines per datagram, paced.
