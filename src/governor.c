@@ -1001,8 +1001,9 @@ gov_judge(struct governor *g, size_t idx, struct tick *t, uint64_t now_ms)
 		    "for the same knob");
 		return 0;
 	}
+	/* A change rolled back (last_dir 0) is undone already. */
 	if (k->last_strategy != NULL && k->last_priority > p->priority &&
-	    dir != 0 && dir != k->last_dir &&
+	    dir != 0 && k->last_dir != 0 && dir != k->last_dir &&
 	    now_ms - k->last_action_ms < (uint64_t)c->flap_window_s * 1000) {
 		gov_refuse(g, p, "undoes_higher_priority", k->last_strategy);
 		return 0;

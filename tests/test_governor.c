@@ -2028,6 +2028,32 @@ t_conflict_contenders(void **state)
 	assert_true(node_get(&fx->node, "k") == 4);
 }
 
+/*
+ * A higher-priority change that was rolled back is undone already: a
+ * lower priority may then move the knob either way.
+ */
+static void
+t_rollback_not_undone(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_KCV("10", "5", ""),
+			    .flap_w = 600 };
+
+	fx_start(fx, &o);
+	propose(fx, &(struct prop){ .strategy = "beta", .value = 16,
+	    .metric = "net.rtt_ms", .baseline = 100, .count = 50 });
+	assert_int_equal(decide(fx), 1);
+	fake_now += 6 * S;
+	feed(fx, 150, 30);
+	decide(fx);
+	assert_true(row_is(fx, last_id(fx), "rollback", "applied", 16, 8));
+	fake_now += 11 * S;
+	assert_int_equal(tick_k(fx, 4), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, 4));
+	assert_int_equal(refusals(fx, "alpha", "k", "undoes_higher_priority"),
+	    0);
+}
+
 int
 main(void)
 {
@@ -2079,6 +2105,7 @@ main(void)
 		T(t_rollback_freeze_whose),
 		T(t_restart_guards),
 		T(t_conflict_contenders),
+		T(t_rollback_not_undone),
 #undef T
 	};
 
