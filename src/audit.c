@@ -139,7 +139,8 @@ static const char *const audit_sql[ST_MAX] = {
 	    "new_value = coalesce(?3, new_value), error = ?4, done_ts = ?5 "
 	    "WHERE id = ?1 AND status = 'pending'",
 	[ST_ACT_OUTCOME] = "UPDATE actions SET outcome = ?2, outcome_ts = ?3, "
-	    "verdict = coalesce(?4, verdict) WHERE id = ?1 AND status = 'applied' AND outcome IS NULL",
+	    "verdict = coalesce(?4, verdict) "
+	    "WHERE id = ?1 AND status = 'applied' AND outcome IS NULL",
 	[ST_EVENT] = "INSERT INTO events (ts, kind, source, message, detail) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_STRATEGY] = "INSERT INTO strategies (ts, name, path, sha256, abi) "
