@@ -106,8 +106,12 @@ static const struct conf_key audit_keys[] = {
 	{ "path", CT_STRING, OFF(mt_config, audit_path), 0, 0,
 	  MT_LOCALSTATEDIR "/lib/meshtune/audit.db", 0, NULL,
 	  "SQLite audit log" },
-	{ "retention_days", CT_INT, OFF(mt_config, retention_days), 1, 36500,
-	  "30", 0, NULL, "rows older than this are deleted" },
+	{ "retention_days", CT_INT, OFF(mt_config, retention_days), 0, 36500,
+	  "30", 0, NULL, "rows older than this are deleted; 0 keeps all" },
+	{ "max_size_mb", CT_INT, OFF(mt_config, audit_max_size_mb), 0,
+	  1048576, "0", 0, NULL, "the oldest rows go past it; 0: no cap" },
+	{ "on_bad_file", CT_STRING, OFF(mt_config, audit_on_bad_file), 0, 0,
+	  "refuse", 0, NULL, "refuse, or move aside, a file not meshtune's" },
 };
 static const struct conf_table audit_table = TABLE(audit_keys, 0);
 
@@ -1021,6 +1025,11 @@ conf_check(struct conf_parse *p, const struct mt_config *c)
 	if (c->window_slices > c->window_seconds * 1000)
 		conf_error(p, "window.slices", "expected at most one slice "
 		    "per ms, got %lld", (long long)c->window_slices);
+	if (c->audit_on_bad_file != NULL &&
+	    strcmp(c->audit_on_bad_file, "refuse") != 0 &&
+	    strcmp(c->audit_on_bad_file, "move") != 0)
+		conf_error(p, "audit.on_bad_file", "expected \"refuse\" or "
+		    "\"move\", got \"%s\"", c->audit_on_bad_file);
 	conf_check_listen(p, "listen.statsd_udp", c->statsd_udp, 0, 1);
 	conf_check_listen(p, "listen.statsd_unix", c->statsd_unix, 1, 0);
 	conf_check_listen(p, "listen.api", c->api, 1, 1);

@@ -60,15 +60,28 @@ static const struct daemon_subsystem {
 #undef SUBSYSTEM
 };
 
+/* The audit.* keys as the audit log takes them. */
+static void
+daemon_audit_opts(const struct mt_config *c, struct audit_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->retention_days = (int)c->retention_days;
+	o->max_bytes = (uint64_t)c->audit_max_size_mb * 1024 * 1024;
+	o->move_bad = c->audit_on_bad_file != NULL &&
+	    strcmp(c->audit_on_bad_file, "move") == 0;
+}
+
 static int
 daemon_audit_start(struct daemon *d)
 {
-	char	err[512];
+	struct audit_opts	o;
+	char			err[1024];
 
-	d->audit = audit_open(d->base, d->conf->audit_path,
-	    (int)d->conf->retention_days, err, sizeof(err));
+	daemon_audit_opts(d->conf, &o);
+	d->audit = audit_open_opts(d->base, d->conf->audit_path, &o, err,
+	    sizeof(err));
 	if (d->audit == NULL) {
-		log_warnx("audit: %s", err);
+		log_warnx("%s", err);
 		return -1;
 	}
 	(void)audit_event(d->audit, "start", "meshtuned", "meshtuned "
@@ -90,9 +103,14 @@ daemon_audit_stop(struct daemon *d)
 static int
 daemon_audit_reload(struct daemon *d, const struct mt_config *nc)
 {
+	struct audit_opts	o;
+
 	if (strcmp(nc->audit_path, d->conf->audit_path) != 0)
 		log_warnx("audit: audit.path changes take effect when "
 		    "meshtuned restarts");
+	daemon_audit_opts(nc, &o);
+	if (d->audit != NULL)
+		audit_set_opts(d->audit, &o);
 	return 0;
 }
 

@@ -118,6 +118,8 @@ struct mt_config {
 	int64_t		 series_idle_s;
 	char		*audit_path;
 	int64_t		 retention_days;
+	int64_t		 audit_max_size_mb;
+	char		*audit_on_bad_file;	/* "refuse" or "move" */
 	int		 dry_run;
 	int64_t		 max_actions_per_hour;
 	int64_t		 flap_reversals;
@@ -764,11 +766,22 @@ int		 proc_collect(struct proc_collector *, uint64_t,
  * after the commit.  Tables and columns: meshtune-audit(5).
  */
 #define AUDIT_SCHEMA_VERSION	3	/* PRAGMA user_version */
+#define AUDIT_APP_ID		0x4d54554e /* PRAGMA application_id, "MTUN" */
+#define AUDIT_LEGACY_VERSION	2	/* newest schema written without it */
 #define AUDIT_TS_LEN		25	/* "2026-11-22T17:05:07.123Z" + NUL */
 #define AUDIT_LIMIT_MAX		10000	/* most rows audit_actions_json returns */
 #define AUDIT_DECISION_OTHERS	"*"	/* decisions: names past the cap */
 
 struct audit;
+
+/* How the log is kept: the audit.* keys of meshtuned.conf(5). */
+struct audit_opts {
+	int			 retention_days; /* older rows go; 0 keeps all */
+	uint64_t		 max_bytes;	/* the oldest go past it; 0: no cap */
+	int			 move_bad;	/* move a refused file aside */
+	int			 close_wait_ms;	/* audit_close waits for writes;
+						   0: 20 s */
+};
 
 enum audit_kind {
 	AUDIT_SET,			/* "set": a knob gets a value */
@@ -843,9 +856,14 @@ struct audit_row {
 struct audit_stats {
 	uint64_t		 queued;	/* jobs waiting for the writer */
 	uint64_t		 written;	/* jobs committed */
-	uint64_t		 failed;	/* jobs SQLite refused */
-	uint64_t		 dropped;	/* refused: queue full or closing */
+	uint64_t		 failed;	/* jobs SQLite refused, for good */
+	uint64_t		 refused;	/* not queued: backlog full, closing */
 	uint64_t		 commits;	/* transactions committed */
+	uint64_t		 retries;	/* transactions tried again: locked,
+						   disk full, I/O error */
+	uint64_t		 stalled_ms;	/* how long writes have waited; 0:
+						   writing */
+	uint64_t		 housekeeping;	/* passes queued or running */
 };
 
 /* Runs on the event loop thread: id > 0 once committed, or -1. */
@@ -855,6 +873,9 @@ typedef void	(*audit_json_cb)(const char *, void *);
 
 struct audit	*audit_open(struct event_base *, const char *, int, char *,
 		    size_t);
+struct audit	*audit_open_opts(struct event_base *, const char *,
+		    const struct audit_opts *, char *, size_t);
+void		 audit_set_opts(struct audit *, const struct audit_opts *);
 void		 audit_close(struct audit *);
 int		 audit_sync(struct audit *);
 void		 audit_get_stats(struct audit *, struct audit_stats *);
@@ -939,6 +960,31 @@ char		*verdict_json(const struct verdict *,
 int		 verdict_parse_guards(const char *, struct verdict_check **,
 		    size_t *);
 void		 verdict_checks_free(struct verdict_check *, size_t);
+
+/* audit_file.c */
+enum audit_file_kind {
+	AUDIT_FILE_NEW,			/* absent, or 0 bytes: created */
+	AUDIT_FILE_EMPTY,		/* SQLite, no schema at all: adopted */
+	AUDIT_FILE_OURS,		/* meshtune's application id */
+	AUDIT_FILE_LEGACY,		/* an older meshtune's, no id yet */
+	AUDIT_FILE_FUTURE,		/* ours, a schema newer than we know */
+	AUDIT_FILE_FOREIGN,		/* another program's database */
+	AUDIT_FILE_CORRUPT,		/* damaged, or not SQLite at all */
+	AUDIT_FILE_ERROR		/* cannot be read: permissions, I/O */
+};
+
+struct audit_file {
+	enum audit_file_kind	 kind;
+	int			 version;	/* PRAGMA user_version */
+	uint32_t		 app_id;	/* PRAGMA application_id */
+	int			 auto_vacuum;	/* 0 none, 1 full, 2 incremental */
+	char			 what[512];	/* why this kind, in words */
+};
+
+int		 audit_file_inspect(const char *, struct audit_file *);
+int		 audit_file_move_aside(const char *, char *, size_t, char *,
+		    size_t);
+const char	*audit_file_kind_name(enum audit_file_kind);
 
 /* plugin.c */
 struct cJSON;

@@ -176,6 +176,45 @@ q_textf(sqlite3 *db, const char *fmt, ...)
 	return q_text(db, sql);
 }
 
+/* The whole file at path, to compare bytes; NULL if absent. */
+static char *
+slurp(const char *path, size_t *len)
+{
+	struct stat	 st;
+	char		*buf;
+	int		 fd;
+
+	*len = 0;
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return NULL;
+	assert_int_equal(fstat(fd, &st), 0);
+	buf = malloc((size_t)st.st_size + 1);
+	assert_non_null(buf);
+	assert_int_equal(read(fd, buf, (size_t)st.st_size), st.st_size);
+	close(fd);
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
+/* Whether path with a suffix ("-wal") exists. */
+static int
+companion(const char *path, const char *suffix)
+{
+	char	p[512];
+
+	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	return access(p, F_OK) == 0;
+}
+
+static off_t
+file_size(const char *path)
+{
+	struct stat	st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
 /* Run the loop until *calls reaches want, for at most 5 s. */
 static void
 run_until(struct event_base *base, int *calls, int want)
@@ -396,18 +435,41 @@ test_migrate_from_v1(void **state)
 	free(g.json);
 }
 
+/*
+ * A newer meshtune's log (its application id, a schema version this one
+ * does not know) is refused untouched; so is a file of version 99 without
+ * the id (no meshtune ever wrote one).
+ */
 static void
 test_newer_schema_refused(void **state)
 {
 	struct fx	*fx = *state;
 	sqlite3		*db;
-	char		 err[512];
+	char		 err[1024], sql[128], *before, *after;
+	size_t		 n, m;
 
 	db = raw_open(fx->path);
-	raw_exec(db, "CREATE TABLE x (y); PRAGMA user_version = 99;");
+	snprintf(sql, sizeof(sql), "CREATE TABLE x (y); PRAGMA user_version "
+	    "= 99; PRAGMA application_id = %d", (int)AUDIT_APP_ID);
+	raw_exec(db, sql);
 	sqlite3_close(db);
+	before = slurp(fx->path, &n);
 	assert_null(audit_open(fx->base, fx->path, 0, err, sizeof(err)));
 	assert_non_null(strstr(err, fx->path));
+	assert_non_null(strstr(err, "newer meshtune"));
+	assert_non_null(strstr(err, "schema version 99"));
+	after = slurp(fx->path, &m);
+	assert_true(n == m && memcmp(before, after, n) == 0);
+	assert_false(companion(fx->path, "-wal"));
+	assert_false(companion(fx->path, "-shm"));
+	free(before);
+	free(after);
+
+	db = raw_open(fx->path);
+	raw_exec(db, "PRAGMA application_id = 0");
+	sqlite3_close(db);
+	assert_null(audit_open(fx->base, fx->path, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "not a meshtune audit log"));
 	assert_non_null(strstr(err, "schema version 99"));
 }
 
@@ -434,7 +496,8 @@ test_open_errors(void **state)
 	close(fd);
 	assert_null(audit_open(fx->base, fx->path, 0, err, sizeof(err)));
 	assert_non_null(strstr(err, fx->path));
-	assert_non_null(strstr(err, "not a database"));
+	assert_non_null(strstr(err, "not an SQLite database"));
+	assert_non_null(strstr(err, "left untouched"));
 }
 
 static void
@@ -1044,6 +1107,537 @@ test_man_queries_indexed(void **state)
 	sqlite3_close(db);
 }
 
+/* Another program's tables, for the refusal tests. */
+static const char foreign_sql[] =
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT);"
+    "INSERT INTO users (name, email) VALUES ('ada', 'ada@example.org');"
+    "INSERT INTO users (name, email) VALUES ('bob', 'bob@example.org');";
+
+/*
+ * audit_open refuses the file at fx->path with a message naming it and
+ * saying want, and leaves it as it was: the same bytes, no -wal or -shm
+ * file that was not there before.
+ */
+static void
+assert_refused_untouched(struct fx *fx, const char *want)
+{
+	char	 err[1024], *before, *after;
+	size_t	 n, m;
+	int	 wal = companion(fx->path, "-wal");
+	int	 shm = companion(fx->path, "-shm");
+
+	before = slurp(fx->path, &n);
+	assert_non_null(before);
+	assert_null(audit_open(fx->base, fx->path, 30, err, sizeof(err)));
+	assert_non_null(strstr(err, fx->path));
+	if (strstr(err, want) == NULL)
+		fail_msg("\"%s\" is not in: %s", want, err);
+	after = slurp(fx->path, &m);
+	assert_non_null(after);
+	assert_true(n == m && memcmp(before, after, n) == 0);
+	assert_int_equal(companion(fx->path, "-wal"), wal);
+	assert_int_equal(companion(fx->path, "-shm"), shm);
+	assert_false(companion(fx->path, "-journal"));
+	free(before);
+	free(after);
+}
+
+/* Another program's database is never adopted, whatever its mode. */
+static void
+test_foreign_refused(void **state)
+{
+	struct fx	*fx = *state;
+	sqlite3		*db;
+
+	/* An app's database in WAL mode, closed cleanly. */
+	db = raw_open(fx->path);
+	raw_exec(db, "PRAGMA journal_mode = WAL");
+	raw_exec(db, foreign_sql);
+	sqlite3_close(db);
+	assert_false(companion(fx->path, "-wal"));
+	assert_refused_untouched(fx, "not a meshtune audit log");
+	assert_refused_untouched(fx, "tables: users");
+	db = raw_open(fx->path);
+	assert_string_equal(q_text(db, "PRAGMA journal_mode"), "wal");
+	assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master"), 1);
+	sqlite3_close(db);
+	assert_int_equal(unlink(fx->path), 0);
+
+	/* In rollback-journal mode, with a schema version of its own. */
+	db = raw_open(fx->path);
+	raw_exec(db, foreign_sql);
+	raw_exec(db, "PRAGMA user_version = 1");
+	sqlite3_close(db);
+	assert_refused_untouched(fx, "not a meshtune audit log");
+	db = raw_open(fx->path);
+	assert_string_equal(q_text(db, "PRAGMA journal_mode"), "delete");
+	sqlite3_close(db);
+	assert_int_equal(unlink(fx->path), 0);
+
+	/* meshtune's tables, but another program's application id. */
+	db = raw_open(fx->path);
+	raw_exec(db, schema_v1);
+	raw_exec(db, "PRAGMA application_id = 1196444487");
+	sqlite3_close(db);
+	assert_refused_untouched(fx, "application id 1196444487");
+}
+
+/* A meshtune log with a damaged page is refused before any write. */
+static void
+test_corrupt_refused(void **state)
+{
+	struct fx		*fx = *state;
+	struct audit_action	 act = mk_action("network", "k", 1, 2);
+	char			 err[512], junk[65536];
+	sqlite3			*db;
+	int64_t			 pages, page;
+	int			 i, fd;
+
+	fx->audit = audit_open(fx->base, fx->path, 0, err, sizeof(err));
+	assert_non_null(fx->audit);
+	act.status = AUDIT_DRY_RUN;
+	for (i = 0; i < 2000; i++)
+		assert_int_equal(audit_action_begin(fx->audit, &act, NULL,
+		    NULL), 0);
+	assert_int_equal(audit_sync(fx->audit), 0);
+	audit_close(fx->audit);
+	fx->audit = NULL;
+	assert_false(companion(fx->path, "-wal"));
+	db = raw_open(fx->path);
+	pages = q_int(db, "PRAGMA page_count");
+	page = q_int(db, "PRAGMA page_size");
+	sqlite3_close(db);
+	assert_true(pages > 20 && page <= (int64_t)sizeof(junk));
+
+	/* A page in the middle of the actions table, overwritten. */
+	memset(junk, 0x5a, sizeof(junk));
+	fd = open(fx->path, O_WRONLY);
+	assert_true(fd != -1);
+	assert_int_equal(pwrite(fd, junk, (size_t)page, pages / 2 * page),
+	    page);
+	close(fd);
+	assert_refused_untouched(fx, "damaged");
+}
+
+/* With on_bad_file "move", a refused file is moved aside, never adopted. */
+static void
+test_bad_file_moved(void **state)
+{
+	struct fx		*fx = *state;
+	struct audit_opts	 o = { .retention_days = 30, .move_bad = 1 };
+	char			 err[1024], to[600], *before, *after;
+	size_t			 n, m;
+	sqlite3			*db;
+
+	db = raw_open(fx->path);
+	raw_exec(db, foreign_sql);
+	sqlite3_close(db);
+	before = slurp(fx->path, &n);
+	fx->audit = audit_open_opts(fx->base, fx->path, &o, err, sizeof(err));
+	if (fx->audit == NULL)
+		fail_msg("audit_open_opts: %s", err);
+	assert_int_equal(audit_sync(fx->audit), 0);
+
+	db = raw_open(fx->path);
+	assert_int_equal(q_int(db, "PRAGMA application_id"), AUDIT_APP_ID);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+	    "name = 'users'"), 0);
+	assert_string_equal(q_text(db, "SELECT json_extract(detail, '$.from') "
+	    "FROM events WHERE kind = 'audit_moved'"), fx->path);
+	snprintf(to, sizeof(to), "%s", q_text(db, "SELECT json_extract("
+	    "detail, '$.to') FROM events WHERE kind = 'audit_moved'"));
+	sqlite3_close(db);
+	assert_true(strncmp(to, fx->path, strlen(fx->path)) == 0);
+	assert_true(strncmp(to + strlen(fx->path), ".refused-", 9) == 0);
+	after = slurp(to, &m);
+	assert_non_null(after);
+	assert_true(n == m && memcmp(before, after, n) == 0);
+	assert_int_equal(unlink(to), 0);
+	free(before);
+	free(after);
+}
+
+/*
+ * Files that are meshtune's to take: absent, 0 bytes, an SQLite database
+ * with no schema; and a log of meshtune 0.1 (schema 2, no application id,
+ * no auto_vacuum), which is stamped and converted, its rows kept.
+ */
+static void
+test_files_adopted(void **state)
+{
+	struct fx		*fx = *state;
+	struct audit_action	 act = mk_action("network", "k", 1, 2);
+	char			 err[512];
+	sqlite3			*db;
+	int64_t			 id;
+	int			 fd, i;
+
+	for (i = 0; i < 2; i++) {
+		if (i == 0) {
+			fd = open(fx->path, O_WRONLY | O_CREAT, 0600);
+			assert_true(fd != -1);
+			close(fd);
+		} else {
+			db = raw_open(fx->path);
+			raw_exec(db, "CREATE TABLE t (x); DROP TABLE t");
+			sqlite3_close(db);
+			assert_true(file_size(fx->path) > 0);
+		}
+		fx->audit = audit_open(fx->base, fx->path, 0, err,
+		    sizeof(err));
+		if (fx->audit == NULL)
+			fail_msg("audit_open: %s", err);
+		assert_int_equal(audit_sync(fx->audit), 0);
+		db = raw_open(fx->path);
+		assert_int_equal(q_int(db, "PRAGMA application_id"),
+		    AUDIT_APP_ID);
+		assert_int_equal(q_int(db, "PRAGMA user_version"),
+		    AUDIT_SCHEMA_VERSION);
+		assert_int_equal(q_int(db, "PRAGMA auto_vacuum"), 2);
+		sqlite3_close(db);
+		audit_close(fx->audit);
+		fx->audit = NULL;
+		assert_int_equal(unlink(fx->path), 0);
+	}
+
+	fx->audit = audit_open(fx->base, fx->path, 0, err, sizeof(err));
+	assert_non_null(fx->audit);
+	id = begin_wait(fx, &act);
+	audit_close(fx->audit);
+	fx->audit = NULL;
+	db = raw_open(fx->path);
+	raw_exec(db, "PRAGMA application_id = 0; PRAGMA auto_vacuum = NONE; "
+	    "VACUUM");
+	assert_int_equal(q_int(db, "PRAGMA auto_vacuum"), 0);
+	sqlite3_close(db);
+
+	fx->audit = audit_open(fx->base, fx->path, 0, err, sizeof(err));
+	if (fx->audit == NULL)
+		fail_msg("audit_open: %s", err);
+	assert_int_equal(audit_sync(fx->audit), 0);
+	db = raw_open(fx->path);
+	assert_int_equal(q_int(db, "PRAGMA application_id"), AUDIT_APP_ID);
+	assert_int_equal(q_int(db, "PRAGMA auto_vacuum"), 2);
+	assert_int_equal(q_intf(db, "SELECT count(*) FROM actions WHERE "
+	    "id = %lld AND status = 'pending'", (long long)id), 1);
+	sqlite3_close(db);
+}
+
+/* Sync until housekeeping (which requeues itself) has ended. */
+static void
+settle(struct fx *fx)
+{
+	struct audit_stats	st;
+	int			i;
+
+	for (i = 0; i < 10000; i++) {
+		assert_int_equal(audit_sync(fx->audit), 0);
+		audit_get_stats(fx->audit, &st);
+		if (st.housekeeping == 0)
+			return;
+	}
+	fail_msg("the housekeeping never ended");
+}
+
+/*
+ * Another connection holds the write lock (as an operator's BEGIN
+ * IMMEDIATE in the sqlite3 shell would), for longer than the writer's busy
+ * timeout: the writes wait and are tried again, none is lost, and reads
+ * for the API are answered meanwhile from what is committed.
+ */
+static void
+test_writer_lock(void **state)
+{
+	struct fx		*fx = *state;
+	struct audit_action	 act = mk_action("network", "k", 1, 2);
+	struct audit_stats	 st;
+	struct got		 g = { .base = fx->base };
+	struct got		 r = { .base = fx->base };
+	sqlite3			*lock, *db;
+	uint64_t		 t0;
+	int64_t			 id;
+	int			 i;
+
+	id = begin_wait(fx, &act);
+	lock = raw_open(fx->path);
+	raw_exec(lock, "BEGIN IMMEDIATE");
+	assert_int_equal(audit_action_update(fx->audit, id, AUDIT_APPLIED, 2,
+	    NULL), 0);
+	assert_int_equal(audit_action_outcome(fx->audit, id, AUDIT_KEPT), 0);
+	assert_int_equal(audit_action_begin(fx->audit, &act, id_cb, &g), 0);
+	for (i = 0; i < 50; i++) {
+		assert_int_equal(audit_decision(fx->audit, "network", "k",
+		    "cooldown"), 0);
+		assert_int_equal(audit_event(fx->audit, "manual_change", "k",
+		    "changed behind our back", NULL), 0);
+	}
+	/* Each try waits the busy timeout: at least two of them. */
+	t0 = clock_mono_ms();
+	do {
+		audit_get_stats(fx->audit, &st);
+		if (st.retries >= 2)
+			break;
+		usleep(20000);
+	} while (clock_mono_ms() - t0 < 30000);
+	assert_true(st.retries >= 2);
+	assert_true(st.stalled_ms > 0);
+	assert_int_equal(st.failed, 0);
+
+	/* A read is answered at once, from what is committed. */
+	t0 = clock_mono_ms();
+	assert_int_equal(audit_actions_json(fx->audit, 10, json_cb, &r), 0);
+	run_until(fx->base, &r.calls, 1);
+	assert_true(clock_mono_ms() - t0 < 1000);
+	assert_non_null(r.json);
+	assert_non_null(strstr(r.json, "\"status\":\"pending\""));
+	assert_null(strstr(r.json, "\"kept\""));
+	assert_int_equal(g.calls, 0);
+	free(r.json);
+
+	raw_exec(lock, "COMMIT");
+	sqlite3_close(lock);
+	run_until(fx->base, &g.calls, 1);
+	assert_true(g.id > id);
+	assert_int_equal(audit_sync(fx->audit), 0);
+	audit_get_stats(fx->audit, &st);
+	assert_int_equal(st.failed, 0);
+	assert_int_equal(st.stalled_ms, 0);
+	db = raw_open(fx->path);
+	assert_string_equal(q_textf(db, "SELECT status || '|' || outcome FROM "
+	    "actions WHERE id = %lld", (long long)id), "applied|kept");
+	assert_int_equal(q_int(db, "SELECT count(*) FROM actions"), 2);
+	assert_int_equal(q_int(db, "SELECT count FROM decisions"), 50);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM events"), 50);
+	sqlite3_close(db);
+}
+
+/*
+ * While nothing can be written, jobs wait in memory, but not without
+ * bound: once 10000 wait, new actions are refused (so never applied),
+ * once 100000 wait, new events too, while what follows an action already
+ * begun (its update, its outcome) is always taken.  Afterwards every job
+ * taken is in the file.
+ */
+static void
+test_backlog_bounded(void **state)
+{
+	struct fx		*fx = *state;
+	struct audit_action	 act = mk_action("network", "k", 1, 2);
+	struct audit_stats	 st;
+	sqlite3			*lock, *db;
+	int64_t			 id;
+	int			 i, taken = 0, events;
+
+	id = begin_wait(fx, &act);
+	lock = raw_open(fx->path);
+	raw_exec(lock, "BEGIN IMMEDIATE");
+	act.status = AUDIT_DRY_RUN;
+	for (i = 0; i < 20000; i++) {
+		if (audit_action_begin(fx->audit, &act, NULL, NULL) == -1)
+			break;
+		taken++;
+	}
+	/* The writer holds one batch (at most 256) aside the waiting ones. */
+	assert_true(taken >= 10000 && taken <= 10000 + 256);
+	assert_int_equal(audit_action_begin(fx->audit, &act, NULL, NULL), -1);
+	audit_get_stats(fx->audit, &st);
+	assert_true(st.refused >= 2);
+	assert_int_equal(audit_action_update(fx->audit, id, AUDIT_APPLIED, 2,
+	    NULL), 0);
+	assert_int_equal(audit_action_outcome(fx->audit, id, AUDIT_KEPT), 0);
+	assert_int_equal(audit_event(fx->audit, "actuator_fault", "node",
+	    "timeout", NULL), 0);
+	/* Events (a StatsD flood, say) are taken up to 100000 waiting. */
+	for (i = 0, events = 1; i < 200000; i++) {
+		if (audit_event(fx->audit, "statsd_event", "statsd", "e",
+		    NULL) == -1)
+			break;
+		events++;
+	}
+	/* taken - 1 actions, 2 jobs of the first, events: 100000 wait. */
+	if (events + taken < 100000 - 2 || events + taken > 100000 + 256)
+		fail_msg("%d events after %d actions", events, taken);
+	assert_int_equal(audit_action_update(fx->audit, id, AUDIT_APPLIED, 2,
+	    NULL), 0);		/* refused: not pending; but taken */
+	raw_exec(lock, "COMMIT");
+	sqlite3_close(lock);
+	assert_int_equal(audit_sync(fx->audit), 0);
+	db = raw_open(fx->path);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM actions"), taken + 1);
+	assert_string_equal(q_textf(db, "SELECT status || '|' || outcome FROM "
+	    "actions WHERE id = %lld", (long long)id), "applied|kept");
+	assert_int_equal(q_int(db, "SELECT count(*) FROM events WHERE kind = "
+	    "'actuator_fault'"), 1);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM events"), events);
+	sqlite3_close(db);
+}
+
+/*
+ * Retention 0 keeps everything, however old; a reload to 30 days applies
+ * at once.
+ */
+static void
+test_retention_zero(void **state)
+{
+	struct fx		*fx = *state;
+	struct audit_opts	 o = { .retention_days = 0 };
+	struct audit_action	 act = mk_action("network", "k", 1, 2);
+	char			 err[512];
+	sqlite3			*db;
+	int			 i;
+
+	fx->audit = audit_open_opts(fx->base, fx->path, &o, err, sizeof(err));
+	assert_non_null(fx->audit);
+	act.status = AUDIT_DRY_RUN;
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(audit_action_begin(fx->audit, &act, NULL,
+		    NULL), 0);
+		assert_int_equal(audit_event(fx->audit, "reload", "x", "y",
+		    NULL), 0);
+	}
+	assert_int_equal(audit_decision(fx->audit, "network", "k", "flap"),
+	    0);
+	settle(fx);
+	db = raw_open(fx->path);
+	raw_exec(db, "UPDATE actions SET ts = '1990-01-01T00:00:00.000Z';"
+	    "UPDATE events SET ts = '1990-01-01T00:00:00.000Z';"
+	    "UPDATE decisions SET first_ts = '1990-01-01T00:00:00.000Z', "
+	    "last_ts = '1990-01-01T00:00:00.000Z'");
+	assert_int_equal(audit_retention(fx->audit, clock_wall_ms()), 0);
+	settle(fx);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM actions"), 5);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM events"), 5);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM decisions"), 1);
+
+	o.retention_days = 30;
+	audit_set_opts(fx->audit, &o);
+	settle(fx);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM actions"), 0);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM decisions"), 0);
+	sqlite3_close(db);
+}
+
+/*
+ * The size cap: past it the oldest rows go (pending ones stay), until the
+ * data fits, and the space is given back: the file shrinks.
+ */
+static void
+test_size_cap(void **state)
+{
+	struct fx		*fx = *state;
+	struct audit_opts	 o = { .retention_days = 0 };
+	struct audit_action	 act = mk_action("network", "k", 1, 2);
+	char			 err[512], msg[1100];
+	sqlite3			*db;
+	off_t			 before, after;
+	int64_t			 pending, last, data;
+	int			 i;
+
+	fx->audit = audit_open_opts(fx->base, fx->path, &o, err, sizeof(err));
+	assert_non_null(fx->audit);
+	pending = begin_wait(fx, &act);
+	memset(msg, 'm', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	for (i = 0; i < 4000; i++)
+		assert_int_equal(audit_event(fx->audit, "reload", "x", msg,
+		    NULL), 0);
+	settle(fx);
+	db = raw_open(fx->path);
+	raw_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	last = q_int(db, "SELECT max(id) FROM events");
+	sqlite3_close(db);
+	before = file_size(fx->path);
+	assert_true(before > 4 * 1024 * 1024);
+
+	o.max_bytes = 1024 * 1024;
+	audit_set_opts(fx->audit, &o);
+	settle(fx);
+	db = raw_open(fx->path);
+	data = q_int(db, "SELECT (p.page_count - f.freelist_count) * "
+	    "s.page_size FROM pragma_page_count() p, "
+	    "pragma_freelist_count() f, pragma_page_size() s");
+	if (data > 1024 * 1024 || data < 512 * 1024)	/* not everything */
+		fail_msg("%lld bytes of data", (long long)data);
+	assert_int_equal(q_int(db, "PRAGMA freelist_count"), 0);
+	assert_int_equal(q_intf(db, "SELECT count(*) FROM events WHERE "
+	    "id = %lld", (long long)last), 1);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM events WHERE "
+	    "id = 1"), 0);
+	assert_int_equal(q_intf(db, "SELECT count(*) FROM actions WHERE "
+	    "id = %lld AND status = 'pending'", (long long)pending), 1);
+	sqlite3_close(db);
+	after = file_size(fx->path);
+	if (after > 1024 * 1024 + 64 * 1024 || after >= before / 2)
+		fail_msg("the file went from %lld to %lld bytes",
+		    (long long)before, (long long)after);
+}
+
+/*
+ * Stopping while the file cannot be written: audit_close waits
+ * close_wait_ms, then gives up, and every row left reaches the daemon's
+ * log as "audit: not written: {json}"; the callback owed gets -1.
+ */
+static void
+test_close_gives_up(void **state)
+{
+	struct fx		*fx = *state;
+	struct audit_opts	 o = { .close_wait_ms = 1500 };
+	struct audit_action	 act = mk_action("network", "knob.late", 4,
+				    5);
+	struct got		 g = { .base = fx->base };
+	char			 err[512], logpath[400], line[4096];
+	sqlite3			*lock;
+	uint64_t		 t0;
+	FILE			*f;
+	int			 saved, fd, found = 0;
+
+	fx->audit = audit_open_opts(fx->base, fx->path, &o, err, sizeof(err));
+	assert_non_null(fx->audit);
+	assert_int_equal(audit_sync(fx->audit), 0);
+	lock = raw_open(fx->path);
+	raw_exec(lock, "BEGIN IMMEDIATE");
+
+	snprintf(logpath, sizeof(logpath), "%s/log", fx->dir);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved != -1 && fd != -1);
+	assert_int_not_equal(dup2(fd, STDERR_FILENO), -1);
+	close(fd);
+
+	assert_int_equal(audit_action_begin(fx->audit, &act, id_cb, &g), 0);
+	assert_int_equal(audit_event(fx->audit, "stop", "meshtuned",
+	    "SIGTERM", NULL), 0);
+	t0 = clock_mono_ms();
+	audit_close(fx->audit);
+	fx->audit = NULL;
+
+	fflush(stderr);
+	assert_int_not_equal(dup2(saved, STDERR_FILENO), -1);
+	close(saved);
+	raw_exec(lock, "ROLLBACK");
+	sqlite3_close(lock);
+
+	assert_true(clock_mono_ms() - t0 < 10000);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.id, -1);
+	f = fopen(logpath, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "warning: audit: not written: {") == NULL)
+			continue;
+		if (strstr(line, "\"knob\":\"knob.late\"") != NULL &&
+		    strstr(line, "\"status\":\"pending\"") != NULL)
+			found |= 1;
+		if (strstr(line, "\"kind\":\"stop\"") != NULL)
+			found |= 2;
+	}
+	fclose(f);
+	unlink(logpath);
+	assert_int_equal(found, 3);
+}
+
 int
 main(void)
 {
@@ -1079,6 +1673,24 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_man_queries_indexed,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_refused,
+		    setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_refused,
+		    setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_file_moved,
+		    setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(test_files_adopted,
+		    setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_lock, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_backlog_bounded, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_retention_zero,
+		    setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(test_size_cap, setup_empty,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_close_gives_up,
+		    setup_empty, teardown),
 	};
 
 	log_init(1, 0);

@@ -104,7 +104,11 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"limits\": {\"max_series\": -1}}",
 	  "limits.max_series: expected an integer in 1..1000000, got -1" },
 	{ "{\"audit\": {\"retention_days\": true}}",
-	  "audit.retention_days: expected an integer in 1..36500, got true" },
+	  "audit.retention_days: expected an integer in 0..36500, got true" },
+	{ "{\"audit\": {\"max_size_mb\": -1}}",
+	  "audit.max_size_mb: expected an integer in 0..1048576, got -1" },
+	{ "{\"audit\": {\"on_bad_file\": \"adopt\"}}",
+	  "audit.on_bad_file: expected \"refuse\" or \"move\", got \"adopt\"" },
 	{ "{\"governor\": {\"flap_reversals\": null}}",
 	  "governor.flap_reversals: expected an integer in 1..1000, got null" },
 	{ "{\"actuators\": []}",
@@ -270,6 +274,8 @@ test_defaults(void **state)
 	assert_string_equal(c->audit_path,
 	    MT_LOCALSTATEDIR "/lib/meshtune/audit.db");
 	assert_int_equal(c->retention_days, 30);
+	assert_int_equal(c->audit_max_size_mb, 0);
+	assert_string_equal(c->audit_on_bad_file, "refuse");
 	assert_false(c->dry_run);
 	assert_int_equal(c->max_actions_per_hour, 20);
 	assert_int_equal(c->flap_reversals, 3);
@@ -326,6 +332,8 @@ test_values(void **state)
 	    "\"listen\": {\"statsd_udp\": \"[::1]:0\", \"statsd_unix\": "
 	    "\"/tmp/s.sock\", \"api\": \"/tmp/api.sock\"},"
 	    "\"dry_run\": true, \"node\": {\"pid_file\": null},"
+	    "\"audit\": {\"retention_days\": 0, \"max_size_mb\": 64, "
+	    "\"on_bad_file\": \"move\"},"
 	    "\"actuators\": {\"x\": {\"type\": \"exec\", \"argv\": "
 	    "[\"/bin/set\", \"{knob}\", \"{value}\"], \"timeout_ms\": 50}},"
 	    "\"strategies\": [{\"name\": \"n\", \"module\": \"n.so\", "
@@ -341,6 +349,10 @@ test_values(void **state)
 	assert_string_equal(c->api, "/tmp/api.sock");
 	assert_null(c->pid_file);
 	assert_true(c->dry_run);
+	/* 0 keeps everything, as meshtune-audit(5) says. */
+	assert_int_equal(c->retention_days, 0);
+	assert_int_equal(c->audit_max_size_mb, 64);
+	assert_string_equal(c->audit_on_bad_file, "move");
 	a = config_actuator(c, "x");
 	assert_int_equal(a->argv.n, 3);
 	assert_string_equal(a->argv.v[2], "{value}");
