@@ -62,6 +62,7 @@
 
 #include "meshtuned.h"
 
+#define AUDIT_DECISION_SLACK	4	/* names waiting, times the cap */
 #define AUDIT_BUSY_MS		1000	/* the writer's busy_timeout; then it
 					   rolls back, says so, tries again */
 #define AUDIT_OPEN_BUSY_MS	30000	/* a migration, start-up reads wait */
@@ -1311,9 +1312,11 @@ audit_decision(struct audit *a, const char *strategy, const char *knob,
 /*
  * As audit_decision, with at most cap knob names (0: no limit) having a
  * row of their own per (strategy, reason): past that, a refusal of a name
- * without a row counts in the row of knob AUDIT_DECISION_OTHERS.  The
- * refusals waiting for the writer are capped the same way, so a storm of
- * made-up names costs at most cap + 1 entries per (strategy, reason).
+ * without a row counts in the row of knob AUDIT_DECISION_OTHERS (the
+ * writer knows which names have one).  While the writer lags, at most
+ * AUDIT_DECISION_SLACK x cap names wait per (strategy, reason), the rest
+ * folded at once under AUDIT_DECISION_OTHERS: a storm of made-up names
+ * costs bounded memory.
  */
 int
 audit_decision_capped(struct audit *a, const char *strategy,
@@ -1349,7 +1352,7 @@ again:
 		if (strcmp(o->knob, AUDIT_DECISION_OTHERS) != 0)
 			names++;
 	}
-	if (cap > 0 && names >= cap &&
+	if (cap > 0 && names >= AUDIT_DECISION_SLACK * cap &&
 	    strcmp(knob, AUDIT_DECISION_OTHERS) != 0) {
 		knob = AUDIT_DECISION_OTHERS;
 		names = 0;

@@ -1306,8 +1306,10 @@ test_files_adopted(void **state)
 	audit_close(fx->audit);
 	fx->audit = NULL;
 	db = raw_open(fx->path);
+	/* As an older meshtune left it: no id, schema 2 (no verdict). */
 	raw_exec(db, "PRAGMA application_id = 0; PRAGMA auto_vacuum = NONE; "
-	    "VACUUM");
+	    "ALTER TABLE actions DROP COLUMN verdict; "
+	    "PRAGMA user_version = 2; VACUUM");
 	assert_int_equal(q_int(db, "PRAGMA auto_vacuum"), 0);
 	sqlite3_close(db);
 
