@@ -1578,9 +1578,9 @@ gov_verify_one(struct governor *g, struct gov_verify *v, uint64_t now_ms)
 	verdict = verdict_json(&vd, &v->exp, v->guards, v->nguards);
 	sentence = verdict_sentence(&vd, &v->exp, v->guards);
 	tick_free(t);
-	log_info("governor: action %lld on %s: %s (decided by %s: %s)",
-	    (long long)v->id, v->knob, audit_outcome_name(vd.outcome),
-	    vd.decided_by, sentence);
+	log_info("governor: action %lld on %s: decided by %s (%s): %s",
+	    (long long)v->id, v->knob, vd.decided_by, sentence,
+	    audit_outcome_name(vd.outcome));
 	if (k != NULL)
 		k->verifying = 0;
 	if (vd.outcome != AUDIT_ROLLED_BACK)
