@@ -1092,6 +1092,8 @@ const char		*plugin_ctx_name(struct mt_ctx *);
 void			*plugin_ctx_udata(struct mt_ctx *);
 void			*plugin_ctx_tick(struct mt_ctx *);
 const char		*plugin_event_name(enum plugin_event_type);
+
+/* plugin_rules.c: also built into the mock host library */
 int			 plugin_config_number(const struct cJSON *,
 			    const char *, double *);
 int			 plugin_config_string(const struct cJSON *,
@@ -1252,5 +1254,13 @@ int		 simmodel_knob_get(const struct simmodel *, const char *,
 int		 simmodel_knob_set(struct simmodel *, const char *, double,
 		    char *, size_t);
 const char	*simmodel_scenario_name(size_t);
+
+/* meshtuned/service.c: the daemon's log destination, directories, pid file */
+int		 service_log_stderr(int, const char **);
+int		 service_detach(int);
+int		 service_mkdir_for(const char *, mode_t, char *, size_t);
+int		 service_pidfile_open(const char *, char *, size_t);
+int		 service_pidfile_write(int, char *, size_t);
+void		 service_pidfile_close(const char *, int);
 
 #endif /* MESHTUNED_H */

@@ -13,9 +13,6 @@ pass=$(sed -n 's/^# PASS: *//p' test-suite.log 2>/dev/null | head -1)
 fail=$(sed -n 's/^# FAIL: *//p' test-suite.log 2>/dev/null | head -1)
 err=$(sed -n 's/^# ERROR: *//p' test-suite.log 2>/dev/null | head -1)
 skip=$(sed -n 's/^# SKIP: *//p' test-suite.log 2>/dev/null | head -1)
-if [ "$status" -ne 0 ]; then
-	find tests -name '*.log' -exec grep -l -E '^(FAIL|ERROR)' {} + |
-	    while read -r f; do echo "=== $f"; tail -40 "$f"; done
-fi
+[ "$status" -eq 0 ] || sh "$top/tests/show_failures.sh" .
 echo "${pass:-0} passed, $(( ${fail:-0} + ${err:-0} )) failed, ${skip:-0} skipped"
 exit "$status"

@@ -7,8 +7,12 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build_pkgs="gcc make autoconf automake libtool pkg-config libevent-dev
 libcjson-dev libsqlite3-dev sqlite3"
+# Tests: g++ checks the SDK headers as C++, libseccomp-dev builds the
+# helper that runs meshtuned under the unit's system call filter, strace
+# and iproute2 serve install.sh (writes outside the prefix; loopback in a
+# network namespace of its own).
 test_pkgs="libcmocka-dev mandoc valgrind clang curl python3 prometheus
-python3-statsd nodejs libfaketime"
+python3-statsd nodejs g++ libseccomp-dev strace iproute2 libfaketime"
 
 need=$build_pkgs
 [ "${1:-build}" = test ] && need="$need $test_pkgs"

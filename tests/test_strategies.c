@@ -23,7 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "meshtuned.h"
-#include "host_mock.h"
+#include "meshtune/mockhost.h"
 
 MT_STRATEGY_DECLARE(network);
 MT_STRATEGY_DECLARE(consensus);

@@ -273,8 +273,10 @@ typedef const struct mt_strategy *(*mt_entry_fn)(const struct mt_host_api *);
  */
 #if defined(__GNUC__) || defined(__clang__)
 #define MT_VISIBLE	__attribute__((__visibility__("default")))
+#define MT_MAYBE_UNUSED	__attribute__((__unused__))
 #else
 #define MT_VISIBLE
+#define MT_MAYBE_UNUSED
 #endif
 
 #ifdef __cplusplus
@@ -287,15 +289,21 @@ typedef const struct mt_strategy *(*mt_entry_fn)(const struct mt_host_api *);
 	MT_EXTERN_C const struct mt_strategy *				\
 	    meshtune_strategy_##id(const struct mt_host_api *)
 
+/*
+ * The parameter is named host for the body's use and marked maybe-unused,
+ * so an entry point that ignores it stays clean under -Wall -Wextra.
+ */
 #ifdef MT_STATIC
 #define MT_STRATEGY_EXPORT(id)						\
 	MT_STRATEGY_DECLARE(id);					\
 	MT_EXTERN_C const struct mt_strategy *				\
-	    meshtune_strategy_##id(const struct mt_host_api *host)
+	    meshtune_strategy_##id(					\
+	    const struct mt_host_api *host MT_MAYBE_UNUSED)
 #else
 #define MT_STRATEGY_EXPORT(id)						\
 	MT_EXTERN_C MT_VISIBLE const struct mt_strategy *		\
-	    meshtune_strategy_v1(const struct mt_host_api *host)
+	    meshtune_strategy_v1(					\
+	    const struct mt_host_api *host MT_MAYBE_UNUSED)
 #endif
 
 /* The entry point's prototype, for plugins (hosts use dlsym(MT_ENTRY)). */

@@ -38,6 +38,9 @@
 #define CTL_IDLE_S	60	/* an idle control client is closed */
 #define CTL_MAX_CONNS	256
 #define CATCHUP_MAX	1000	/* model steps per timer callback at most */
+/* The node paths of the installed meshtuned.conf, so both agree as shipped. */
+#define DEFAULT_CONTROL		MT_RUNSTATEDIR "/meshnode/ctl.sock"
+#define DEFAULT_PID_FILE	MT_RUNSTATEDIR "/meshnode.pid"
 
 struct sn_conn {
 	struct simnode		*sn;
@@ -428,6 +431,19 @@ pidfile_write(const char *path)
 	return 0;
 }
 
+/* Create the missing directory of path (0755: meshtuned must reach it). */
+static int
+make_dir_for(const char *path)
+{
+	char	err[512];
+
+	if (service_mkdir_for(path, 0755, err, sizeof(err)) == -1) {
+		sn_log("error", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Run every model step that is due by now, then send what they made. */
 static void
 step_cb(evutil_socket_t fd, short what, void *arg)
@@ -497,7 +513,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct simnode	 sn;
-	const char	*inet = NULL, *unixp = NULL, *ctl = NULL;
+	const char	*inet = NULL, *unixp = NULL, *ctl = DEFAULT_CONTROL;
 	const char	*scenario = "calm";
 	char		*ep;
 	double		 duration = 0, peers = 8, period_us;
@@ -510,6 +526,7 @@ main(int argc, char **argv)
 	TAILQ_INIT(&sn.conns);
 	sn.fd = -1;
 	sn.speed = 1;
+	sn.pid_file = DEFAULT_PID_FILE;
 	while ((ch = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
@@ -593,9 +610,10 @@ main(int argc, char **argv)
 	}
 	if (statsd_open(&sn, inet, unixp) == -1)
 		goto out;
-	if (ctl != NULL && ctl_open(&sn, ctl) == -1)
+	if (make_dir_for(ctl) == -1 || ctl_open(&sn, ctl) == -1)
 		goto out;
-	if (sn.pid_file != NULL && pidfile_write(sn.pid_file) == -1) {
+	if (make_dir_for(sn.pid_file) == -1 ||
+	    pidfile_write(sn.pid_file) == -1) {
 		sn.pid_file = NULL;
 		goto out;
 	}

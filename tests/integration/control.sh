@@ -69,8 +69,8 @@ done
 echo "recovered: net.rtt_ms p95 $p95 ms after $up batch increase(s)"
 batch=$(q "SELECT new_value FROM actions WHERE knob = 'net.batch_size' AND
     status = 'applied' ORDER BY id DESC LIMIT 1")
-# Hold it a few seconds (a few model windows): no flapping back.
-sleep 3
+# Hold it six ticks (3 s, half a model window): no flapping back.
+wait_ticks 6
 p95=$(stat net.rtt_ms p95)
 python3 -c "import sys; sys.exit(not $p95 < 100)" ||
     fail "net.rtt_ms p95 back to $p95 ms"

@@ -37,6 +37,14 @@ wait_started() {
 	wait_for "$T/log" "info: meshtuned [0-9.]* started (" "${1:-10}"
 }
 
+# wait_ticks N [SECONDS]: until the daemon (run with -v) has ticked N
+# more times: "for a while" in the daemon's own time, which a loaded
+# machine stretches, rather than a fixed sleep.
+wait_ticks() {
+	before=$(count "$T/log" "debug: tick [0-9]* took")
+	wait_for "$T/log" "debug: tick $((before + $1)) took" "${2:-30}"
+}
+
 # count FILE PATTERN: lines matching.
 count() {
 	grep -c -- "$2" "$1" 2>/dev/null || true
@@ -51,9 +59,22 @@ start_daemon() {
 	PIDS="$PIDS $DPID"
 }
 
-# stop_daemon: SIGTERM, wait, set DSTATUS.
+# stop_daemon [SECONDS]: SIGTERM, wait for the exit (30 s at most, then
+# SIGKILL and fail: a stop that hangs must not hang the suite), set
+# DSTATUS.
 stop_daemon() {
 	kill -TERM "$DPID"
+	n=$(( ${1:-30} * 20 ))
+	while kill -0 "$DPID" 2>/dev/null; do
+		# A zombie has exited: its status waits for us.
+		case $(ps -o stat= -p "$DPID" 2>/dev/null) in Z*) break;; esac
+		n=$((n - 1))
+		if [ "$n" -le 0 ]; then
+			kill -KILL "$DPID" 2>/dev/null || true
+			fail "meshtuned did not stop within ${1:-30} s of SIGTERM"
+		fi
+		sleep 0.05
+	done
 	DSTATUS=0
 	wait "$DPID" || DSTATUS=$?
 }

@@ -38,13 +38,15 @@ life() {
 	kill -0 "$DPID" || fail "daemon died after a bad reload"
 }
 
-# 1. Plain run: reloads, then SIGTERM exits 0 within a second.
+# 1. Plain run: reloads, then SIGTERM exits 0.  Promptly is a matter of
+# what it waits for, not of this machine's speed: a tick of 60 s is due
+# long after the bound, so a stop that waited for it would fail.
 life 5
-start=$(date +%s%N)
-stop_daemon
-elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+good_conf 60000
+kill -HUP "$DPID"
+wait_for "$T/log" "tick interval now 60000 ms" 5
+stop_daemon 20
 [ "$DSTATUS" -eq 0 ] || fail "exit status $DSTATUS after SIGTERM"
-[ "$elapsed_ms" -lt 1000 ] || fail "SIGTERM took $elapsed_ms ms"
 grep -q "info: SIGTERM received, stopping" "$T/log" || fail "no stop line"
 grep -q "info: stopped" "$T/log" || fail "no stopped line"
 

@@ -107,8 +107,9 @@ wait_for "$T/node.log" "ready" 5
 # The strategy acts, meshtuned verifies after verify_s, and rolls back.
 poll "SELECT count(*) FROM actions WHERE kind = 'rollback' AND status = 'applied'" 20
 poll "SELECT count(*) FROM actions WHERE outcome = 'rolled_back'" 5
-# A second more: no new action (the doubled cooldown holds the knob).
-sleep 1
+# Five ticks more (a second): no new action (the doubled cooldown holds
+# the knob).
+wait_ticks 5
 stop_daemon
 [ "$DSTATUS" -eq 0 ] || fail "meshtuned exited $DSTATUS"
 

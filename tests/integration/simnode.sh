@@ -144,16 +144,17 @@ maxb=$(echo "$summary" | awk '{print $5}')
 grep -q "phase congestion" "$T/log" || fail "no phase line"
 
 # 2. A unix datagram sink, SIGTERM, and the same seed twice.
-python3 - "$T/dgram.sock" "$T/unix" 3 <<'PY' &
+python3 - "$T/dgram.sock" "$T/unix" 60 <<'PY' &
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 s.settimeout(0.2)
-end = time.monotonic() + float(sys.argv[3])
+end = time.monotonic() + float(sys.argv[3])    # a bound; killed sooner
 with open(sys.argv[2], "w") as out:
     while time.monotonic() < end:
         try:
             out.write(s.recv(65536).decode())
+            out.flush()
         except socket.timeout:
             pass
 PY
@@ -162,18 +163,21 @@ PIDS="$PIDS $SINK"
 n=100
 while [ ! -S "$T/dgram.sock" ] && [ $n -gt 0 ]; do sleep 0.05; n=$((n - 1)); done
 "$SIM" --statsd-unix "$T/dgram.sock" --pid-file "$T/pid2" --speed 50 \
+    --control "$T/ctl2.sock" \
     2>"$T/log2" &
 SPID=$!
 PIDS="$PIDS $SPID"
 wait_for "$T/log2" "started" 5
-sleep 1
+# Lines arrive (however long this machine takes), then the stop.
+wait_for "$T/unix" "^mem.heap_mb:" 20
 kill -TERM "$SPID"
 st=0
 wait "$SPID" || st=$?
 [ "$st" -eq 0 ] || fail "exit status $st after SIGTERM"
 grep -q "SIGTERM received, stopping" "$T/log2" || fail "no SIGTERM line"
 [ ! -e "$T/pid2" ] || fail "pid file left behind after SIGTERM"
-wait "$SINK" || true
+kill -TERM "$SINK" 2>/dev/null || true
+wait "$SINK" 2>/dev/null || true
 grep -q '^mem.heap_mb:[0-9.]*|g$' "$T/unix" || fail "nothing over unix dgram"
 
 # 3. Usage errors exit 2 and say why; --help exits 0.

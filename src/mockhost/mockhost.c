@@ -1,10 +1,19 @@
 /*
- * host_mock.c -- a fake meshtune host for unit-testing strategies; see
- * host_mock.h.  Stats, knobs, config and time are scripted; proposals and
- * log lines are recorded as deep copies.
+ * mockhost.c -- libmeshtune-mockhost, a fake meshtune host for
+ * unit-testing strategies; see include/meshtune/mockhost.h and
+ * meshtune-mockhost(3).  Stats, knobs, config and time are scripted;
+ * proposals and log lines are recorded as deep copies.
+ *
+ * The library is plugin_rules.c (the daemon's own configuration readers
+ * and proposal check), xmalloc.c and this file, and exports only the
+ * mock_host_* functions.  It carries its own fatal() and fatalx() for
+ * xmalloc.c: in a test, out of memory or a misuse of the mock prints a
+ * line and aborts, which cmocka reports as a failed test.
  */
 #include <sys/types.h>
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,7 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "meshtuned.h"
-#include "host_mock.h"
+#include "meshtune/mockhost.h"
 
 struct mock_stat {
 	char	*series;
@@ -51,8 +60,12 @@ struct mock_host {
 	int				 in_apply;
 	const struct mt_strategy	*desc;
 	void				*state;
+	void				*dl;	/* from mock_host_load_file */
 	char				 err[256];
 };
+
+static void	close_dl(struct mock_host *);
+static int	load(struct mock_host *, mock_host_entry);
 
 static const char *const mock_fns[] = {
 	"log", "now_ms", "stat", "quantile", "knob", "propose", "config"
@@ -300,6 +313,7 @@ mock_host_free(struct mock_host *mh)
 	if (mh == NULL)
 		return;
 	mock_host_unload(mh);
+	close_dl(mh);
 	mock_host_clear_stats(mh);
 	for (i = 0; i < mh->nknobs; i++)
 		free(mh->knobs[i].name);
@@ -449,6 +463,14 @@ mock_host_fail(struct mock_host *mh, const char *fn, int code)
 	c->fail = code;
 }
 
+static void
+close_dl(struct mock_host *mh)
+{
+	if (mh->dl != NULL)
+		dlclose(mh->dl);
+	mh->dl = NULL;
+}
+
 /*
  * Call entry, check the descriptor like the loader's basic checks, and
  * run init with the scripted config.  Returns init's result, or MT_ERR
@@ -456,13 +478,50 @@ mock_host_fail(struct mock_host *mh, const char *fn, int code)
  * why).
  */
 int
-mock_host_load(struct mock_host *mh,
-    const struct mt_strategy *(*entry)(const struct mt_host_api *))
+mock_host_load(struct mock_host *mh, mock_host_entry entry)
+{
+	mock_host_unload(mh);
+	close_dl(mh);
+	return load(mh, entry);
+}
+
+/*
+ * dlopen a strategy's shared object, as the daemon does (RTLD_NOW,
+ * RTLD_LOCAL), and load it through its meshtune_strategy_v1.  MT_ERR if
+ * it cannot be opened or lacks the symbol, else as mock_host_load().
+ */
+int
+mock_host_load_file(struct mock_host *mh, const char *path)
+{
+	mock_host_entry	 entry;
+	void		*sym;
+
+	mock_host_unload(mh);
+	close_dl(mh);
+	mh->err[0] = '\0';
+	if (path == NULL || (mh->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) ==
+	    NULL) {
+		snprintf(mh->err, sizeof(mh->err), "cannot load %s: %s",
+		    path != NULL ? path : "(null)", dlerror());
+		return MT_ERR;
+	}
+	if ((sym = dlsym(mh->dl, MT_ENTRY)) == NULL) {
+		snprintf(mh->err, sizeof(mh->err), "%s: no symbol %s", path,
+		    MT_ENTRY);
+		close_dl(mh);
+		return MT_ERR;
+	}
+	/* POSIX: a data pointer from dlsym converts to a function pointer. */
+	memcpy(&entry, &sym, sizeof(entry));
+	return load(mh, entry);
+}
+
+static int
+load(struct mock_host *mh, mock_host_entry entry)
 {
 	const struct mt_strategy	*d;
 	int				 r;
 
-	mock_host_unload(mh);
 	mh->err[0] = '\0';
 	if ((d = entry(&mh->api)) == NULL) {
 		snprintf(mh->err, sizeof(mh->err), "entry returned NULL");
@@ -580,4 +639,32 @@ mock_host_calls(struct mock_host *mh, const char *fn)
 	struct mock_call	*c;
 
 	return (c = call(mh, fn)) != NULL ? c->calls : 0;
+}
+
+/* xmalloc.c's fatal errors, in a test: say why and abort. */
+__dead void
+fatal(const char *fmt, ...)
+{
+	va_list	ap;
+	int	saved = errno;
+
+	fprintf(stderr, "mock host: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ": %s\n", strerror(saved));
+	abort();
+}
+
+__dead void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(stderr, "mock host: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	abort();
 }
