@@ -83,7 +83,7 @@ for round in $(seq 1 20); do
 	[ -n "$udp" ] || fail "round $round: no StatsD port in the log"
 	feed "$udp"
 	# Die at a different point of the burst each round: after 10 to 54
-	# actuations (its first two ticks give about 60 at once; later ones
+	# actuations (its first ticks give about 80 at once; later ones
 	# wait on verifications), not after a fixed time, which a loaded
 	# machine fills with fewer.
 	wait_actuations $((10 + (round * 37) % 45)) 60
