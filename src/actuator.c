@@ -639,20 +639,7 @@ actuator_memo_put(struct actuator *a, const char *knob, double value)
 int
 actuator_format_value(double value, char *buf, size_t len)
 {
-	int	 n;
-
-	if (!isfinite(value))
-		return -1;
-	if (value == trunc(value) && fabs(value) < 1e18)
-		n = snprintf(buf, len, "%.0f", value);
-	else {
-		n = snprintf(buf, len, "%.15g", value);
-		if (n > 0 && (size_t)n < len && strtod(buf, NULL) != value)
-			n = snprintf(buf, len, "%.17g", value);
-	}
-	if (n < 0 || (size_t)n >= len)
-		return -1;
-	return 0;
+	return number_format(value, buf, len) == -1 ? -1 : 0;
 }
 
 /*
@@ -674,8 +661,7 @@ actuator_request_json(const struct actuator_op *op)
 	    (op->kind == ACTUATOR_SET &&
 	    cJSON_AddNumberToObject(o, "value", op->value) == NULL))
 		fatalx("%s: out of memory", __func__);
-	if ((text = cJSON_PrintUnformatted(o)) == NULL)
-		fatalx("%s: out of memory", __func__);
+	text = number_json_print(o);
 	cJSON_Delete(o);
 	xasprintf(&line, "%s\n", text);
 	cJSON_free(text);

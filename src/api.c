@@ -3,10 +3,17 @@
  * JSON replies, JSON errors, and limits on request size and time.
  *
  * Handlers only read in-memory state or hand work to other modules, so
- * no request blocks the event loop.
+ * no request blocks the event loop.  Every request passes api_auth's
+ * checks (Host, Origin, and for any method but GET and HEAD the
+ * credential) before its route's handler runs, and every connection is
+ * watched by api_conn (a cap, a whole-request deadline, accept backing
+ * off when descriptors run out): a route added to the table gets both.
+ * A handler that answers later hears of its client leaving through
+ * api_on_close, never evhttp_connection_set_closecb.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -32,11 +39,15 @@
 
 #define API_MAX_HEADERS	8192
 #define API_MAX_BODY	65536
-#define API_TIMEOUT_S	10
+#define API_TIMEOUT_S	10	/* evhttp's, between two reads or writes */
+#define API_SOCKET_MODE	0660	/* the unix socket, whatever the umask */
+#define API_BACKLOG	512
+#define API_FD_RESERVE	64	/* descriptors kept for all but the API */
 
 struct api {
 	struct evhttp		*http;
-	struct evconnlistener	*unix_listener;
+	struct api_auth		*auth;
+	struct api_conns	*conns;
 	char			*unix_path;	/* to unlink at stop */
 	char			*bound;		/* what listen.api was */
 	int			 port;		/* chosen TCP port, or 0 */
@@ -86,8 +97,7 @@ api_reply_json(struct evhttp_request *req, int code, cJSON *doc)
 	struct evbuffer	*buf;
 	char		*text;
 
-	if ((text = cJSON_PrintUnformatted(doc)) == NULL)
-		fatalx("%s: out of memory", __func__);
+	text = number_json_print(doc);
 	cJSON_Delete(doc);
 	if ((buf = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new", __func__);
@@ -201,6 +211,34 @@ api_status_ingest(struct daemon *d, cJSON *doc)
 	    (double)metrics_bytes(d->metrics));
 }
 
+/* "api": the token file, connections and refusals. */
+static void
+api_status_api(struct api *api, cJSON *doc)
+{
+	struct api_conn_stats	 cs;
+	struct api_auth_stats	 as;
+	cJSON			*o = cJSON_AddObjectToObject(doc, "api");
+
+	cJSON_AddStringToObject(o, "token_file",
+	    api_auth_token_file(api->auth));
+	api_conns_get_stats(api->conns, &cs);
+	api_auth_get_stats(api->auth, &as);
+	cJSON_AddNumberToObject(o, "requests", (double)api->requests);
+	cJSON_AddNumberToObject(o, "connections", (double)cs.open);
+	cJSON_AddNumberToObject(o, "max_connections", (double)cs.max);
+	cJSON_AddNumberToObject(o, "accepted", (double)cs.accepted);
+	cJSON_AddNumberToObject(o, "evicted", (double)cs.evicted);
+	cJSON_AddNumberToObject(o, "refused", (double)cs.refused);
+	cJSON_AddNumberToObject(o, "timed_out", (double)cs.timed_out);
+	cJSON_AddNumberToObject(o, "accept_errors", (double)cs.accept_errors);
+	cJSON_AddBoolToObject(o, "accept_paused", cs.accept_paused);
+	cJSON_AddNumberToObject(o, "refused_host", (double)as.refused_host);
+	cJSON_AddNumberToObject(o, "refused_origin",
+	    (double)as.refused_origin);
+	cJSON_AddNumberToObject(o, "refused_type", (double)as.refused_type);
+	cJSON_AddNumberToObject(o, "refused_auth", (double)as.refused_auth);
+}
+
 static void
 api_status(struct daemon *d, struct evhttp_request *req, const char *rest)
 {
@@ -220,6 +258,8 @@ api_status(struct daemon *d, struct evhttp_request *req, const char *rest)
 	listen = cJSON_AddObjectToObject(doc, "listen");
 	if (d->api != NULL && d->api->port != 0)
 		cJSON_AddNumberToObject(listen, "api_port", d->api->port);
+	if (d->api != NULL)
+		api_status_api(d->api, doc);
 	if (ingest_stats(d)->udp_port != 0)
 		cJSON_AddNumberToObject(listen, "statsd_udp_port",
 		    ingest_stats(d)->udp_port);
@@ -380,8 +420,8 @@ api_strategies(struct daemon *d, struct evhttp_request *req,
  * libevent frees the request: the close callback forgets it.
  */
 struct api_pending {
+	struct daemon			*d;
 	struct evhttp_request		*req;
-	struct evhttp_connection	*conn;
 };
 
 static void
@@ -398,8 +438,8 @@ api_actions_done(const char *json, void *arg)
 	struct api_pending	*p = arg;
 	struct evbuffer		*buf;
 
-	if (p->req != NULL) {
-		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+	if (p->req != NULL && p->d->api != NULL) {
+		api_on_close(p->d, p->req, NULL, NULL);
 		if (json == NULL)
 			api_reply_error(p->req, 500, "audit log query failed");
 		else if ((buf = evbuffer_new()) != NULL) {
@@ -431,12 +471,12 @@ api_actions(struct daemon *d, struct evhttp_request *req, const char *rest)
 		}
 	}
 	p = xcalloc(1, sizeof(*p));
+	p->d = d;
 	p->req = req;
-	p->conn = evhttp_request_get_connection(req);
-	evhttp_connection_set_closecb(p->conn, api_pending_closed, p);
+	api_on_close(d, req, api_pending_closed, p);
 	if (audit_actions_json(d->audit, (int)limit, api_actions_done, p) ==
 	    -1) {
-		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+		api_on_close(d, req, NULL, NULL);
 		free(p);
 		api_reply_error(req, 503, "audit log busy");
 	}
@@ -529,6 +569,19 @@ api_route_find(const char *path, const char **rest)
 	return NULL;
 }
 
+/*
+ * Call fn(evcon, arg) when the client of req goes away before its reply;
+ * fn NULL cancels.  Handlers that answer later use this, never
+ * evhttp_connection_set_closecb, whose one slot api_conn holds.
+ */
+void
+api_on_close(struct daemon *d, struct evhttp_request *req,
+    api_conn_close_fn *fn, void *arg)
+{
+	api_conns_on_close(d->api != NULL ? d->api->conns : NULL, req, fn,
+	    arg);
+}
+
 static void
 api_dispatch(struct evhttp_request *req, void *arg)
 {
@@ -539,6 +592,17 @@ api_dispatch(struct evhttp_request *req, void *arg)
 	int			 method = evhttp_request_get_command(req);
 
 	d->api->requests++;
+	/* Whole: no deadline until its reply is written. */
+	if (api_conns_request(d->api->conns, req) == -1) {
+		d->api->errors++;
+		api_reply_error(req, 503, "connection closed by meshtuned");
+		return;
+	}
+	/* Host and Origin first: a refused site learns nothing, not 404. */
+	if (api_auth_check(d->api->auth, req, 0) == -1) {
+		d->api->errors++;
+		return;
+	}
 	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	if (path == NULL || *path == '\0') {
 		d->api->errors++;
@@ -558,15 +622,29 @@ api_dispatch(struct evhttp_request *req, void *arg)
 		    r->methods == EVHTTP_REQ_GET ? "GET" : "POST");
 		return;
 	}
+	/* Anything but a read changes state: it takes the credential. */
+	if ((method & (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)) == 0 &&
+	    api_auth_check(d->api->auth, req, 1) == -1) {
+		d->api->errors++;
+		return;
+	}
 	r->handler(d, req, rest);
 }
 
-/* Listen on a unix stream socket: refuse to replace anything but a socket. */
+/*
+ * Listen on a unix stream socket, mode API_SOCKET_MODE whatever the
+ * umask: the socket is made that mode before bind (Linux gives the file
+ * the socket's mode, less the umask), so the file is never more open
+ * than that, and set to exactly it after.  Refuses to replace anything
+ * but a socket.
+ */
 static int
 api_bind_unix(struct daemon *d, const char *path)
 {
+	struct evconnlistener	*lev;
 	struct sockaddr_un	 sun;
 	struct stat		 st;
+	int			 fd;
 
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
@@ -581,64 +659,128 @@ api_bind_unix(struct daemon *d, const char *path)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	d->api->unix_listener = evconnlistener_new_bind(d->base, NULL, NULL,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64,
-	    (struct sockaddr *)&sun, sizeof(sun));
-	if (d->api->unix_listener == NULL) {
-		log_warn("api: cannot listen on %s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		log_warn("api: socket for %s", path);
 		return -1;
 	}
-	if (evhttp_bind_listener(d->api->http, d->api->unix_listener) == NULL) {
-		log_warnx("api: cannot serve on %s", path);
+	if (fchmod(fd, API_SOCKET_MODE) == -1 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_warn("api: cannot listen on %s", path);
+		close(fd);
+		return -1;
+	}
+	d->api->unix_path = xstrdup(path);
+	if (chmod(path, API_SOCKET_MODE) == -1 ||
+	    listen(fd, API_BACKLOG) == -1) {
+		log_warn("api: cannot listen on %s", path);
+		close(fd);
+		return -1;
+	}
+	if ((lev = evconnlistener_new(d->base, NULL, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd)) == NULL) {
+		log_warnx("api: cannot watch %s", path);
+		close(fd);
 		return -1;
 	}
 	/* evhttp owns the listener now. */
-	d->api->unix_listener = NULL;
-	d->api->unix_path = xstrdup(path);
+	if (evhttp_bind_listener(d->api->http, lev) == NULL) {
+		log_warnx("api: cannot serve on %s", path);
+		evconnlistener_free(lev);
+		return -1;
+	}
+	if (api_conns_listener(d->api->conns, lev) == -1)
+		log_warnx("api: %s: accept will not back off", path);
 	log_info("api: listening on %s", path);
 	return 0;
 }
 
+/*
+ * Listen on HOST:PORT with a backlog of API_BACKLOG (evhttp's own bind
+ * keeps 128), and serve it.
+ */
 static int
 api_bind_tcp(struct daemon *d, const char *addr)
 {
-	struct evhttp_bound_socket	*bound;
+	struct evconnlistener		*lev;
 	struct sockaddr_storage		 ss;
 	socklen_t			 len;
-	char				 host[64];
-	const char			*colon = strrchr(addr, ':');
-	size_t				 hlen;
+	char				 host[INET6_ADDRSTRLEN + 2];
+	int				 fd, on = 1;
 
 	if (config_parse_addr(addr, &ss, &len) == -1) {
 		log_warnx("api: bad address %s", addr);
 		return -1;
 	}
-	hlen = (size_t)(colon - addr);
-	if (addr[0] == '[') {
-		addr++;
-		hlen -= 2;
-	}
-	if (hlen >= sizeof(host))
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("api: socket for %s", addr);
 		return -1;
-	memcpy(host, addr, hlen);
-	host[hlen] = '\0';
-	bound = evhttp_bind_socket_with_handle(d->api->http, host,
-	    ntohs(((struct sockaddr_in *)&ss)->sin_port));
-	if (bound == NULL) {
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, API_BACKLOG) == -1) {
 		log_warn("api: cannot listen on %s", addr);
+		close(fd);
 		return -1;
 	}
 	len = sizeof(ss);
-	if (getsockname(evhttp_bound_socket_get_fd(bound),
-	    (struct sockaddr *)&ss, &len) == -1) {
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
 		log_warn("api: getsockname");
+		close(fd);
 		return -1;
 	}
+	if ((lev = evconnlistener_new(d->base, NULL, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd)) == NULL) {
+		log_warnx("api: cannot watch %s", addr);
+		close(fd);
+		return -1;
+	}
+	if (evhttp_bind_listener(d->api->http, lev) == NULL) {
+		log_warnx("api: cannot serve on %s", addr);
+		evconnlistener_free(lev);
+		return -1;
+	}
+	if (api_conns_listener(d->api->conns, lev) == -1)
+		log_warnx("api: %s: accept will not back off", addr);
 	d->api->port = ntohs(ss.ss_family == AF_INET6 ?
 	    ((struct sockaddr_in6 *)&ss)->sin6_port :
 	    ((struct sockaddr_in *)&ss)->sin_port);
-	log_info("api: listening on %s port %d", host, d->api->port);
+	api_auth_set_port(d->api->auth, d->api->port);
+	snprintf(host, sizeof(host), "%.*s", (int)(strrchr(addr, ':') - addr),
+	    addr);
+	log_info("api: listening on %s port %d", host[0] == '[' ?
+	    (host[strlen(host) - 1] = '\0', host + 1) : host, d->api->port);
 	return 0;
+}
+
+/*
+ * listen.api_max_connections, kept below the descriptors the process may
+ * open: API_FD_RESERVE of them for the rest of meshtuned (half, if there
+ * are few), and of what is left two thirds, since the connections closed
+ * for new ones hold theirs a moment longer.  So the API alone never takes
+ * the audit log's, the actuators' or the collectors' descriptors.
+ */
+static size_t
+api_max_connections(const struct mt_config *c)
+{
+	struct rlimit	 rl;
+	rlim_t		 fit;
+	size_t		 max = (size_t)c->api_max_connections;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		return max;
+	fit = (rl.rlim_cur > 2 * API_FD_RESERVE ?
+	    rl.rlim_cur - API_FD_RESERVE : rl.rlim_cur / 2) * 2 / 3;
+	if (fit < max) {
+		log_warnx("api: at most %llu connections, not %zu "
+		    "(listen.api_max_connections): the process may open %llu "
+		    "descriptors (LimitNOFILE)", (unsigned long long)fit, max,
+		    (unsigned long long)rl.rlim_cur);
+		max = fit > 0 ? (size_t)fit : 1;
+	}
+	return max;
 }
 
 /* Start the HTTP API on listen.api; absent, there is none. */
@@ -646,6 +788,7 @@ int
 api_start(struct daemon *d)
 {
 	const char	*addr = d->conf->api;
+	char		 err[512];
 
 	if (addr == NULL) {
 		log_info("api: disabled (no listen.api)");
@@ -653,8 +796,18 @@ api_start(struct daemon *d)
 	}
 	d->api = xcalloc(1, sizeof(*d->api));
 	d->api->bound = xstrdup(addr);
+	if ((d->api->auth = api_auth_new(d->conf, err, sizeof(err))) == NULL) {
+		log_warnx("api: token (listen.api_token_file): %s", err);
+		return -1;
+	}
 	if ((d->api->http = evhttp_new(d->base)) == NULL) {
 		log_warnx("api: evhttp_new failed");
+		return -1;
+	}
+	if ((d->api->conns = api_conns_new(d->base, d->api->http,
+	    api_max_connections(d->conf),
+	    (int)d->conf->api_request_timeout_s)) == NULL) {
+		log_warnx("api: cannot watch connections");
 		return -1;
 	}
 	evhttp_set_max_headers_size(d->api->http, API_MAX_HEADERS);
@@ -675,8 +828,11 @@ api_stop(struct daemon *d)
 {
 	if (d->api == NULL)
 		return;
+	/* evhttp closes its connections, whose records go with them. */
 	if (d->api->http != NULL)
 		evhttp_free(d->api->http);
+	api_conns_free(d->api->conns);
+	api_auth_free(d->api->auth);
 	if (d->api->unix_path != NULL) {
 		if (unlink(d->api->unix_path) == -1 && errno != ENOENT)
 			log_warn("api: unlink %s", d->api->unix_path);
@@ -687,7 +843,10 @@ api_stop(struct daemon *d)
 	d->api = NULL;
 }
 
-/* A new listen.api takes effect at the next start; say so. */
+/*
+ * The connection limits and listen.api_hosts take effect at once; a new
+ * listen.api or listen.api_token_file at the next start: say so.
+ */
 int
 api_reload(struct daemon *d, const struct mt_config *nc)
 {
@@ -696,5 +855,13 @@ api_reload(struct daemon *d, const struct mt_config *nc)
 	if (!config_same(old, nc->api))
 		log_warnx("api: listen.api changed; it takes effect when "
 		    "meshtuned restarts");
+	if (d->api == NULL)
+		return 0;
+	if (!config_same(d->conf->api_token_file, nc->api_token_file))
+		log_warnx("api: listen.api_token_file changed; it takes "
+		    "effect when meshtuned restarts");
+	api_conns_set_limits(d->api->conns, api_max_connections(nc),
+	    (int)nc->api_request_timeout_s);
+	api_auth_set_hosts(d->api->auth, &nc->api_hosts);
 	return 0;
 }

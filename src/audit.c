@@ -1718,7 +1718,7 @@ exec_reconcile(struct audit *a, struct job *j)
 	    (isnan(j->new_value) ?
 	    cJSON_AddNullToObject(d, "read_back") :
 	    cJSON_AddNumberToObject(d, "read_back", j->new_value)) == NULL ||
-	    (detail = cJSON_PrintUnformatted(d)) == NULL)
+	    (detail = number_json_print(d)) == NULL)
 		fatalx("audit: out of memory");
 	cJSON_Delete(d);
 	run = exec_event(a, j->ts, "reconcile", "audit", msg, detail);
@@ -2191,7 +2191,7 @@ job_log(struct job *j, int written)
 	default:
 		goto none;
 	}
-	if ((s = cJSON_PrintUnformatted(o)) == NULL)
+	if ((s = number_json_print(o)) == NULL)
 		fatalx("audit: out of memory");
 	if (written)
 		log_info("audit: %s", s);
@@ -2636,7 +2636,7 @@ rows_json(sqlite3_stmt *st)
 		cJSON_Delete(arr);
 		return NULL;
 	}
-	if ((out = cJSON_PrintUnformatted(arr)) == NULL)
+	if ((out = number_json_print(arr)) == NULL)
 		fatalx("audit: out of memory");
 	cJSON_Delete(arr);
 	return out;

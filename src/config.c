@@ -30,6 +30,9 @@
 
 #define CONF_MAX_BYTES	(1024 * 1024)	/* a config is small; refuse more */
 #define CONF_MAX_LIST	256		/* strings in an argv or allow list */
+#define CONF_QUOTE_MAX	200		/* characters of a value in a message */
+#define CONF_QUOTE_BUF	(CONF_QUOTE_MAX * 4 + 4)
+#define CONF_MODULE_MAX	255		/* bytes of a module file name */
 
 enum conf_type {
 	CT_INT,		/* int64_t, integral JSON number */
@@ -83,6 +86,18 @@ static const struct conf_key listen_keys[] = {
 	  1 << 30, "8388608", 0, NULL, "socket receive buffer in bytes" },
 	{ "api", CT_STRING, OFF(mt_config, api), 0, 0, NULL,
 	  0, NULL, "HOST:PORT or unix socket path of the HTTP API" },
+	{ "allow_non_loopback", CT_STRLIST,
+	  OFF(mt_config, allow_non_loopback), 0, 0, NULL, 0, NULL,
+	  "listeners (api, statsd_udp) that may bind beyond loopback" },
+	{ "api_token_file", CT_STRING, OFF(mt_config, api_token_file), 0, 0,
+	  NULL, 0, NULL, "the API token; default api.token beside audit.path" },
+	{ "api_hosts", CT_STRLIST, OFF(mt_config, api_hosts), 0, 0, NULL,
+	  0, NULL, "more host names the API answers to in Host and Origin" },
+	{ "api_max_connections", CT_INT, OFF(mt_config, api_max_connections),
+	  1, 65536, "512", 0, NULL, "API connections open at once" },
+	{ "api_request_timeout_s", CT_INT,
+	  OFF(mt_config, api_request_timeout_s), 1, 300, "10", 0, NULL,
+	  "a whole request must arrive within this" },
 };
 static const struct conf_table listen_table = TABLE(listen_keys, 0);
 
@@ -331,6 +346,66 @@ conf_field_error(struct conf_parse *p, const char *path, const char *field,
 	free(msg);
 }
 
+/*
+ * s as it may appear in a message: printable ASCII, any other byte as
+ * \xNN, at most CONF_QUOTE_MAX characters and "..." when cut.  The text
+ * lives in one of eight rotating buffers, so that a message may quote a
+ * few values at once (parsing is single-threaded).
+ */
+static const char *
+conf_q(const char *s)
+{
+	static char	 bufs[8][CONF_QUOTE_BUF];
+	static int	 next;
+	char		*b = bufs[next++ % 8];
+	size_t		 i, o = 0;
+
+	if (s == NULL)
+		return "(null)";
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i == CONF_QUOTE_MAX) {
+			memcpy(b + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f ||
+		    s[i] == '"' || s[i] == '\\')
+			o += (size_t)snprintf(b + o, CONF_QUOTE_BUF - o,
+			    "\\x%02x", (unsigned char)s[i]);
+		else
+			b[o++] = s[i];
+	}
+	b[o] = '\0';
+	return b;
+}
+
+/*
+ * Whether name is a valid name for an actuator, knob, trigger or
+ * strategy: 1 to CONFIG_NAME_MAX bytes of A-Z a-z 0-9 _ . -, starting
+ * with a letter, a digit or _, with no "..".  Names end up in log lines,
+ * audit rows, URLs and file names; these rules keep them plain.
+ */
+int
+config_name_ok(const char *name)
+{
+	size_t	len = strlen(name);
+
+	return len >= 1 && len <= CONFIG_NAME_MAX &&
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_.-") == len && name[0] != '.' && name[0] != '-' &&
+	    strstr(name, "..") == NULL;
+}
+
+/* The error for a name that config_name_ok refuses. */
+static void
+conf_bad_name(struct conf_parse *p, const char *path, const char *name)
+{
+	conf_error(p, path, "expected a name of 1 to %d characters from "
+	    "A-Z a-z 0-9 _ . - (starting with a letter, a digit or _, no "
+	    "\"..\"), got \"%s\" (%zu bytes)", CONFIG_NAME_MAX, conf_q(name),
+	    strlen(name));
+}
+
 /* Describe a JSON value for "got ...", e.g. "got \"sixty\"" or "got an array". */
 static void
 conf_describe(const cJSON *v, char *buf, size_t len)
@@ -340,8 +415,7 @@ conf_describe(const cJSON *v, char *buf, size_t len)
 	else if (cJSON_IsNumber(v))
 		snprintf(buf, len, "%.17g", v->valuedouble);
 	else if (cJSON_IsString(v))
-		snprintf(buf, len, "\"%.40s%s\"", v->valuestring,
-		    strlen(v->valuestring) > 40 ? "..." : "");
+		snprintf(buf, len, "\"%s\"", conf_q(v->valuestring));
 	else if (cJSON_IsBool(v))
 		snprintf(buf, len, "%s", cJSON_IsTrue(v) ? "true" : "false");
 	else if (cJSON_IsNull(v))
@@ -356,7 +430,7 @@ static void
 conf_expected(struct conf_parse *p, const char *path, const char *what,
     const cJSON *v)
 {
-	char	got[64];
+	char	got[CONF_QUOTE_BUF + 8];
 
 	conf_describe(v, got, sizeof(got));
 	conf_error(p, path, "expected %s, got %s", what, got);
@@ -435,13 +509,16 @@ conf_set_list(struct conf_parse *p, const struct conf_key *k, const cJSON *v,
 	cJSON_ArrayForEach(e, v) {
 		elem = (char *)l->v + l->n * sub->size;
 		if (k->type == CT_MAP) {
-			xasprintf(&epath, "%s[\"%s\"]", path, e->string);
+			xasprintf(&epath, "%s[\"%s\"]", path,
+			    conf_q(e->string));
 			if (conf_repeated(v, e)) {
 				conf_error(p, epath, "expected each name once, "
 				    "got it twice");
 				free(epath);
 				continue;
 			}
+			if (!config_name_ok(e->string))
+				conf_bad_name(p, epath, e->string);
 			/* Every map entry struct starts with its name. */
 			*(char **)elem = xstrdup(e->string);
 		} else
@@ -512,8 +589,7 @@ conf_set(struct conf_parse *p, const struct conf_key *k, const cJSON *v,
 			break;
 		}
 		free(*(char **)field);
-		if ((*(char **)field = cJSON_PrintUnformatted(v)) == NULL)
-			fatalx("%s: out of memory", __func__);
+		*(char **)field = number_json_print((cJSON *)v);
 		break;
 	}
 }
@@ -536,8 +612,8 @@ conf_join(const char *path, const char *name)
 	char	*s;
 
 	if (*path == '\0')
-		return xstrdup(name);
-	xasprintf(&s, "%s.%s", path, name);
+		return xstrdup(conf_q(name));
+	xasprintf(&s, "%s.%s", path, conf_q(name));
 	return s;
 }
 
@@ -761,10 +837,54 @@ config_parse_addr(const char *text, struct sockaddr_storage *ss,
 	return 0;
 }
 
-/* A listen address: HOST:PORT with a numeric host, or an absolute path. */
+/*
+ * Whether ss is a loopback address: 127.0.0.0/8, ::1, or 127.0.0.0/8
+ * mapped into IPv6.
+ */
+int
+config_addr_loopback(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in	*sin = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6	*sin6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family == AF_INET6) {
+		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+			return 1;
+		return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
+		    sin6->sin6_addr.s6_addr[12] == 127;
+	}
+	return ss->ss_family == AF_UNIX;
+}
+
+/* The listeners that may be opened beyond loopback, by their key. */
+static const char *const conf_remote_ok[] = { "api", "statsd_udp" };
+
+/*
+ * Whether the listener listen.key (one of conf_remote_ok) may bind its
+ * address beyond loopback: listen.allow_non_loopback names it.
+ */
+static int
+conf_remote_allowed(const struct mt_config *c, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < c->allow_non_loopback.n; i++)
+		if (strcmp(c->allow_non_loopback.v[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A listen address: HOST:PORT with a numeric host, or an absolute path.
+ * A host beyond loopback needs key (the listener's name under "listen")
+ * on listen.allow_non_loopback; key NULL: not a listener.
+ */
 static void
-conf_check_listen(struct conf_parse *p, const char *path, const char *addr,
-    int unix_ok, int inet_ok)
+conf_check_listen(struct conf_parse *p, const struct mt_config *c,
+    const char *path, const char *addr, int unix_ok, int inet_ok,
+    const char *key)
 {
 	struct sockaddr_storage	 ss;
 	struct sockaddr_un	 sun;
@@ -775,7 +895,7 @@ conf_check_listen(struct conf_parse *p, const char *path, const char *addr,
 	if (addr[0] == '/') {
 		if (!unix_ok)
 			conf_error(p, path, "expected HOST:PORT, got \"%s\"",
-			    addr);
+			    conf_q(addr));
 		else if (strlen(addr) >= sizeof(sun.sun_path))
 			conf_error(p, path, "expected a socket path shorter "
 			    "than %zu bytes, got %zu", sizeof(sun.sun_path),
@@ -784,10 +904,47 @@ conf_check_listen(struct conf_parse *p, const char *path, const char *addr,
 	}
 	if (!inet_ok)
 		conf_error(p, path, "expected an absolute path, got \"%s\"",
-		    addr);
+		    conf_q(addr));
 	else if (config_parse_addr(addr, &ss, &len) == -1)
 		conf_error(p, path, "expected HOST:PORT with a numeric "
-		    "address (127.0.0.1:8125, [::1]:8125), got \"%s\"", addr);
+		    "address (127.0.0.1:8125, [::1]:8125), got \"%s\"",
+		    conf_q(addr));
+	else if (key != NULL && !config_addr_loopback(&ss) &&
+	    !conf_remote_allowed(c, key))
+		conf_error(p, path, "expected a loopback address (127.0.0.1, "
+		    "[::1]) or a unix socket path, got \"%s\"; to listen "
+		    "beyond loopback, add \"%s\" to listen.allow_non_loopback",
+		    conf_q(addr), key);
+}
+
+/*
+ * The listeners of c that bind beyond loopback, as allowed by
+ * listen.allow_non_loopback: one line each, "listen.api binds
+ * 0.0.0.0:9120 beyond loopback (listen.allow_non_loopback)", for -t
+ * and the start-up log.  Returns the number of lines; the caller frees
+ * each and the array.
+ */
+size_t
+config_non_loopback(const struct mt_config *c, char ***lines)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	const char		*addr;
+	size_t			 i, n = 0;
+
+	*lines = NULL;
+	for (i = 0; i < nitems(conf_remote_ok); i++) {
+		addr = strcmp(conf_remote_ok[i], "api") == 0 ? c->api :
+		    c->statsd_udp;
+		if (addr == NULL || addr[0] == '/' ||
+		    config_parse_addr(addr, &ss, &len) == -1 ||
+		    config_addr_loopback(&ss))
+			continue;
+		*lines = xreallocarray(*lines, n + 1, sizeof(char *));
+		xasprintf(&(*lines)[n++], "listen.%s binds %s beyond loopback "
+		    "(listen.allow_non_loopback)", conf_remote_ok[i], addr);
+	}
+	return n;
 }
 
 static int
@@ -799,6 +956,32 @@ conf_in_list(const struct conf_strlist *l, const char *s)
 		if (strcmp(l->v[i], s) == 0)
 			return 1;
 	return 0;
+}
+
+/*
+ * Whether path is absolute and plain: no "." or ".." component, no "//",
+ * no trailing "/".  An allow-listed file is named exactly as the kernel
+ * walks it, with nothing a rename of a directory could make point
+ * elsewhere.
+ */
+static int
+conf_plain_path(const char *path)
+{
+	const char	*c, *end;
+	size_t		 len;
+
+	if (path[0] != '/' || path[1] == '\0')
+		return 0;
+	for (c = path + 1; ; c = end + 1) {
+		if ((end = strchr(c, '/')) == NULL)
+			end = c + strlen(c);
+		len = (size_t)(end - c);
+		if (len == 0 || (len == 1 && c[0] == '.') ||
+		    (len == 2 && c[0] == '.' && c[1] == '.'))
+			return 0;
+		if (*end == '\0')
+			return 1;
+	}
 }
 
 /* Rules of one actuator that the key table cannot express. */
@@ -823,14 +1006,14 @@ conf_check_actuator(struct conf_parse *p, const struct mt_actuator_conf *a)
 	for (i = 0; i < nitems(rules); i++)
 		if (strcmp(rules[i].type, a->type) == 0)
 			break;
-	xasprintf(&path, "actuators[\"%s\"]", a->name);
+	xasprintf(&path, "actuators[\"%s\"]", conf_q(a->name));
 	if (conf_entry_failed(p, path)) {
 		free(path);
 		return;
 	}
 	if (i == nitems(rules)) {
 		conf_field_error(p, path, "type", "expected unix, exec, http, "
-		    "file or log, got \"%s\"", a->type);
+		    "file or log, got \"%s\"", conf_q(a->type));
 		free(path);
 		return;
 	}
@@ -850,19 +1033,20 @@ conf_check_actuator(struct conf_parse *p, const struct mt_actuator_conf *a)
 		char *fpath;
 
 		xasprintf(&fpath, "%s.path", path);
-		conf_check_listen(p, fpath, a->path, 1, 0);
+		conf_check_listen(p, NULL, fpath, a->path, 1, 0, NULL);
 		free(fpath);
 	}
 	if (a->url != NULL && strncmp(a->url, "http://", 7) != 0)
 		conf_field_error(p, path, "url", "expected an http:// URL, "
-		    "got \"%s\"", a->url);
+		    "got \"%s\"", conf_q(a->url));
 	if (a->argv.n > 0 && a->argv.v[0][0] != '/')
 		conf_field_error(p, path, "argv", "expected an absolute "
-		    "program path first, got \"%s\"", a->argv.v[0]);
+		    "program path first, got \"%s\"", conf_q(a->argv.v[0]));
 	for (j = 0; j < a->allow.n; j++)
-		if (a->allow.v[j][0] != '/')
+		if (!conf_plain_path(a->allow.v[j]))
 			conf_field_error(p, path, "allow", "expected absolute "
-			    "paths, got \"%s\"", a->allow.v[j]);
+			    "paths without \".\", \"..\", \"//\" or a trailing "
+			    "\"/\", got \"%s\"", conf_q(a->allow.v[j]));
 	free(path);
 }
 
@@ -931,14 +1115,14 @@ conf_check_knob(struct conf_parse *p, const struct mt_config *c,
 	const struct mt_actuator_conf	*a;
 	char				*path, *gpath;
 
-	xasprintf(&path, "%s[\"%s\"]", table, k->name);
+	xasprintf(&path, "%s[\"%s\"]", table, conf_q(k->name));
 	if (conf_entry_failed(p, path)) {
 		free(path);
 		return;
 	}
 	if (strcmp(table, "triggers") == 0 && config_knob(c, k->name) != NULL)
 		conf_error(p, path, "expected a name that is not also a knob, "
-		    "got \"%s\" in both", k->name);
+		    "got \"%s\" in both", conf_q(k->name));
 	xasprintf(&gpath, "%s.guards", path);
 	conf_check_guards(p, &k->guards, gpath);
 	free(gpath);
@@ -951,24 +1135,27 @@ conf_check_knob(struct conf_parse *p, const struct mt_config *c,
 		    "%.15g..%.15g, got %.15g", k->min, k->max, k->initial);
 	if (k->owner != NULL && !conf_has_strategy(c, k->owner))
 		conf_field_error(p, path, "owner", "expected the name of an "
-		    "entry of \"strategies\", got \"%s\"", k->owner);
+		    "entry of \"strategies\", got \"%s\"", conf_q(k->owner));
 	a = k->actuator != NULL ? config_actuator(c, k->actuator) : NULL;
 	if (k->actuator == NULL || (a != NULL && a->type == NULL))
 		;	/* reported by the walk */
 	else if (a == NULL)
 		conf_field_error(p, path, "actuator", "expected the name of "
-		    "an entry of \"actuators\", got \"%s\"", k->actuator);
+		    "an entry of \"actuators\", got \"%s\"",
+		    conf_q(k->actuator));
 	else if (strcmp(a->type, "file") == 0 && k->path == NULL)
 		conf_field_error(p, path, "path", "expected a file on the "
-		    "allow list of actuator \"%s\", got nothing", a->name);
+		    "allow list of actuator \"%s\", got nothing",
+		    conf_q(a->name));
 	else if (strcmp(a->type, "file") == 0 &&
 	    !conf_in_list(&a->allow, k->path))
 		conf_field_error(p, path, "path", "expected a file on the "
-		    "allow list of actuator \"%s\", got \"%s\"", a->name,
-		    k->path);
+		    "allow list of actuator \"%s\", got \"%s\"",
+		    conf_q(a->name), conf_q(k->path));
 	else if (strcmp(a->type, "file") != 0 && k->path != NULL)
 		conf_field_error(p, path, "path", "expected nothing for a "
-		    "knob of a %s actuator, got \"%s\"", a->type, k->path);
+		    "knob of a %s actuator, got \"%s\"", a->type,
+		    conf_q(k->path));
 	free(path);
 }
 
@@ -984,18 +1171,34 @@ conf_check_strategy(struct conf_parse *p, const struct mt_config *c,
 	if (s->mode != NULL && strcmp(s->mode, "apply") != 0 &&
 	    strcmp(s->mode, "advise") != 0)
 		conf_field_error(p, path, "mode", "expected \"apply\" or "
-		    "\"advise\", got \"%s\"", s->mode);
+		    "\"advise\", got \"%s\"", conf_q(s->mode));
 	if (s->module != NULL && strchr(s->module, '/') != NULL)
 		conf_field_error(p, path, "module", "expected a file name in "
-		    "plugin_dir, got the path \"%s\"", s->module);
+		    "plugin_dir, got the path \"%s\"", conf_q(s->module));
+	else if (s->module != NULL && (strlen(s->module) > CONF_MODULE_MAX ||
+	    strspn(s->module, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+	    "rstuvwxyz0123456789_.-+") != strlen(s->module) ||
+	    s->module[0] == '.'))
+		conf_field_error(p, path, "module", "expected a file name in "
+		    "plugin_dir of at most %d characters from A-Z a-z 0-9 _ . "
+		    "- + (not starting with .), got \"%s\"", CONF_MODULE_MAX,
+		    conf_q(s->module));
 	if (s->name == NULL)
 		return;
+	if (!config_name_ok(s->name)) {
+		char	*npath;
+
+		xasprintf(&npath, "%s.name", path);
+		conf_bad_name(p, npath, s->name);
+		free(npath);
+		return;
+	}
 	CONF_FOREACH(struct mt_strategy_conf, o, c->strategies) {
 		if (o == s)
 			break;
 		if (o->name != NULL && strcmp(o->name, s->name) == 0) {
 			conf_field_error(p, path, "name", "expected a unique "
-			    "name, got \"%s\" again", s->name);
+			    "name, got \"%s\" again", conf_q(s->name));
 			break;
 		}
 	}
@@ -1029,10 +1232,27 @@ conf_check(struct conf_parse *p, const struct mt_config *c)
 	    strcmp(c->audit_on_bad_file, "refuse") != 0 &&
 	    strcmp(c->audit_on_bad_file, "move") != 0)
 		conf_error(p, "audit.on_bad_file", "expected \"refuse\" or "
-		    "\"move\", got \"%s\"", c->audit_on_bad_file);
-	conf_check_listen(p, "listen.statsd_udp", c->statsd_udp, 0, 1);
-	conf_check_listen(p, "listen.statsd_unix", c->statsd_unix, 1, 0);
-	conf_check_listen(p, "listen.api", c->api, 1, 1);
+		    "\"move\", got \"%s\"", conf_q(c->audit_on_bad_file));
+	conf_check_listen(p, c, "listen.statsd_udp", c->statsd_udp, 0, 1,
+	    "statsd_udp");
+	conf_check_listen(p, c, "listen.statsd_unix", c->statsd_unix, 1, 0,
+	    NULL);
+	conf_check_listen(p, c, "listen.api", c->api, 1, 1, "api");
+	for (i = 0; i < c->allow_non_loopback.n; i++) {
+		size_t	j;
+
+		for (j = 0; j < nitems(conf_remote_ok); j++)
+			if (strcmp(c->allow_non_loopback.v[i],
+			    conf_remote_ok[j]) == 0)
+				break;
+		if (j == nitems(conf_remote_ok))
+			conf_error(p, "listen.allow_non_loopback", "expected "
+			    "\"api\" or \"statsd_udp\", got \"%s\"",
+			    conf_q(c->allow_non_loopback.v[i]));
+	}
+	if (c->api_token_file != NULL && c->api_token_file[0] != '/')
+		conf_error(p, "listen.api_token_file", "expected an absolute "
+		    "path, got \"%s\"", conf_q(c->api_token_file));
 	CONF_FOREACH(struct mt_actuator_conf, a, c->actuators)
 		conf_check_actuator(p, a);
 	CONF_FOREACH(struct mt_knob_conf, k, c->knobs)
@@ -1040,6 +1260,7 @@ conf_check(struct conf_parse *p, const struct mt_config *c)
 	CONF_FOREACH(struct mt_knob_conf, k, c->triggers)
 		conf_check_knob(p, c, k, "triggers");
 	conf_check_guards(p, &c->guards, "governor.guards");
+	i = 0;
 	CONF_FOREACH(struct mt_strategy_conf, s, c->strategies)
 		conf_check_strategy(p, c, s, i++);
 	conf_check_word(p, "statsd.gauge_sign_udp", c->statsd_gauge_udp,
@@ -1056,29 +1277,68 @@ conf_check(struct conf_parse *p, const struct mt_config *c)
 	    "drop");
 }
 
+/*
+ * Where text escapes a NUL character ("\\u0000"), or NULL: cJSON would
+ * end the C string there, and "a\\u0000b" would quietly become "a".
+ */
+static const char *
+conf_find_nul(const char *text)
+{
+	const char	*s;
+
+	for (s = text; *s != '\0'; s++) {
+		if (*s != '\\')
+			continue;
+		if (s[1] == 'u' && strncmp(s + 2, "0000", 4) == 0)
+			return s;
+		if (s[1] != '\0')
+			s++;	/* an escaped character, "\\\\" included */
+	}
+	return NULL;
+}
+
+/* The line and column of at in text. */
+static void
+conf_position(const char *text, const char *at, int *line, int *col)
+{
+	const char	*s;
+
+	*line = *col = 1;
+	for (s = text; s < at; s++) {
+		if (*s == '\n') {
+			(*line)++;
+			*col = 1;
+		} else
+			(*col)++;
+	}
+}
+
+static void
+conf_nul_error(struct conf_parse *p, const char *text, const char *at)
+{
+	int	line, col;
+
+	conf_position(text, at, &line, &col);
+	conf_error(p, NULL, "line %d, column %d: expected no NUL character, "
+	    "got \"\\u0000\"", line, col);
+}
+
 /* Turn cJSON's error position into a line and column. */
 static void
 conf_syntax_error(struct conf_parse *p, const char *text, const char *at)
 {
-	const char	*s;
-	int		 line = 1, col = 1;
+	int		 line, col;
 	char		 near[24];
 	size_t		 n;
 
 	if (at == NULL)
 		at = text + strlen(text);
-	for (s = text; s < at; s++) {
-		if (*s == '\n') {
-			line++;
-			col = 1;
-		} else
-			col++;
-	}
+	conf_position(text, at, &line, &col);
 	for (n = 0; n < sizeof(near) - 1 && at[n] != '\0' && at[n] != '\n'; n++)
 		near[n] = at[n];
 	near[n] = '\0';
 	conf_error(p, NULL, "line %d, column %d: expected valid JSON, got %s",
-	    line, col, n ? near : "the end of the file");
+	    line, col, n ? conf_q(near) : "the end of the file");
 }
 
 /*
@@ -1096,6 +1356,10 @@ config_load_string(const char *text, const char *name,
 	const char		*end = NULL;
 	size_t			 before = errs->n;
 
+	if ((end = conf_find_nul(text)) != NULL) {
+		conf_nul_error(&p, text, end);
+		return NULL;
+	}
 	root = cJSON_ParseWithOpts(text, &end, 1);
 	if (root == NULL) {
 		conf_syntax_error(&p, text, cJSON_GetErrorPtr());

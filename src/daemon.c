@@ -23,6 +23,8 @@
 static int	tick_start(struct daemon *);
 static void	tick_stop(struct daemon *);
 static int	tick_reload(struct daemon *, const struct mt_config *);
+static int	daemon_log_start(struct daemon *);
+static void	daemon_log_stop(struct daemon *);
 static int	signals_start(struct daemon *);
 static void	signals_stop(struct daemon *);
 static int	daemon_audit_start(struct daemon *);
@@ -47,6 +49,7 @@ static const struct daemon_subsystem {
 } subsystems[] = {
 #define SUBSYSTEM(name, prefix) \
 	{ name, prefix##_start, prefix##_stop, prefix##_reload, NULL }
+	{ "log", daemon_log_start, daemon_log_stop, NULL, NULL },
 	{ "signals", signals_start, signals_stop, NULL, NULL },
 	SUBSYSTEM("audit", daemon_audit),
 	SUBSYSTEM("registry", daemon_registry),
@@ -59,6 +62,19 @@ static const struct daemon_subsystem {
 	SUBSYSTEM("tick", tick),
 #undef SUBSYSTEM
 };
+
+/* The timer that reports suppressed log lines (log.c). */
+static int
+daemon_log_start(struct daemon *d)
+{
+	return log_start(d->base);
+}
+
+static void
+daemon_log_stop(struct daemon *d)
+{
+	log_stop();
+}
 
 /* The audit.* keys as the audit log takes them. */
 static void

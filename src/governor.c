@@ -1299,11 +1299,11 @@ gov_mark_manual(struct governor *g, struct gov_knob *k, double new_value,
 	    cJSON_AddNumberToObject(o, "old", old_value) == NULL ||
 	    cJSON_AddNumberToObject(o, "new", new_value) == NULL ||
 	    cJSON_AddStringToObject(o, "seen", how) == NULL ||
-	    (detail = cJSON_PrintUnformatted(o)) == NULL)
+	    (detail = number_json_print(o)) == NULL)
 		fatalx("%s: out of memory", __func__);
 	if (cJSON_AddStringToObject(o, "outcome", "unverified") == NULL ||
 	    cJSON_AddStringToObject(o, "decided_by", "manual") == NULL ||
-	    (verdict = cJSON_PrintUnformatted(o)) == NULL)
+	    (verdict = number_json_print(o)) == NULL)
 		fatalx("%s: out of memory", __func__);
 	cJSON_Delete(o);
 	log_warnx("governor: %s: %s", k->name, msg);
@@ -1313,8 +1313,8 @@ gov_mark_manual(struct governor *g, struct gov_knob *k, double new_value,
 		gov_verify_drop(g, k, gov_verify_manual, verdict);
 	} else
 		gov_verify_drop(g, k, NULL, NULL);
-	cJSON_free(detail);
-	cJSON_free(verdict);
+	free(detail);
+	free(verdict);
 	free(msg);
 }
 
@@ -1528,7 +1528,7 @@ static char *
 gov_rollback_evidence(const struct verdict_check *e, const char *verdict)
 {
 	cJSON	*o, *vf, *vd;
-	char	*text, *out;
+	char	*out;
 
 	if ((o = cJSON_CreateObject()) == NULL ||
 	    (vf = cJSON_AddObjectToObject(o, "verify")) == NULL ||
@@ -1544,11 +1544,9 @@ gov_rollback_evidence(const struct verdict_check *e, const char *verdict)
 	    (double)e->count_after) == NULL ||
 	    (vd = cJSON_Parse(verdict)) == NULL ||
 	    !cJSON_AddItemToObject(o, "verdict", vd) ||
-	    (text = cJSON_PrintUnformatted(o)) == NULL)
+	    (out = number_json_print(o)) == NULL)
 		fatalx("%s: out of memory", __func__);
 	cJSON_Delete(o);
-	out = xstrdup(text);
-	cJSON_free(text);
 	return out;
 }
 

@@ -242,7 +242,7 @@ verdict_json(const struct verdict *v, const struct verdict_check *exp,
     const struct verdict_check *guards, size_t n)
 {
 	cJSON	*o, *arr, *rule;
-	char	*text, *out;
+	char	*out;
 	size_t	 i;
 
 	if ((o = cJSON_CreateObject()) == NULL)
@@ -264,11 +264,8 @@ verdict_json(const struct verdict *v, const struct verdict_check *exp,
 		if (!cJSON_AddItemToArray(arr,
 		    verdict_check_json(&guards[i], 1, v != NULL)))
 			fatalx("%s: out of memory", __func__);
-	if ((text = cJSON_PrintUnformatted(o)) == NULL)
-		fatalx("%s: out of memory", __func__);
+	out = number_json_print(o);
 	cJSON_Delete(o);
-	out = xstrdup(text);
-	cJSON_free(text);
 	return out;
 }
 

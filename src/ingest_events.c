@@ -81,10 +81,8 @@ events_write_folded(struct ingest_events *ie, uint64_t events,
 	cJSON_AddNumberToObject(o, "limit",
 	    (double)ie->d->conf->statsd_events_per_minute);
 	cJSON_AddNumberToObject(o, "minute_s", (double)minute * 60);
-	detail = cJSON_PrintUnformatted(o);
+	detail = number_json_print(o);
 	cJSON_Delete(o);
-	if (detail == NULL)
-		fatalx("%s: cJSON_PrintUnformatted", __func__);
 	xasprintf(&msg, "%llu StatsD events and %llu service checks past "
 	    "statsd.events_per_minute (%lld) folded into this row",
 	    (unsigned long long)events, (unsigned long long)checks,
@@ -196,9 +194,7 @@ events_write(struct ingest_events *ie, const struct statsd_line *ln)
 	if (ev->timestamp != 0)
 		cJSON_AddNumberToObject(o, "timestamp", (double)ev->timestamp);
 	add_tags(o, &ev->tags);
-	detail = cJSON_PrintUnformatted(o);
-	if (detail == NULL)
-		fatalx("%s: cJSON_PrintUnformatted", __func__);
+	detail = number_json_print(o);
 	if (sc)
 		xasprintf(&msg, "%.*s: %s%s%.*s", (int)ev->title.len,
 		    ev->title.p, check_status[ev->status],

@@ -446,11 +446,17 @@ ingest_bind_unix(struct ingest_sock *is, const char *path)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (bind(is->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	/*
+	 * The node may run as another user of the same group: mode 0660,
+	 * whatever the umask.  Linux makes the file with the socket's mode
+	 * less the umask, so it is never more open than that, and chmod
+	 * sets it exactly.
+	 */
+	if (fchmod(is->fd, 0660) == -1 ||
+	    bind(is->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		log_warn("ingest: cannot bind %s", path);
 		return -1;
 	}
-	/* The node may run as another user of the same group. */
 	if (chmod(path, 0660) == -1)
 		log_warn("ingest: chmod %s", path);
 	is->unix_path = xstrdup(path);

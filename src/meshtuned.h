@@ -19,7 +19,16 @@
 struct event_base;
 
 /* log.c */
+#define LOG_LINE_MAX	2048	/* longer lines lose their middle */
+#define LOG_SUMMARY_MAX	256	/* bytes of a suppressed line quoted */
+#define LOG_BURST	20	/* lines of one message per window ... */
+#define LOG_WINDOW_MS	10000	/* ... before the rest are suppressed */
 void		 log_init(int, int);
+int		 log_start(struct event_base *);
+void		 log_stop(void);
+void		 log_suppressed_flush(uint64_t);
+void		 log_reset(void);
+int		 log_cut(const char *, char *, size_t);
 void		 log_close(void);
 void		 log_set_verbose(int);
 int		 log_get_verbose(void);
@@ -38,6 +47,12 @@ void		*xcalloc_aligned(size_t, size_t);
 void		*xreallocarray(void *, size_t, size_t);
 char		*xstrdup(const char *);
 int		 xasprintf(char **, const char *, ...) __printflike(2, 3);
+
+/* number.c */
+#define NUMBER_MAXLEN	32	/* "-1.7976931348623157e+308" fits */
+struct cJSON;
+int		 number_format(double, char *, size_t);
+char		*number_json_print(struct cJSON *);
 
 /* clock.c */
 uint64_t	 clock_mono_ms(void);
@@ -112,6 +127,11 @@ struct mt_config {
 	char		*statsd_unix;
 	int64_t		 statsd_rcvbuf;
 	char		*api;
+	struct conf_strlist allow_non_loopback;	/* listen keys */
+	char		*api_token_file;	/* NULL: beside audit_path */
+	struct conf_strlist api_hosts;
+	int64_t		 api_max_connections;
+	int64_t		 api_request_timeout_s;
 	char		*pid_file;
 	char		*proc_root;
 	int64_t		 max_series;
@@ -164,6 +184,10 @@ size_t		 config_key_paths(const char ***);
 int		 config_same(const char *, const char *);
 int		 config_parse_addr(const char *, struct sockaddr_storage *,
 		    socklen_t *);
+#define CONFIG_NAME_MAX	64	/* bytes of a knob, strategy, ... name */
+int		 config_name_ok(const char *);
+int		 config_addr_loopback(const struct sockaddr_storage *);
+size_t		 config_non_loopback(const struct mt_config *, char ***);
 
 /* daemon.c */
 struct event;
@@ -212,6 +236,57 @@ void		 api_reply_error(struct evhttp_request *, int, const char *,
 void		 api_reply_ok(struct evhttp_request *);
 int		 api_query_param(struct evhttp_request *, const char *, char *,
 		    size_t);
+struct evhttp_connection;
+void		 api_on_close(struct daemon *, struct evhttp_request *,
+		    void (*)(struct evhttp_connection *, void *), void *);
+
+/* api_auth.c */
+struct api_auth;
+struct api_auth_stats {
+	uint64_t	 refused_host;		/* 421 */
+	uint64_t	 refused_origin;	/* 403: Origin, Sec-Fetch */
+	uint64_t	 refused_type;		/* 415 */
+	uint64_t	 refused_auth;		/* 401, 403: the credential */
+};
+struct api_auth	*api_auth_new(const struct mt_config *, char *, size_t);
+void		 api_auth_set_port(struct api_auth *, int);
+void		 api_auth_set_hosts(struct api_auth *,
+		    const struct conf_strlist *);
+const char	*api_auth_token_file(const struct api_auth *);
+void		 api_auth_get_stats(const struct api_auth *,
+		    struct api_auth_stats *);
+int		 api_auth_check(struct api_auth *, struct evhttp_request *,
+		    int);
+void		 api_auth_free(struct api_auth *);
+
+/* api_conn.c */
+struct api_conns;
+struct evconnlistener;
+struct evhttp;
+struct evhttp_connection;
+typedef void	 api_conn_close_fn(struct evhttp_connection *, void *);
+struct api_conn_stats {
+	uint64_t	 accepted;	/* connections made */
+	uint64_t	 evicted;	/* closed for a newer one or an fd */
+	uint64_t	 refused;	/* past the cap, none to close: 503 */
+	uint64_t	 timed_out;	/* request not whole in time: 408 */
+	uint64_t	 accept_errors;	/* accept() failures, each a pause */
+	uint64_t	 lost;		/* closes unseen, found by the sweep */
+	size_t		 open;		/* now */
+	size_t		 max;
+	int		 accept_paused;
+};
+struct api_conns *api_conns_new(struct event_base *, struct evhttp *, size_t,
+		    int);
+void		 api_conns_set_limits(struct api_conns *, size_t, int);
+int		 api_conns_listener(struct api_conns *,
+		    struct evconnlistener *);
+int		 api_conns_request(struct api_conns *, struct evhttp_request *);
+void		 api_conns_on_close(struct api_conns *, struct evhttp_request *,
+		    api_conn_close_fn *, void *);
+void		 api_conns_get_stats(const struct api_conns *,
+		    struct api_conn_stats *);
+void		 api_conns_free(struct api_conns *);
 
 /* window.c */
 struct window;
@@ -1222,6 +1297,7 @@ extern const struct actuator_backend actuator_backend_unix;
 extern const struct actuator_backend actuator_backend_exec;
 extern const struct actuator_backend actuator_backend_http;
 extern const struct actuator_backend actuator_backend_file;
+void		 actuator_file_force_walk(int);
 extern const struct actuator_backend actuator_backend_log;
 
 /* simnode_model.c */

@@ -368,19 +368,18 @@ prom_shadowed(const struct prom_collect *c, const struct prom_entry *e)
 	return 0;
 }
 
-/* " value\n": the shortest of %.15g and %.17g that reads back exactly. */
+/* " value\n", read back exactly (number_format); NaN, +Inf, -Inf. */
 static void
 prom_number(struct evbuffer *b, double v)
 {
-	char	buf[32];
+	char	buf[NUMBER_MAXLEN];
 
-	if (isnan(v)) {
-		evbuffer_add_printf(b, " NaN\n");
-		return;
-	}
-	snprintf(buf, sizeof(buf), "%.15g", v);
-	if (strtod(buf, NULL) != v)
-		snprintf(buf, sizeof(buf), "%.17g", v);
+	if (isnan(v))
+		snprintf(buf, sizeof(buf), "NaN");
+	else if (isinf(v))
+		snprintf(buf, sizeof(buf), "%cInf", v > 0 ? '+' : '-');
+	else
+		(void)number_format(v, buf, sizeof(buf));
 	evbuffer_add_printf(b, " %s\n", buf);
 }
 

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1325,14 +1326,16 @@ test_file_refused(void **state)
 	actuator_set(a, &k, 9, done_cb, e);
 	run_until(e, 2);
 	assert_false(e->r[1].ok);
-	assert_contains(e->r[1].error, "resolves to");
+	assert_contains(e->r[1].error, "a symbolic link on the path "
+	    "(refused)");
 	assert_string_equal(read_text(secret, buf, sizeof(buf)), "7\n");
 
-	k = knob("link2", link2);		/* resolves onto the list */
+	k = knob("link2", link2);		/* no symlink, even onto it */
 	actuator_set(a, &k, 9, done_cb, e);
 	run_until(e, 3);
-	assert_true(e->r[2].ok && e->r[2].value == 9 && e->r[2].old == 1);
-	assert_string_equal(read_text(ok, buf, sizeof(buf)), "9\n");
+	assert_false(e->r[2].ok);
+	assert_contains(e->r[2].error, "a symbolic link on the path");
+	assert_string_equal(read_text(ok, buf, sizeof(buf)), "1\n");
 
 	k = knob("fifo", fifo);			/* never blocks on it */
 	actuator_get(a, &k, done_cb, e);
@@ -1359,6 +1362,227 @@ test_file_refused(void **state)
 	assert_false(e->r[6].ok);
 	assert_contains(e->r[6].error, "No such file or directory");
 	actuator_free(a);
+}
+
+/*
+ * A symlink in place of a directory on an allowed path (a delegated
+ * cgroup directory swapped by its owner) is refused, whichever way the
+ * path is resolved: openat2 or the component walk.
+ */
+static void
+file_dir_symlink(struct env *e)
+{
+	struct actuator		*a;
+	struct mt_knob_conf	 k;
+	char			 dir[PATH_MAX], real[PATH_MAX], out[PATH_MAX];
+	char			 path[PATH_MAX], target[PATH_MAX], buf[64];
+	char			*allow[1];
+
+	fmt(dir, sizeof(dir), "%s/cg", e->dir);
+	fmt(real, sizeof(real), "%s/cg.real", e->dir);
+	fmt(out, sizeof(out), "%s/elsewhere", e->dir);
+	fmt(path, sizeof(path), "%s/cpu.weight", dir);
+	fmt(target, sizeof(target), "%s/cpu.weight", out);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(mkdir(out, 0755), 0);
+	write_file(path, "100\n", 0644);
+	write_file(target, "100\n", 0644);
+	allow[0] = path;
+	a = file_actuator(e, allow, 1);
+	k = knob("cpu.weight", path);
+
+	actuator_set(a, &k, 200, done_cb, e);
+	run_until(e, 1);
+	assert_true(e->r[0].ok && e->r[0].value == 200);
+	assert_string_equal(read_text(path, buf, sizeof(buf)), "200\n");
+
+	assert_int_equal(rename(dir, real), 0);
+	assert_int_equal(symlink(out, dir), 0);
+	actuator_set(a, &k, 300, done_cb, e);
+	actuator_get(a, &k, done_cb, e);
+	run_until(e, 3);
+	assert_false(e->r[1].ok);
+	assert_contains(e->r[1].error, "open ");
+	assert_contains(e->r[1].error, "/cg/cpu.weight for writing: a "
+	    "symbolic link on the path (refused)");
+	assert_false(e->r[2].ok);
+	assert_contains(e->r[2].error, "a symbolic link on the path");
+	assert_string_equal(read_text(target, buf, sizeof(buf)), "100\n");
+
+	/* The last component a symlink: refused too. */
+	assert_int_equal(unlink(dir), 0);
+	assert_int_equal(rename(real, dir), 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink(target, path), 0);
+	actuator_set(a, &k, 400, done_cb, e);
+	run_until(e, 4);
+	assert_false(e->r[3].ok);
+	assert_contains(e->r[3].error, "a symbolic link on the path");
+	assert_string_equal(read_text(target, buf, sizeof(buf)), "100\n");
+	actuator_free(a);
+}
+
+static void
+test_file_dir_symlink(void **state)
+{
+	file_dir_symlink(*state);
+}
+
+/* The same, and the plain cases, through the component walk. */
+static void
+test_file_walk(void **state)
+{
+	struct env		*e = *state;
+	struct actuator		*a;
+	struct mt_knob_conf	 k;
+	char			 path[PATH_MAX], buf[64], *allow[1];
+
+	actuator_file_force_walk(1);
+	file_dir_symlink(e);
+	fmt(path, sizeof(path), "%s/cg/sub/memory.high", e->dir);
+	fmt(buf, sizeof(buf), "%s/cg/sub", e->dir);
+	assert_int_equal(mkdir(buf, 0755), 0);
+	write_file(path, "max\n", 0644);
+	allow[0] = path;
+	a = file_actuator(e, allow, 1);
+	k = knob("mem.high", path);
+	actuator_set(a, &k, 1048576, done_cb, e);
+	run_until(e, 5);
+	assert_true(e->r[4].ok && e->r[4].value == 1048576);
+	assert_true(e->r[4].old == -1);
+	assert_string_equal(read_text(path, buf, sizeof(buf)), "1048576\n");
+	unlink(path);
+	actuator_get(a, &k, done_cb, e);
+	run_until(e, 6);
+	assert_false(e->r[5].ok);
+	assert_contains(e->r[5].error, "No such file or directory");
+	actuator_free(a);
+	actuator_file_force_walk(0);
+}
+
+/* One set of the race: where its outcome lands. */
+struct race {
+	int		 done, ok, failed, lied;
+	int		 realdir;	/* O_PATH of the real directory */
+	double		 value;
+	char		 error[ACTUATOR_ERRLEN];
+};
+
+static void
+race_cb(const struct actuator_result *r, void *arg)
+{
+	struct race	*x = arg;
+	char		 buf[64];
+	ssize_t		 n;
+	int		 fd;
+
+	x->done = 1;
+	if (!r->ok) {
+		x->failed++;
+		snprintf(x->error, sizeof(x->error), "%s", r->error);
+		return;
+	}
+	x->ok++;
+	/* An applied set must be in the real file, whatever its name now. */
+	fd = openat(x->realdir, "knob", O_RDONLY);
+	assert_int_not_equal(fd, -1);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	if (strtod(buf, NULL) != x->value || r->value != x->value)
+		x->lied++;
+}
+
+/*
+ * The race of issue 21: a child swaps a directory on an allowed path for
+ * a symlink to another directory and back, as fast as it can, while the
+ * actuator sets the knob again and again.  Nothing outside the allow list
+ * may ever be written, and every set that says it applied must have
+ * written the real file.  Runs until both outcomes were seen many times
+ * (bounded by count and time), with openat2 and then with the walk.
+ */
+static void
+file_race(struct env *e)
+{
+	struct actuator		*a;
+	struct mt_knob_conf	 k;
+	struct race		 x;
+	char			 dir[PATH_MAX], moved[PATH_MAX], out[PATH_MAX];
+	char			 path[PATH_MAX], decoy[PATH_MAX], buf[64];
+	char			*allow[1];
+	uint64_t		 start = clock_mono_ms();
+	pid_t			 pid;
+	int			 i, status;
+
+	fmt(dir, sizeof(dir), "%s/race", e->dir);
+	fmt(moved, sizeof(moved), "%s/race.moved", e->dir);
+	fmt(out, sizeof(out), "%s/outside", e->dir);
+	fmt(path, sizeof(path), "%s/knob", dir);
+	fmt(decoy, sizeof(decoy), "%s/knob", out);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(mkdir(out, 0755), 0);
+	write_file(path, "1\n", 0644);
+	write_file(decoy, "12345\n", 0644);	/* a number: worth writing */
+	memset(&x, 0, sizeof(x));
+	x.realdir = open(dir, O_PATH | O_DIRECTORY);
+	assert_int_not_equal(x.realdir, -1);
+	allow[0] = path;
+	a = file_actuator(e, allow, 1);
+	k = knob("race", path);
+
+	if ((pid = fork()) == 0) {
+		/* A few microseconds in each state: both outcomes happen. */
+		struct timespec	 ts = { 0, 20000 };
+
+		for (;;) {
+			if (rename(dir, moved) == 0) {
+				(void)symlink(out, dir);
+				nanosleep(&ts, NULL);
+				(void)unlink(dir);
+				(void)rename(moved, dir);
+			}
+			nanosleep(&ts, NULL);
+		}
+	}
+	assert_true(pid > 0);
+	for (i = 0; i < 200000 && (x.ok < 100 || x.failed < 100) &&
+	    clock_mono_ms() - start < 30000; i++) {
+		x.done = 0;
+		x.value = (double)(i + 2);
+		actuator_set(a, &k, x.value, race_cb, &x);
+		while (!x.done)
+			assert_int_not_equal(event_base_loop(e->base,
+			    EVLOOP_ONCE), -1);
+		if (strcmp(read_text(decoy, buf, sizeof(buf)), "12345\n") != 0)
+			break;
+	}
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	/* Nothing written outside, no applied set that was not. */
+	assert_string_equal(read_text(decoy, buf, sizeof(buf)), "12345\n");
+	assert_int_equal(x.lied, 0);
+	/* The race did run: both outcomes, each many times. */
+	if (x.ok < 100 || x.failed < 100)
+		fail_msg("after %d sets in %llu ms: %d applied, %d failed",
+		    i, (unsigned long long)(clock_mono_ms() - start), x.ok,
+		    x.failed);
+	close(x.realdir);
+	actuator_free(a);
+}
+
+static void
+test_file_race(void **state)
+{
+	file_race(*state);
+}
+
+static void
+test_file_race_walk(void **state)
+{
+	actuator_file_force_walk(1);
+	file_race(*state);
+	actuator_file_force_walk(0);
 }
 
 static void
@@ -1633,6 +1857,10 @@ main(void)
 		T(test_http_closed_early),
 		T(test_file_plain),
 		T(test_file_refused),
+		T(test_file_dir_symlink),
+		T(test_file_walk),
+		T(test_file_race),
+		T(test_file_race_walk),
 		T(test_file_cgroup),
 		T(test_file_permission),
 		T(test_log),

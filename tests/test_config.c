@@ -75,7 +75,56 @@ static const struct bad_case bad_cases[] = {
 	  "\"actuators\", got \"b\"" },
 	{ "{\"listen\": {\"stats_udp\": \"127.0.0.1:1\"}}",
 	  "listen.stats_udp: expected one of statsd_udp, statsd_unix, "
-	  "statsd_rcvbuf, api, got an unknown key" },
+	  "statsd_rcvbuf, api, allow_non_loopback, api_token_file, api_hosts, "
+	  "api_max_connections, api_request_timeout_s, got an unknown key" },
+	/* Names: charset, length, "..", NUL; every message keeps its end. */
+	{ "{\"actuators\": {\"a..b\": {\"type\": \"log\"}}}",
+	  "actuators[\"a..b\"]: expected a name of 1 to 64 characters from "
+	  "A-Z a-z 0-9 _ . - (starting with a letter, a digit or _, no "
+	  "\"..\"), got \"a..b\" (4 bytes)" },
+	{ "{\"actuators\": {\"a b\\n\": {\"type\": \"log\"}}}",
+	  "actuators[\"a b\\x0a\"]: expected a name of 1 to 64 characters "
+	  "from A-Z a-z 0-9 _ . - (starting with a letter, a digit or _, no "
+	  "\"..\"), got \"a b\\x0a\" (4 bytes)" },
+	{ "{\"actuators\": {\"a\": {\"type\": \"log\"}}, \"knobs\": {\"-k\": "
+	  "{\"actuator\": \"a\", \"min\": 0, \"max\": 1}}}",
+	  "knobs[\"-k\"]: expected a name of 1 to 64 characters from "
+	  "A-Z a-z 0-9 _ . - (starting with a letter, a digit or _, no "
+	  "\"..\"), got \"-k\" (2 bytes)" },
+	{ "{\"strategies\": [{\"name\": \"../x\", \"module\": \"a.so\"}]}",
+	  "strategies[0].name: expected a name of 1 to 64 characters from "
+	  "A-Z a-z 0-9 _ . - (starting with a letter, a digit or _, no "
+	  "\"..\"), got \"../x\" (4 bytes)" },
+	{ "{\"strategies\": [{\"name\": \"s\", \"module\": \"a b.so\"}]}",
+	  "strategies[0].module: expected a file name in plugin_dir of at "
+	  "most 255 characters from A-Z a-z 0-9 _ . - + (not starting with .), "
+	  "got \"a b.so\"" },
+	{ "{\"knobs\": {\"a\\u0000b\": {}}}",
+	  "line 1, column 14: expected no NUL character, got \"\\u0000\"" },
+	/* An escaped backslash before "u0000" is no NUL: the next error. */
+	{ "{\"plugin_dir\": \"\\\\u0000\", \"dry_run\": 1}",
+	  "dry_run: expected true or false, got 1" },
+	/* Listeners beyond loopback need listen.allow_non_loopback. */
+	{ "{\"listen\": {\"api\": \"0.0.0.0:9120\"}}",
+	  "listen.api: expected a loopback address (127.0.0.1, [::1]) or a "
+	  "unix socket path, got \"0.0.0.0:9120\"; to listen beyond "
+	  "loopback, add \"api\" to listen.allow_non_loopback" },
+	{ "{\"listen\": {\"statsd_udp\": \"[::]:8125\", "
+	  "\"allow_non_loopback\": [\"api\"]}}",
+	  "listen.statsd_udp: expected a loopback address (127.0.0.1, [::1]) "
+	  "or a unix socket path, got \"[::]:8125\"; to listen beyond "
+	  "loopback, add \"statsd_udp\" to listen.allow_non_loopback" },
+	{ "{\"listen\": {\"allow_non_loopback\": [\"statsd_unix\"]}}",
+	  "listen.allow_non_loopback: expected \"api\" or \"statsd_udp\", "
+	  "got \"statsd_unix\"" },
+	{ "{\"listen\": {\"api_token_file\": \"api.token\"}}",
+	  "listen.api_token_file: expected an absolute path, got "
+	  "\"api.token\"" },
+	{ "{\"actuators\": {\"f\": {\"type\": \"file\", \"allow\": "
+	  "[\"/sys/fs/cgroup/x/../../etc/passwd\"]}}}",
+	  "actuators[\"f\"].allow: expected absolute paths without \".\", "
+	  "\"..\", \"//\" or a trailing \"/\", got "
+	  "\"/sys/fs/cgroup/x/../../etc/passwd\"" },
 	{ "{\"dry_run\": 1}", "dry_run: expected true or false, got 1" },
 	{ "{\"statsd\": {\"gauge_sign_udp\": \"add\"}}",
 	  "statsd.gauge_sign_udp: expected \"value\" or \"delta\", got "
@@ -139,7 +188,8 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"actuators\": {\"a\": {\"type\": \"exec\", \"argv\": [\"/x\", 3]}}}",
 	  "actuators[\"a\"].argv[1]: expected a non-empty string, got 3" },
 	{ "{\"actuators\": {\"a\": {\"type\": \"file\", \"allow\": [\"x\"]}}}",
-	  "actuators[\"a\"].allow: expected absolute paths, got \"x\"" },
+	  "actuators[\"a\"].allow: expected absolute paths without \".\", "
+	  "\"..\", \"//\" or a trailing \"/\", got \"x\"" },
 	{ "{\"actuators\": {\"a\": {\"type\": \"log\"}, \"a\": {\"type\": "
 	  "\"log\"}}}",
 	  "actuators[\"a\"]: expected each name once, got it twice" },
@@ -498,6 +548,91 @@ test_manual_documents_every_key(void **state)
 	free(file);
 }
 
+/* A 4 KB name: refused with its length, the reason kept, the name cut. */
+static void
+test_long_name(void **state)
+{
+	struct conf_errors	 errs = { NULL, 0 };
+	char			*name, *json;
+	size_t			 n = 4000;
+
+	name = xmalloc(n + 1);
+	memset(name, 'n', n);
+	name[n] = '\0';
+	xasprintf(&json, "{\"strategies\": [{\"name\": \"%s\", "
+	    "\"module\": \"a.so\"}], \"knobs\": {\"%s\": "
+	    "{\"actuator\": \"a\", \"min\": 1, \"max\": 2}}}", name, name);
+	assert_null(config_load_string(json, "long", &errs));
+	assert_true(errs.n >= 2);
+	for (size_t i = 0; i < errs.n; i++) {
+		assert_true(strlen(errs.v[i]) < 1024);
+		if (strstr(errs.v[i], "expected a name") != NULL)
+			assert_non_null(strstr(errs.v[i], "nnn...\" (4000 "
+			    "bytes)"));
+	}
+	assert_non_null(strstr(errs.v[0], "(starting with a letter"));
+	config_errors_clear(&errs);
+	free(json);
+	free(name);
+
+	/* 64 bytes is the longest name; a legal one of them loads. */
+	assert_true(config_name_ok("net.batch_size"));
+	assert_true(config_name_ok("_x-1.y"));
+	assert_false(config_name_ok(""));
+	assert_false(config_name_ok(".hidden"));
+	assert_false(config_name_ok("a/b"));
+	assert_false(config_name_ok("a..b"));
+	assert_false(config_name_ok("caf\xc3\xa9"));
+	name = xmalloc(66);
+	memset(name, 'k', 65);
+	name[65] = '\0';
+	assert_false(config_name_ok(name));
+	name[64] = '\0';
+	assert_true(config_name_ok(name));
+	free(name);
+}
+
+/* Loopback or not, and what -t reports of an allowed exposure. */
+static void
+test_non_loopback(void **state)
+{
+	static const char *const loop[] = {
+		"127.0.0.1:1", "127.9.9.9:1", "[::1]:1", "[::ffff:127.0.0.1]:1",
+	};
+	static const char *const remote[] = {
+		"0.0.0.0:1", "10.0.0.1:1", "[::]:1", "[::ffff:10.0.0.1]:1",
+		"128.0.0.1:1",
+	};
+	struct conf_errors	 errs = { NULL, 0 };
+	struct sockaddr_storage	 ss;
+	struct mt_config	*c;
+	socklen_t		 len;
+	char			**lines;
+	size_t			 i, n;
+
+	for (i = 0; i < nitems(loop); i++) {
+		assert_int_equal(config_parse_addr(loop[i], &ss, &len), 0);
+		assert_true(config_addr_loopback(&ss));
+	}
+	for (i = 0; i < nitems(remote); i++) {
+		assert_int_equal(config_parse_addr(remote[i], &ss, &len), 0);
+		if (config_addr_loopback(&ss))
+			fail_msg("%s taken for loopback", remote[i]);
+	}
+	c = config_load_string("{\"listen\": {\"api\": \"0.0.0.0:9120\", "
+	    "\"statsd_udp\": \"127.0.0.1:8125\", "
+	    "\"allow_non_loopback\": [\"api\", \"statsd_udp\"]}}", "open",
+	    &errs);
+	assert_non_null(c);
+	n = config_non_loopback(c, &lines);
+	assert_int_equal(n, 1);
+	assert_string_equal(lines[0], "listen.api binds 0.0.0.0:9120 beyond "
+	    "loopback (listen.allow_non_loopback)");
+	free(lines[0]);
+	free(lines);
+	config_free(c);
+}
+
 static void
 test_parse_addr(void **state)
 {
@@ -540,6 +675,8 @@ main(void)
 		cmocka_unit_test(test_bundled_config),
 		cmocka_unit_test(test_manual_documents_every_key),
 		cmocka_unit_test(test_parse_addr),
+		cmocka_unit_test(test_long_name),
+		cmocka_unit_test(test_non_loopback),
 	};
 
 	log_init(1, 0);

@@ -295,7 +295,14 @@ test_numbers(void **state)
 	add(m, "big_s:1e21|c", 0);
 	add(m, "cc_ns:2|c", 0);
 	add(m, "dd_ns:3|c", 0);
+	add(m, "ee:1.7976931348623157e308|c", 0);	/* DBL_MAX */
+	add(m, "ff:1.7976931348623157e308|c", 0);
+	add(m, "ff:1.7976931348623157e308|c", 0);	/* sums past it */
 	got = page(m, 0, NULL);
+	/* 15 digits would read back as +Inf. */
+	assert_non_null(strstr(got,
+	    "\nmeshtune_ee_total 1.7976931348623157e+308\n"));
+	assert_non_null(strstr(got, "\nmeshtune_ff_total +Inf\n"));
 	assert_non_null(strstr(got, "\nmeshtune_a_total 0.30000000000000004\n"));
 	assert_non_null(strstr(got, "\nmeshtune_big_seconds_total 1e+21\n"));
 	assert_non_null(strstr(got, "\nmeshtune_cc_seconds_total 2e-09\n"));

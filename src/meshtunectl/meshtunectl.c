@@ -45,6 +45,8 @@
 
 #define CTL_DEFAULT_ADDR	"127.0.0.1:9120"
 #define CTL_ENV_ADDR		"MESHTUNE_API"
+#define CTL_ENV_TOKEN		"MESHTUNE_TOKEN_FILE"
+#define CTL_TOKEN_MAX		128	/* bytes of a token file read */
 #define CTL_TIMEOUT_S		5
 #define CTL_MAX_TIMEOUT_S	3600
 #define CTL_MAX_HEAD		16384		/* status line and headers */
@@ -67,6 +69,8 @@ struct ctl {
 	socklen_t		 sslen;
 	int			 json;
 	int			 timeout_s;
+	const char		*token_file;	/* -k or MESHTUNE_TOKEN_FILE */
+	char			 token[CTL_TOKEN_MAX];	/* "": none */
 };
 
 /* An answer: the HTTP status code and the body, NUL-terminated. */
@@ -181,8 +185,8 @@ ctl_usage(FILE *f)
 {
 	size_t	i, col, len;
 
-	fprintf(f, "usage: meshtunectl [-hV] [-s ADDR] [-t SECONDS] [--json] "
-	    "command [args]\n");
+	fprintf(f, "usage: meshtunectl [-hV] [-k FILE] [-s ADDR] [-t SECONDS] "
+	    "[--json] command [args]\n");
 	fputs("commands:", f);
 	col = 9;
 	for (i = 0; i < nitems(ctl_cmds); i++) {
@@ -366,9 +370,21 @@ ctl_kv(const char *key, const char *val)
 	free(clean);
 }
 
-/* A number for people: integers whole, others to a few digits. */
+/*
+ * A number as the daemon sent it: every digit it takes to read back the
+ * same (number_format), so that a knob's value in a table is the value
+ * set; "-" for none.
+ */
 static void
 ctl_fmt_num(double v, char *buf, size_t len)
+{
+	if (number_format(v, buf, len) == -1)
+		snprintf(buf, len, "-");
+}
+
+/* A measured statistic for people: integers whole, others to 4 digits. */
+static void
+ctl_fmt_stat(double v, char *buf, size_t len)
 {
 	if (isnan(v) || isinf(v))
 		snprintf(buf, len, "-");
@@ -792,10 +808,12 @@ ctl_http(struct ctl *c, const char *method, const char *path,
 	if (bufferevent_enable(x.bev, EV_READ | EV_WRITE) == -1 ||
 	    evbuffer_add_printf(bufferevent_get_output(x.bev),
 	    "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: meshtunectl/%s\r\n"
-	    "Accept: application/json\r\nConnection: close\r\n%s\r\n",
+	    "Accept: application/json\r\nConnection: close\r\n%s%s%s%s\r\n",
 	    method, path, c->ss.ss_family == AF_UNIX ? "localhost" : c->addr,
 	    PACKAGE_VERSION, strcmp(method, "POST") == 0 ?
-	    "Content-Length: 0\r\n" : "") == -1)
+	    "Content-Length: 0\r\n" : "",
+	    c->token[0] != '\0' ? "Authorization: Bearer " : "", c->token,
+	    c->token[0] != '\0' ? "\r\n" : "") == -1)
 		fatalx("cannot queue the request");
 	tv.tv_sec = c->timeout_s;
 	tv.tv_usec = 0;
@@ -1048,7 +1066,7 @@ ctl_stat_line(const cJSON *doc, const char *name, const char *unit)
 	char	num[64], buf[96];
 	double	v = ctl_jnum(doc, name);
 
-	ctl_fmt_num(v, num, sizeof(num));
+	ctl_fmt_stat(v, num, sizeof(num));
 	if (isnan(v) || unit == NULL)
 		snprintf(buf, sizeof(buf), "%s", num);
 	else if (unit[0] == '/')
@@ -1335,13 +1353,80 @@ ctl_actions(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 			cJSON_Delete(cJSON_DetachItemViaPointer(doc, a));
 	}
 	if (c->json) {
-		if ((text = cJSON_PrintUnformatted(doc)) == NULL)
-			fatalx("out of memory");
+		text = number_json_print(doc);
 		puts(text);
 		free(text);
 	} else
 		ctl_actions_table(doc);
 out:
+	cJSON_Delete(doc);
+	free(r.body);
+	return rc;
+}
+
+/*
+ * Read the API token from path into c->token (its first line, without
+ * blanks).  Returns 0, or -1 with errno set.
+ */
+static int
+ctl_read_token(struct ctl *c, const char *path)
+{
+	FILE	*f;
+	size_t	 n;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	if (fgets(c->token, sizeof(c->token), f) == NULL) {
+		fclose(f);
+		c->token[0] = '\0';
+		errno = EINVAL;
+		return -1;
+	}
+	fclose(f);
+	n = strcspn(c->token, " \t\r\n");
+	c->token[n] = '\0';
+	if (n == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The credential for a request that changes state: the token from -k or
+ * MESHTUNE_TOKEN_FILE, or else from the file the daemon names in
+ * /v1/status.  Over the unix socket, root and meshtuned's own user need
+ * none, so a token they cannot read is no error there.  Returns CTL_OK,
+ * or CTL_EDAEMON after saying why.
+ */
+static int
+ctl_load_token(struct ctl *c)
+{
+	struct ctl_reply	 r;
+	const cJSON		*api;
+	cJSON			*doc;
+	const char		*path;
+	int			 rc;
+
+	if (c->token_file != NULL) {
+		if (ctl_read_token(c, c->token_file) == -1) {
+			ctl_err("cannot read the API token %s: %s",
+			    c->token_file, strerror(errno));
+			return CTL_EDAEMON;
+		}
+		return CTL_OK;
+	}
+	if ((rc = ctl_call(c, "GET", "/v1/status", &doc, &r)) != CTL_OK)
+		return rc;
+	api = cJSON_GetObjectItemCaseSensitive(doc, "api");
+	rc = CTL_OK;
+	if ((path = ctl_jstr(api, "token_file")) != NULL &&
+	    ctl_read_token(c, path) == -1 && c->ss.ss_family != AF_UNIX) {
+		ctl_err("cannot read the API token %s: %s (changing "
+		    "meshtuned's state takes root or the user it runs as, or "
+		    "its unix socket; see -k)", path, strerror(errno));
+		rc = CTL_EDAEMON;
+	}
 	cJSON_Delete(doc);
 	free(r.body);
 	return rc;
@@ -1355,7 +1440,8 @@ ctl_post(struct ctl *c, const char *path, const char *done)
 	cJSON			*doc;
 	int			 rc;
 
-	if ((rc = ctl_call(c, "POST", path, &doc, &r)) != CTL_OK)
+	if ((rc = ctl_load_token(c)) != CTL_OK ||
+	    (rc = ctl_call(c, "POST", path, &doc, &r)) != CTL_OK)
 		return rc;
 	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"))) {
 		ctl_err("bad reply from meshtuned at %s: no \"ok\"", c->addr);
@@ -1564,9 +1650,11 @@ ctl_help(void)
 	    "  -s ADDR     meshtuned's API: HOST:PORT or a unix socket path\n"
 	    "              (default: $%s, else %s)\n"
 	    "  -t SECONDS  give up on a request after this long (default %d)\n"
+	    "  -k FILE     the API token, for reload, pause and resume\n"
+	    "              (default: $%s, else the file meshtuned names)\n"
 	    "  --json      print the daemon's JSON, for scripts\n"
 	    "  -h, --help  this text;  -V, --version  the version\n",
-	    CTL_ENV_ADDR, CTL_DEFAULT_ADDR, CTL_TIMEOUT_S);
+	    CTL_ENV_ADDR, CTL_DEFAULT_ADDR, CTL_TIMEOUT_S, CTL_ENV_TOKEN);
 }
 
 int
@@ -1594,12 +1682,17 @@ main(int argc, char *argv[])
 		c.addr = env;
 		c.addr_from = CTL_ENV_ADDR;
 	}
+	if ((env = getenv(CTL_ENV_TOKEN)) != NULL && *env != '\0')
+		c.token_file = env;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:hs:t:V", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:hk:s:t:V", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
 			ctl_help();
 			return CTL_OK;
+		case 'k':
+			c.token_file = optarg;
+			break;
 		case 'j':
 			c.json = 1;
 			break;

@@ -102,6 +102,27 @@ make_dirs(const struct mt_config *conf, const char *pid_file)
 	return 0;
 }
 
+/*
+ * Say which listeners bind beyond loopback (listen.allow_non_loopback):
+ * on standard output for -t, as warnings in the log at start-up.
+ */
+static void
+report_non_loopback(const struct mt_config *c, int check)
+{
+	char	**lines;
+	size_t	  i, n;
+
+	n = config_non_loopback(c, &lines);
+	for (i = 0; i < n; i++) {
+		if (check)
+			printf("%s: notice: %s\n", c->file, lines[i]);
+		else
+			log_warnx("%s", lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+}
+
 /* Print every configuration error to stderr; -t and start-up use it. */
 static void
 report_errors(struct conf_errors *errs)
@@ -185,12 +206,14 @@ main(int argc, char **argv)
 		}
 		event_base_free(base);
 
-		config_free(d.conf);
 		if (refused > 0) {
+			config_free(d.conf);
 			fprintf(stderr, "meshtuned: %zu strateg%s refused\n",
 			    refused, refused == 1 ? "y" : "ies");
 			return 1;
 		}
+		report_non_loopback(d.conf, 1);
+		config_free(d.conf);
 		printf("%s: configuration OK\n", conf_path);
 		return 0;
 	}
@@ -213,6 +236,7 @@ main(int argc, char **argv)
 	if (!foreground)
 		log_info("logging to %s (%s)", to_stderr ? "standard error" :
 		    "syslog", log_why);
+	report_non_loopback(d.conf, 0);
 	status = daemon_run(&d);
 	if (pid_fd != -1)
 		service_pidfile_close(pid_file, pid_fd);

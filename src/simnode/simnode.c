@@ -263,7 +263,7 @@ done:
 	if (cJSON_AddBoolToObject(ans, "ok", ok) == NULL ||
 	    (ok ? cJSON_AddNumberToObject(ans, "value", v) :
 	    cJSON_AddStringToObject(ans, "error", err)) == NULL ||
-	    (out = cJSON_PrintUnformatted(ans)) == NULL)
+	    (out = number_json_print(ans)) == NULL)
 		fatalx("cJSON: out of memory");
 	cJSON_Delete(ans);
 	xasprintf(&res, "%s\n", out);
