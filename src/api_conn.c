@@ -18,7 +18,18 @@
  *
  *	A whole-request deadline.  A request must arrive complete within
  *	timeout of the connection opening, or of the last reply on it; the
- *	clock does not restart with each byte.  Late ones get 408.
+ *	clock does not restart with each byte.  Late ones get 408.  A
+ *	reply, once begun, must be taken by the client within timeout as
+ *	well (evhttp's own timeout restarts with every write, so a client
+ *	reading a large reply slowly held its connection for ever): past
+ *	it the connection is shut down.  A handler that answers later has
+ *	no deadline until its reply begins.
+ *
+ *	Bounded input.  evhttp reads on while a reply is being written, so
+ *	a client pipelining requests behind one it does not read made it
+ *	buffer gigabytes; at most API_CONN_INPUT_MAX (more than a whole
+ *	request of api.c's may be) is read ahead, the rest waits in the
+ *	socket.
  *
  *	Accept backs off.  When accept() fails (EMFILE, ENFILE, ENOBUFS,
  *	...) the listeners stop for 10 ms, doubling up to 1 s while it
@@ -49,6 +60,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -82,6 +94,8 @@ struct api_conn {
 	ino_t			 ino;
 	uint64_t		 since_ms;	/* waiting for a request
 						   since */
+	uint64_t		 reply_ms;	/* busy: its reply seen
+						   begun at; 0: not yet */
 	uint64_t		 served;	/* replies written on it */
 	int			 refuse;	/* past the cap: 503 when
 						   adopted */
@@ -301,6 +315,8 @@ conn_adopt_cb(evutil_socket_t fd, short events, void *arg)
 			continue;
 		}
 		c->evcon = cbarg;
+		bufferevent_setwatermark(bev, EV_READ, 0,
+		    API_CONN_INPUT_MAX);
 		c->dev = st.st_dev;
 		c->ino = st.st_ino;
 		c->bev = NULL;
@@ -311,6 +327,35 @@ conn_adopt_cb(evutil_socket_t fd, short events, void *arg)
 		if (c->refuse)
 			conn_kill(c, 503, "too many connections");
 	}
+}
+
+/*
+ * A busy connection: note when its reply begins (evhttp's output holds
+ * it), and shut the connection down, without a word (the reply is under
+ * way), once the reply has taken longer than the deadline.
+ */
+static void
+conn_reply_check(struct api_conn *c, uint64_t now)
+{
+	struct bufferevent	*bev;
+
+	if (c->reply_ms == 0) {
+		if ((bev = evhttp_connection_get_bufferevent(c->evcon)) !=
+		    NULL && evbuffer_get_length(bufferevent_get_output(bev)) >
+		    0)
+			c->reply_ms = now;
+		return;
+	}
+	if (now - c->reply_ms < c->cs->timeout_ms)
+		return;
+	if (!conn_same(c)) {
+		c->cs->stats.lost++;
+		conn_free(c);
+		return;
+	}
+	c->cs->stats.timed_out++;
+	(void)shutdown(c->fd, SHUT_RDWR);
+	conn_move(c, CONN_KILLED);
 }
 
 /* Deadlines, and now and then the sweep for closes that went unseen. */
@@ -328,6 +373,10 @@ conn_tick_cb(evutil_socket_t fd, short events, void *arg)
 		snprintf(why, sizeof(why), "the request did not arrive whole "
 		    "within %llu s", (unsigned long long)cs->timeout_ms / 1000);
 		conn_kill(c, 408, why);
+	}
+	for (c = TAILQ_FIRST(&cs->lists[CONN_BUSY]); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		conn_reply_check(c, now);
 	}
 	if (++cs->ticks % API_CONN_SWEEP_TICKS != 0)
 		return;
@@ -485,7 +534,8 @@ conn_request_done(struct evhttp_request *req, void *arg)
 
 /*
  * A whole request arrived on req's connection: no deadline runs while
- * it is handled and answered; the next request's starts after the reply.
+ * it is handled; its reply, once begun, must be taken within the
+ * deadline; the next request's starts after the reply.
  * Returns 0, or -1 if the connection was already closed (shut down for a
  * newer one or its deadline, with the request still in the socket): the
  * request must not be handled, only answered.
@@ -499,6 +549,7 @@ api_conns_request(struct api_conns *cs, struct evhttp_request *req)
 		return -1;
 	if (c == NULL || c->state != CONN_WAITING)
 		return 0;
+	c->reply_ms = 0;
 	conn_move(c, CONN_BUSY);
 	evhttp_request_set_on_complete_cb(req, conn_request_done, cs);
 	return 0;

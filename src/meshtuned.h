@@ -242,6 +242,8 @@ int		 api_auth_check(struct api_auth *, struct evhttp_request *,
 void		 api_auth_free(struct api_auth *);
 
 /* api_conn.c */
+#define API_CONN_INPUT_MAX	(128 * 1024)	/* bytes read ahead of a
+						   request being answered */
 struct api_conns;
 struct evconnlistener;
 struct evhttp;
@@ -251,7 +253,8 @@ struct api_conn_stats {
 	uint64_t	 accepted;	/* connections made */
 	uint64_t	 evicted;	/* closed for a newer one or an fd */
 	uint64_t	 refused;	/* past the cap, none to close: 503 */
-	uint64_t	 timed_out;	/* request not whole in time: 408 */
+	uint64_t	 timed_out;	/* request not whole in time (408),
+					   or its reply not taken */
 	uint64_t	 accept_errors;	/* accept() failures, each a pause */
 	uint64_t	 lost;		/* closes unseen, found by the sweep */
 	size_t		 open;		/* now */
