@@ -127,7 +127,7 @@ req 200 GET /v1/status -H "Origin: http://meshtune.test:$PORT"
 echo "$TOKEN" > "$T/copy"
 "$CTL" -k "$T/copy" -s "127.0.0.1:$PORT" pause >/dev/null ||
     fail "meshtunectl -k"
-echo nope > "$T/copy"
+printf "%064d\n" 0 > "$T/copy"
 st=0
 MESHTUNE_TOKEN_FILE="$T/copy" "$CTL" -s "127.0.0.1:$PORT" resume \
     2>"$T/err" || st=$?
@@ -220,4 +220,102 @@ for l in api statsd_udp; do
 	grep -q "notice: listen.$l binds 0.0.0.0:0 beyond loopback" "$T/out" ||
 	    fail "-t did not report $l: $(cat "$T/out")"
 done
-echo "api_guard: ok"
+echo "api_guard: listeners ok"
+
+# 9. meshtunectl hands no file to an impostor: a local user who holds the
+# API's address (meshtuned stopped, or on another port) and names a file
+# in its /v1/status gets nothing that is not a token of the user serving
+# it.  The impostor records every Authorization header it is sent.
+cat > "$T/impostor.py" <<'PY'
+import json, socket, sys
+path, portfile, seen = sys.argv[1:4]
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(8)
+open(portfile, 'w').write('%d\n' % s.getsockname()[1])
+s.settimeout(30)
+while True:
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        break
+    c.settimeout(5)
+    req = b''
+    while b'\r\n\r\n' not in req:
+        b = c.recv(4096)
+        if not b:
+            break
+        req += b
+    for line in req.decode('latin-1').split('\r\n'):
+        if line.lower().startswith('authorization:'):
+            open(seen, 'a').write(line + '\n')
+    body = json.dumps({'version': 'x', 'ok': True,
+                       'api': {'token_file': path}}).encode()
+    c.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
+              b'Content-Length: %d\r\nConnection: close\r\n\r\n' % len(body)
+              + body)
+    c.close()
+PY
+# impostor FILE [WRAPPER...]: start one naming FILE; its port in $IPORT.
+# It writes in $T/imp, which a user other than root may write in too.
+mkdir -p "$T/imp"
+chmod 1777 "$T/imp"
+impostor() {
+	f=$1
+	shift
+	rm -f "$T/imp/port" "$T/imp/seen"
+	"$@" "${IPY:-python3}" "$T/impostor.py" "$f" "$T/imp/port" \
+	    "$T/imp/seen" &
+	IPID=$!
+	PIDS="$PIDS $IPID"
+	n=0
+	until [ -s "$T/imp/port" ]; do
+		n=$((n + 1))
+		[ "$n" -lt 100 ] || fail "the impostor did not start"
+		sleep 0.1
+	done
+	IPORT=$(cat "$T/imp/port")
+}
+# A secret that is no token: its first line is never sent.
+printf 'root:$y$j9T$secrethash:19000:0:99999:7:::\n' > "$T/shadow"
+chmod 0600 "$T/shadow"
+impostor "$T/shadow"
+st=0
+"$CTL" -s "127.0.0.1:$IPORT" pause >/dev/null 2>"$T/err" || st=$?
+kill "$IPID" 2>/dev/null || true
+[ "$st" -eq 1 ] || fail "meshtunectl used a non-token file: exit $st"
+[ ! -s "$T/imp/seen" ] || fail "sent to an impostor: $(cat "$T/imp/seen")"
+grep -q "not a meshtuned API token" "$T/err" || fail "no reason: $(cat "$T/err")"
+# -k too takes only a token.
+st=0
+"$CTL" -k "$T/shadow" -s "127.0.0.1:$IPORT" pause >/dev/null 2>"$T/err" ||
+    st=$?
+[ "$st" -eq 1 ] || fail "meshtunectl -k used a non-token file: exit $st"
+grep -q "not a meshtuned API token" "$T/err" || fail "-k: $(cat "$T/err")"
+# A token file of another user than the one serving: not read.
+echo "$TOKEN" > "$T/tok"
+chmod 0600 "$T/tok"
+NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 &&
+    IPY=$($NOBODY sh -c 'command -v python3') && [ -n "$IPY" ]; then
+	chmod 0755 "$T"
+	impostor "$T/tok" $NOBODY
+	st=0
+	"$CTL" -s "127.0.0.1:$IPORT" pause >/dev/null 2>"$T/err" || st=$?
+	kill "$IPID" 2>/dev/null || true
+	chmod 0700 "$T"
+	IPY=
+	[ "$st" -eq 1 ] || fail "meshtunectl trusted nobody's server: exit $st"
+	[ ! -s "$T/imp/seen" ] || fail "token sent to nobody: $(cat "$T/imp/seen")"
+	grep -q "is served by user 65534, but its token file .* belongs to user 0" \
+	    "$T/err" || fail "no reason: $(cat "$T/err")"
+fi
+# The same file named by a server of its owner's is used (the check
+# above refuses the impostor, not every server).
+impostor "$T/tok"
+"$CTL" -s "127.0.0.1:$IPORT" pause >/dev/null 2>"$T/err" ||
+    fail "meshtunectl refused its own user's server: $(cat "$T/err")"
+kill "$IPID" 2>/dev/null || true
+grep -qx "Authorization: Bearer $TOKEN" "$T/imp/seen" ||
+    fail "the token was not sent: $(cat "$T/imp/seen" 2>/dev/null)"
+echo "api_guard: impostors ok"
