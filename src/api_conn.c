@@ -31,6 +31,15 @@
  *	request of api.c's may be) is read ahead, the rest waits in the
  *	socket.
  *
+ *	Bounded output.  Replies wait in memory until their clients take
+ *	them: a few hundred connections asking for a large /metrics and
+ *	reading none held gigabytes until their deadline.  When the
+ *	replies held pass API_CONN_OUTPUT_MAX (or twice the largest one,
+ *	if that is more, so that two clients may always take a reply of
+ *	any size at once), each new request first closes the connections
+ *	whose replies began first until the rest fit: a client that reads
+ *	has taken its reply long before.
+ *
  *	Accept backs off.  When accept() fails (EMFILE, ENFILE, ENOBUFS,
  *	...) the listeners stop for 10 ms, doubling up to 1 s while it
  *	goes on, and the API_CONN_FREE_FDS connections that have waited
@@ -330,32 +339,91 @@ conn_adopt_cb(evutil_socket_t fd, short events, void *arg)
 }
 
 /*
- * A busy connection: note when its reply begins (evhttp's output holds
- * it), and shut the connection down, without a word (the reply is under
- * way), once the reply has taken longer than the deadline.
+ * The bytes of reply a busy connection holds for its client; notes when
+ * its reply began (first seen held) in c->reply_ms.
  */
-static void
-conn_reply_check(struct api_conn *c, uint64_t now)
+static size_t
+conn_held(struct api_conn *c, uint64_t now)
 {
 	struct bufferevent	*bev;
+	size_t			 len;
 
-	if (c->reply_ms == 0) {
-		if ((bev = evhttp_connection_get_bufferevent(c->evcon)) !=
-		    NULL && evbuffer_get_length(bufferevent_get_output(bev)) >
-		    0)
-			c->reply_ms = now;
-		return;
-	}
-	if (now - c->reply_ms < c->cs->timeout_ms)
-		return;
+	if ((bev = evhttp_connection_get_bufferevent(c->evcon)) == NULL)
+		return 0;
+	len = evbuffer_get_length(bufferevent_get_output(bev));
+	if (len > 0 && c->reply_ms == 0)
+		c->reply_ms = now;
+	return len;
+}
+
+/*
+ * Close a busy connection without a word (its reply is under way), and
+ * free its reply at once: a turn of the loop may run many requests
+ * before evhttp would see a shutdown, and libevent frees a bufferevent's
+ * buffers only at the end of the turn.  Its close callback frees the
+ * record.  counter counts it.
+ */
+static void
+conn_drop_reply(struct api_conn *c, uint64_t *counter)
+{
+	struct bufferevent	*bev;
+	struct evbuffer		*out;
+
 	if (!conn_same(c)) {
 		c->cs->stats.lost++;
 		conn_free(c);
 		return;
 	}
-	c->cs->stats.timed_out++;
-	(void)shutdown(c->fd, SHUT_RDWR);
-	conn_move(c, CONN_KILLED);
+	(*counter)++;
+	if ((bev = evhttp_connection_get_bufferevent(c->evcon)) != NULL) {
+		out = bufferevent_get_output(bev);
+		(void)evbuffer_drain(out, evbuffer_get_length(out));
+	}
+	evhttp_connection_free(c->evcon);
+}
+
+/*
+ * A busy connection: note when its reply begins, and shut the
+ * connection down once the reply has taken longer than the deadline.
+ */
+static void
+conn_reply_check(struct api_conn *c, uint64_t now)
+{
+	(void)conn_held(c, now);
+	if (c->reply_ms != 0 && now - c->reply_ms >= c->cs->timeout_ms)
+		conn_drop_reply(c, &c->cs->stats.timed_out);
+}
+
+/*
+ * Past API_CONN_OUTPUT_MAX of replies held (or twice the largest), close
+ * the connections whose replies began first until the rest fit.
+ */
+static void
+conn_shed(struct api_conns *cs, uint64_t now)
+{
+	struct api_conn	*c, *oldest;
+	size_t		 held, len, largest;
+
+	for (;;) {
+		held = largest = 0;
+		oldest = NULL;
+		TAILQ_FOREACH(c, &cs->lists[CONN_BUSY], entry) {
+			if ((len = conn_held(c, now)) == 0)
+				continue;
+			held += len;
+			if (len > largest)
+				largest = len;
+			if (oldest == NULL || c->reply_ms < oldest->reply_ms)
+				oldest = c;
+		}
+		if (oldest == NULL || held <= API_CONN_OUTPUT_MAX ||
+		    held <= 2 * largest)
+			return;
+		log_debug("api: %zu bytes of replies held; closing the "
+		    "connection whose reply began %llu ms ago", held,
+		    (unsigned long long)(now - oldest->reply_ms));
+		conn_drop_reply(oldest, &cs->stats.evicted);
+	}
 }
 
 /* Deadlines, and now and then the sweep for closes that went unseen. */
@@ -552,6 +620,7 @@ api_conns_request(struct api_conns *cs, struct evhttp_request *req)
 	c->reply_ms = 0;
 	conn_move(c, CONN_BUSY);
 	evhttp_request_set_on_complete_cb(req, conn_request_done, cs);
+	conn_shed(cs, clock_mono_ms());
 	return 0;
 }
 

@@ -5,7 +5,8 @@
  * once; the deadline (408) is whole-request, restarted only by a reply;
  * a handler's close callback is chained; a reply the client does not
  * read is given up at the deadline too, and requests pipelined behind
- * one being answered are read no further than API_CONN_INPUT_MAX; and
+ * one being answered are read no further than API_CONN_INPUT_MAX; more
+ * than API_CONN_OUTPUT_MAX of unread replies held closes the oldest; and
  * when accept() runs out of descriptors (the process limited to 48) the
  * listener backs off, frees descriptors, and logs a few lines, not a
  * storm.
@@ -440,6 +441,58 @@ test_pipelined_input(void **state)
 	srv_stop(&s);
 }
 
+/*
+ * Many clients that ask for large replies and read none: past
+ * API_CONN_OUTPUT_MAX of replies held, a new request first closes the
+ * connections whose replies began first, so meshtuned holds a bounded
+ * amount however many connections do this.
+ */
+static void
+test_output_budget(void **state)
+{
+	struct api_conn_stats	 st;
+	struct srv		 s;
+	char			 buf[1024];
+	uint64_t		 t0;
+	int			 big[8], fd, i, n;
+
+	(void)state;
+	srv_start(&s, 64, 30);
+	n = API_CONN_OUTPUT_MAX / BIG_REPLY + 2;
+	assert_true(n <= (int)nitems(big));
+	for (i = 0; i < n; i++) {
+		big[i] = client_rcvbuf(s.port, "GET /big HTTP/1.1\r\n"
+		    "Host: x\r\n\r\n", 4096);
+		t0 = clock_mono_ms();
+		while (s.handled < i + 1 && clock_mono_ms() - t0 < 5000)
+			spin(&s, 10);
+		assert_int_equal(s.handled, i + 1);
+	}
+	/*
+	 * The request that found more than API_CONN_OUTPUT_MAX held (the
+	 * last one) closed the oldest.  One more closes the next.
+	 */
+	api_conns_get_stats(s.cs, &st);
+	assert_int_equal(st.evicted, 1);
+	fd = client(s.port, WHOLE);
+	assert_non_null(strstr(reply(&s, fd, 2000, buf, sizeof(buf)),
+	    "200 OK"));
+	api_conns_get_stats(s.cs, &st);
+	assert_int_equal(st.evicted, 2);
+	/* Their connections go once evhttp sees them shut. */
+	t0 = clock_mono_ms();
+	while (st.open != (size_t)n - 1 && clock_mono_ms() - t0 < 2000) {
+		spin(&s, 20);
+		api_conns_get_stats(s.cs, &st);
+	}
+	assert_int_equal(st.open, (size_t)n - 1);	/* n - 2 big, fd */
+	close(fd);
+	for (i = 0; i < n; i++)
+		close(big[i]);
+	spin(&s, 100);
+	srv_stop(&s);
+}
+
 static char	 errpath[] = "/tmp/test_api_conn.XXXXXX";
 
 /*
@@ -535,6 +588,7 @@ main(void)
 		cmocka_unit_test(test_on_close),
 		cmocka_unit_test(test_reply_deadline),
 		cmocka_unit_test(test_pipelined_input),
+		cmocka_unit_test(test_output_budget),
 		cmocka_unit_test(test_descriptors_run_out),
 	};
 
