@@ -9,7 +9,9 @@
  *
  *	A cap.  At most max connections are open.  A new one past the cap
  *	closes the connection that has waited longest for its request
- *	(answered 503), or, if every one is being answered, is itself
+ *	(answered 503), or else the one whose reply, begun at least
+ *	API_CONN_SLOW_MS ago, its client has still not taken (closed
+ *	without a word), or, if every one is being answered, is itself
  *	answered 503 and closed.  At most a batch of max / 2 connections
  *	(64 at most) is accepted per turn of the event loop, so that one
  *	accepted before them reads its request before they could close it:
@@ -255,89 +257,6 @@ conn_listeners(struct api_conns *cs, int on)
 			evconnlistener_disable(cs->lev[i]);
 }
 
-/* The bufferevent of a connection evhttp is setting up: make a record. */
-static struct bufferevent *
-conn_bevcb(struct event_base *base, void *arg)
-{
-	struct api_conns	*cs = arg;
-	struct api_conn		*c, *victim;
-	struct bufferevent	*bev;
-
-	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) ==
-	    NULL)
-		fatalx("%s: out of memory", __func__);
-	c = xcalloc(1, sizeof(*c));
-	c->cs = cs;
-	c->state = CONN_NEWBORN;
-	c->fd = -1;
-	c->bev = bev;
-	bufferevent_incref(bev);	/* alive until adopted, whatever */
-	cs->stats.accepted++;
-	cs->backoff_ms = 0;
-	if (++cs->batch >= cs->batch_max && !cs->batch_full) {
-		/* The rest wait in the backlog for the next turn. */
-		cs->batch_full = 1;
-		conn_listeners(cs, 0);
-	}
-	if (conn_live(cs) >= cs->max) {
-		if ((victim = conn_oldest(cs, 0, 0)) != NULL) {
-			cs->stats.evicted++;
-			conn_kill(victim, 503, "too many connections: this "
-			    "one waited longest for its request");
-		} else {
-			cs->stats.refused++;
-			c->refuse = 1;
-		}
-	}
-	TAILQ_INSERT_TAIL(&cs->lists[CONN_NEWBORN], c, entry);
-	cs->count[CONN_NEWBORN]++;
-	event_active(cs->ev_adopt, EV_TIMEOUT, 0);
-	return bev;
-}
-
-/* Complete the records of the connections accepted since the last run. */
-static void
-conn_adopt_cb(evutil_socket_t fd, short events, void *arg)
-{
-	struct api_conns	*cs = arg;
-	struct api_conn		*c;
-	struct bufferevent	*bev;
-	struct stat		 st;
-	bufferevent_event_cb	 ecb;
-	void			*cbarg;
-
-	cs->batch = 0;
-	if (cs->batch_full) {
-		cs->batch_full = 0;
-		if (cs->backoff_ms == 0)
-			conn_listeners(cs, 1);
-	}
-	while ((c = TAILQ_FIRST(&cs->lists[CONN_NEWBORN])) != NULL) {
-		bev = c->bev;
-		bufferevent_getcb(bev, NULL, NULL, &ecb, &cbarg);
-		c->fd = bufferevent_getfd(bev);
-		/* evhttp gave up on it already, or it is not evhttp's. */
-		if (ecb == NULL || cbarg == NULL || c->fd < 0 ||
-		    evhttp_connection_get_bufferevent(cbarg) != bev ||
-		    fstat(c->fd, &st) == -1) {
-			conn_free(c);
-			continue;
-		}
-		c->evcon = cbarg;
-		bufferevent_setwatermark(bev, EV_READ, 0,
-		    API_CONN_INPUT_MAX);
-		c->dev = st.st_dev;
-		c->ino = st.st_ino;
-		c->bev = NULL;
-		bufferevent_decref(bev);
-		evhttp_connection_set_closecb(c->evcon, conn_closed, c);
-		c->since_ms = clock_mono_ms();
-		conn_move(c, CONN_WAITING);
-		if (c->refuse)
-			conn_kill(c, 503, "too many connections");
-	}
-}
-
 /*
  * The bytes of reply a busy connection holds for its client; notes when
  * its reply began (first seen held) in c->reply_ms.
@@ -395,6 +314,23 @@ conn_reply_check(struct api_conn *c, uint64_t now)
 }
 
 /*
+ * The busy connection whose reply began first, at least API_CONN_SLOW_MS
+ * before now, and is still held; NULL if there is none.
+ */
+static struct api_conn *
+conn_slowest(struct api_conns *cs, uint64_t now)
+{
+	struct api_conn	*c, *slowest = NULL;
+
+	TAILQ_FOREACH(c, &cs->lists[CONN_BUSY], entry)
+		if (conn_held(c, now) > 0 &&
+		    now - c->reply_ms >= API_CONN_SLOW_MS &&
+		    (slowest == NULL || c->reply_ms < slowest->reply_ms))
+			slowest = c;
+	return slowest;
+}
+
+/*
  * Past API_CONN_OUTPUT_MAX of replies held (or twice the largest), close
  * the connections whose replies began first until the rest fit.
  */
@@ -423,6 +359,92 @@ conn_shed(struct api_conns *cs, uint64_t now)
 		    "connection whose reply began %llu ms ago", held,
 		    (unsigned long long)(now - oldest->reply_ms));
 		conn_drop_reply(oldest, &cs->stats.evicted);
+	}
+}
+
+/* The bufferevent of a connection evhttp is setting up: make a record. */
+static struct bufferevent *
+conn_bevcb(struct event_base *base, void *arg)
+{
+	struct api_conns	*cs = arg;
+	struct api_conn		*c, *victim;
+	struct bufferevent	*bev;
+
+	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) ==
+	    NULL)
+		fatalx("%s: out of memory", __func__);
+	c = xcalloc(1, sizeof(*c));
+	c->cs = cs;
+	c->state = CONN_NEWBORN;
+	c->fd = -1;
+	c->bev = bev;
+	bufferevent_incref(bev);	/* alive until adopted, whatever */
+	cs->stats.accepted++;
+	cs->backoff_ms = 0;
+	if (++cs->batch >= cs->batch_max && !cs->batch_full) {
+		/* The rest wait in the backlog for the next turn. */
+		cs->batch_full = 1;
+		conn_listeners(cs, 0);
+	}
+	if (conn_live(cs) >= cs->max) {
+		if ((victim = conn_oldest(cs, 0, 0)) != NULL) {
+			cs->stats.evicted++;
+			conn_kill(victim, 503, "too many connections: this "
+			    "one waited longest for its request");
+		} else if ((victim = conn_slowest(cs, clock_mono_ms())) !=
+		    NULL)
+			conn_drop_reply(victim, &cs->stats.evicted);
+		else {
+			cs->stats.refused++;
+			c->refuse = 1;
+		}
+	}
+	TAILQ_INSERT_TAIL(&cs->lists[CONN_NEWBORN], c, entry);
+	cs->count[CONN_NEWBORN]++;
+	event_active(cs->ev_adopt, EV_TIMEOUT, 0);
+	return bev;
+}
+
+/* Complete the records of the connections accepted since the last run. */
+static void
+conn_adopt_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct api_conns	*cs = arg;
+	struct api_conn		*c;
+	struct bufferevent	*bev;
+	struct stat		 st;
+	bufferevent_event_cb	 ecb;
+	void			*cbarg;
+
+	cs->batch = 0;
+	if (cs->batch_full) {
+		cs->batch_full = 0;
+		if (cs->backoff_ms == 0)
+			conn_listeners(cs, 1);
+	}
+	while ((c = TAILQ_FIRST(&cs->lists[CONN_NEWBORN])) != NULL) {
+		bev = c->bev;
+		bufferevent_getcb(bev, NULL, NULL, &ecb, &cbarg);
+		c->fd = bufferevent_getfd(bev);
+		/* evhttp gave up on it already, or it is not evhttp's. */
+		if (ecb == NULL || cbarg == NULL || c->fd < 0 ||
+		    evhttp_connection_get_bufferevent(cbarg) != bev ||
+		    fstat(c->fd, &st) == -1) {
+			conn_free(c);
+			continue;
+		}
+		c->evcon = cbarg;
+		bufferevent_setwatermark(bev, EV_READ, 0,
+		    API_CONN_INPUT_MAX);
+		c->dev = st.st_dev;
+		c->ino = st.st_ino;
+		c->bev = NULL;
+		bufferevent_decref(bev);
+		evhttp_connection_set_closecb(c->evcon, conn_closed, c);
+		c->since_ms = clock_mono_ms();
+		conn_move(c, CONN_WAITING);
+		if (c->refuse)
+			conn_kill(c, 503, "too many connections");
 	}
 }
 

@@ -246,6 +246,9 @@ void		 api_auth_free(struct api_auth *);
 						   request being answered */
 #define API_CONN_OUTPUT_MAX	(64 * 1024 * 1024) /* replies held for
 						   clients, in all */
+#define API_CONN_SLOW_MS	1000		/* a reply not taken in
+						   this may go for a new
+						   connection past the cap */
 struct api_conns;
 struct evconnlistener;
 struct evhttp;

@@ -442,6 +442,55 @@ test_pipelined_input(void **state)
 }
 
 /*
+ * Past the cap with every connection busy writing a reply its client
+ * does not take: a new connection closes the one whose reply began
+ * first, once that is API_CONN_SLOW_MS old, rather than be refused
+ * (slow readers could otherwise hold the cap till their deadline).
+ */
+static void
+test_cap_slow_readers(void **state)
+{
+	struct api_conn_stats	 st;
+	struct srv		 s;
+	char			 buf[1024];
+	uint64_t		 t0, t1;
+	int			 big[2], fd, i;
+
+	(void)state;
+	srv_start(&s, 2, 30);
+	t1 = clock_mono_ms();
+	for (i = 0; i < 2; i++) {
+		big[i] = client_rcvbuf(s.port, "GET /big HTTP/1.1\r\n"
+		    "Host: x\r\n\r\n", 4096);
+		t0 = clock_mono_ms();
+		while (s.handled < i + 1 && clock_mono_ms() - t0 < 5000)
+			spin(&s, 10);
+		assert_int_equal(s.handled, i + 1);
+	}
+	/* Young replies are left to their readers: refused. */
+	fd = client(s.port, WHOLE);
+	reply(&s, fd, 2000, buf, sizeof(buf));
+	close(fd);
+	if (clock_mono_ms() - t1 < API_CONN_SLOW_MS)
+		assert_non_null(strstr(buf, "503 Service Unavailable"));
+	else	/* too slow a machine to tell */
+		print_message("# young replies not checked\n");
+	t0 = clock_mono_ms();
+	while (clock_mono_ms() - t0 < API_CONN_SLOW_MS + 300)
+		spin(&s, 50);
+	fd = client(s.port, WHOLE);
+	assert_non_null(strstr(reply(&s, fd, 2000, buf, sizeof(buf)),
+	    "200 OK"));
+	api_conns_get_stats(s.cs, &st);
+	assert_int_equal(st.evicted, 1);
+	close(fd);
+	for (i = 0; i < 2; i++)
+		close(big[i]);
+	spin(&s, 100);
+	srv_stop(&s);
+}
+
+/*
  * Many clients that ask for large replies and read none: past
  * API_CONN_OUTPUT_MAX of replies held, a new request first closes the
  * connections whose replies began first, so meshtuned holds a bounded
@@ -589,6 +638,7 @@ main(void)
 		cmocka_unit_test(test_reply_deadline),
 		cmocka_unit_test(test_pipelined_input),
 		cmocka_unit_test(test_output_budget),
+		cmocka_unit_test(test_cap_slow_readers),
 		cmocka_unit_test(test_descriptors_run_out),
 	};
 
