@@ -237,6 +237,47 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
 fi
 stop_daemon
 
+# 7b. A socket's mode is set without following a symlink: someone who
+# may write in its directory swaps the new socket for a link to a file
+# of root's between bind and chmod (bind_swap.so does it every time).
+SWAP="$top_builddir/tests/.libs/bind_swap.so"
+[ -f "$SWAP" ] || fail "no $SWAP"
+echo secret > "$T/target"
+chmod 0600 "$T/target"
+mkdir -p "$T/sock"
+cat > "$T/conf" <<CONF
+{ "listen": { "api": "127.0.0.1:0", "statsd_unix": "$T/sock/statsd.sock" },
+  "audit": { "path": "$T/audit.db" } }
+CONF
+start_daemon env LD_PRELOAD="$SWAP" MESHTUNE_TEST_BIND_SWAP="$T/target" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+wait_started 10
+[ -L "$T/sock/statsd.sock" ] || fail "bind_swap.so did not swap the socket"
+[ "$(stat -c %a "$T/target")" = 600 ] ||
+    fail "StatsD: chmod followed the symlink: $(stat -c %a "$T/target")"
+grep -q "ingest: chmod $T/sock/statsd.sock" "$T/log" ||
+    fail "no warning about the StatsD socket's mode"
+stop_daemon
+cat > "$T/conf" <<CONF
+{ "listen": { "api": "$T/sock/api.sock" }, "audit": { "path": "$T/audit.db" } }
+CONF
+start_daemon env LD_PRELOAD="$SWAP" MESHTUNE_TEST_BIND_SWAP="$T/target" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+n=0
+while kill -0 "$DPID" 2>/dev/null && [ "$n" -lt 200 ]; do
+	case $(ps -o stat= -p "$DPID" 2>/dev/null) in Z*) break;; esac
+	n=$((n + 1))
+	sleep 0.05
+done
+DSTATUS=0
+wait "$DPID" || DSTATUS=$?
+[ "$DSTATUS" -eq 1 ] || fail "API socket swapped: exit $DSTATUS"
+[ "$(stat -c %a "$T/target")" = 600 ] ||
+    fail "API: chmod followed the symlink: $(stat -c %a "$T/target")"
+grep -q "api: cannot listen on $T/sock/api.sock" "$T/log" ||
+    fail "no error about the API socket"
+rm -rf "$T/sock"
+
 # 8. Beyond loopback: an error without the opt-in, reported with it.
 for l in api statsd_udp; do
 	printf '{ "listen": { "%s": "0.0.0.0:0" }, "audit": { "path": "%s" } }\n' \
