@@ -76,6 +76,7 @@ static api_handler	api_post_reload;
 static api_handler	api_post_pause;
 static api_handler	api_post_resume;
 static api_handler	api_metrics;
+static api_handler	api_knobs;
 
 static const struct api_route api_routes[] = {
 	{ "/v1/status", 0, EVHTTP_REQ_GET, api_status },
@@ -87,6 +88,7 @@ static const struct api_route api_routes[] = {
 	{ "/v1/pause", 0, EVHTTP_REQ_POST, api_post_pause },
 	{ "/v1/resume", 0, EVHTTP_REQ_POST, api_post_resume },
 	{ "/metrics", 0, EVHTTP_REQ_GET, api_metrics },
+	{ "/v1/knobs", 0, EVHTTP_REQ_GET, api_knobs },
 };
 
 /* Send a JSON document and free it. */
@@ -494,9 +496,7 @@ api_post_reload(struct daemon *d, struct evhttp_request *req, const char *rest)
 static void
 api_post_pause(struct daemon *d, struct evhttp_request *req, const char *rest)
 {
-	if (!d->paused)
-		log_info("paused by API request: no actions until resume");
-	d->paused = 1;
+	governor_pause(d, 1, "api");
 	api_reply_ok(req);
 }
 
@@ -513,10 +513,15 @@ api_post_resume(struct daemon *d, struct evhttp_request *req, const char *rest)
 			api_reply_ok(req);
 		return;
 	}
-	if (d->paused)
-		log_info("resumed by API request");
-	d->paused = 0;
+	governor_pause(d, 0, "api");
 	api_reply_ok(req);
+}
+
+/* GET /v1/knobs: every knob and trigger (governor.c). */
+static void
+api_knobs(struct daemon *d, struct evhttp_request *req, const char *rest)
+{
+	api_reply_json(req, 200, governor_knobs_json(d->governor));
 }
 
 static void

@@ -62,6 +62,7 @@
 
 #include "meshtuned.h"
 
+#define AUDIT_DECISION_SLACK	4	/* names waiting, times the cap */
 #define AUDIT_BUSY_MS		1000	/* the writer's busy_timeout; then it
 					   rolls back, says so, tries again */
 #define AUDIT_OPEN_BUSY_MS	30000	/* a migration, start-up reads wait */
@@ -151,13 +152,16 @@ static const char *const audit_steps[AUDIT_SCHEMA_VERSION] = {
 	"CREATE INDEX events_ts ON events (ts);"
 	"CREATE INDEX decisions_last_ts ON decisions (last_ts);"
 	"CREATE UNIQUE INDEX decisions_key ON decisions (reason, strategy, knob);",
+
+	/* 2 -> 3: how the governor judged an action (JSON). */
+	"ALTER TABLE actions ADD COLUMN verdict TEXT;",
 };
 
 /* The writer's statements, prepared once at open. */
 enum {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
 	ST_ACT_INSERT, ST_ACT_UPDATE, ST_ACT_OUTCOME,
-	ST_EVENT, ST_STRATEGY, ST_DEC_UPDATE, ST_DEC_INSERT,
+	ST_EVENT, ST_STRATEGY, ST_DEC_UPDATE, ST_DEC_INSERT, ST_DEC_NAMES,
 	ST_RET_ACTIONS, ST_RET_EVENTS, ST_RET_DECISIONS, ST_RET_STRATEGIES,
 	ST_SIZE, ST_ROWS, ST_CAP_CUTOFF, ST_VACUUM,
 	ST_MAX
@@ -167,7 +171,7 @@ enum {
 	"id, ts, strategy, kind, knob, old_value, new_value, status, " \
 	"outcome, reason, evidence, actuator, error, parent_id, " \
 	"expect_metric, expect_stat, expect_dir, baseline, verify_s, " \
-	"done_ts, outcome_ts"
+	"done_ts, outcome_ts, verdict"
 
 static const char *const audit_sql[ST_MAX] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -176,12 +180,13 @@ static const char *const audit_sql[ST_MAX] = {
 	[ST_ACT_INSERT] = "INSERT INTO actions (ts, strategy, kind, knob, "
 	    "old_value, new_value, status, reason, evidence, actuator, error, "
 	    "parent_id, expect_metric, expect_stat, expect_dir, baseline, "
-	    "verify_s, done_ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-	    "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+	    "verify_s, done_ts, verdict) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+	    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
 	[ST_ACT_UPDATE] = "UPDATE actions SET status = ?2, "
 	    "new_value = coalesce(?3, new_value), error = ?4, done_ts = ?5 "
 	    "WHERE id = ?1 AND status = 'pending'",
-	[ST_ACT_OUTCOME] = "UPDATE actions SET outcome = ?2, outcome_ts = ?3 "
+	[ST_ACT_OUTCOME] = "UPDATE actions SET outcome = ?2, outcome_ts = ?3, "
+	    "verdict = coalesce(?4, verdict) "
 	    "WHERE id = ?1 AND status = 'applied' AND outcome IS NULL",
 	[ST_EVENT] = "INSERT INTO events (ts, kind, source, message, detail) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -192,6 +197,8 @@ static const char *const audit_sql[ST_MAX] = {
 	    "WHERE reason = ?3 AND strategy = ?1 AND knob = ?2",
 	[ST_DEC_INSERT] = "INSERT INTO decisions (strategy, knob, reason, "
 	    "count, first_ts, last_ts) VALUES (?1, ?2, ?3, ?5, ?6, ?4)",
+	[ST_DEC_NAMES] = "SELECT count(*) FROM decisions WHERE reason = ?3 "
+	    "AND strategy = ?1 AND knob <> ?2",
 	/* The oldest ?2 rows up to ?1 (rows of one millisecond may be many). */
 	[ST_RET_ACTIONS] = "DELETE FROM actions WHERE id IN (SELECT id FROM "
 	    "actions WHERE ts <= ?1 AND status <> 'pending' ORDER BY ts "
@@ -271,6 +278,7 @@ struct job {
 	int64_t			 count;		/* decision: refusals */
 	char			*strategy, *knob, *reason, *evidence;
 	char			*actuator, *error, *metric, *stat;
+	char			*verdict;	/* action, outcome */
 	char			*s1, *s2, *s3, *s4;	/* event, strategy */
 	int			 phase;		/* housekeeping: HK_* */
 	int			 by_age;	/* ts is a retention cutoff */
@@ -1045,6 +1053,7 @@ job_free(struct job *j)
 	free(j->error);
 	free(j->metric);
 	free(j->stat);
+	free(j->verdict);
 	free(j->s1);
 	free(j->s2);
 	free(j->s3);
@@ -1145,6 +1154,7 @@ audit_action_begin(struct audit *a, const struct audit_action *act,
 	j->error = dupnull(act->error);
 	j->metric = dupnull(act->expect_metric);
 	j->stat = dupnull(act->expect_stat);
+	j->verdict = dupnull(act->verdict);
 	j->id_cb = cb;
 	j->arg = arg;
 	return submit(a, j);
@@ -1156,7 +1166,8 @@ update_job(struct audit *a, enum job_type type, int64_t id,
 {
 	struct job	*j;
 
-	if (id <= 0 || (status != AUDIT_APPLIED && status != AUDIT_FAILED)) {
+	if (id <= 0 || (status != AUDIT_APPLIED && status != AUDIT_FAILED &&
+	    (status != AUDIT_REJECTED || type != JOB_UPDATE))) {
 		log_warnx("audit: action %" PRId64 ": invalid update", id);
 		return -1;
 	}
@@ -1170,7 +1181,8 @@ update_job(struct audit *a, enum job_type type, int64_t id,
 
 /*
  * Record what the actuator did with action id, which must be pending:
- * status AUDIT_APPLIED or AUDIT_FAILED, the value read back (NAN keeps
+ * status AUDIT_APPLIED or AUDIT_FAILED (or AUDIT_REJECTED: the governor
+ * refused it after all, error saying why), the value read back (NAN keeps
  * new_value as it was) and the error (NULL if none).  The time is now.
  * Returns 0 when queued, -1 on a bad argument or a closing log.
  */
@@ -1197,6 +1209,29 @@ audit_action_outcome(struct audit *a, int64_t id, enum audit_outcome outcome)
 	j = job_new(JOB_OUTCOME);
 	j->id = id;
 	j->outcome = outcome;
+	return submit(a, j);
+}
+
+/*
+ * Record the outcome of an applied action, once, with the governor's
+ * verdict (JSON text: which check decided, see meshtune-audit(5)); a NULL
+ * verdict keeps the one stored.  Returns 0 when queued, -1 on a bad
+ * argument or a closing log.
+ */
+int
+audit_action_judged(struct audit *a, int64_t id, enum audit_outcome outcome,
+    const char *verdict)
+{
+	struct job	*j;
+
+	if (id <= 0 || audit_outcome_name(outcome) == NULL) {
+		log_warnx("audit: action %" PRId64 ": invalid outcome", id);
+		return -1;
+	}
+	j = job_new(JOB_OUTCOME);
+	j->id = id;
+	j->outcome = outcome;
+	j->verdict = dupnull(verdict);
 	return submit(a, j);
 }
 
@@ -1271,9 +1306,26 @@ int
 audit_decision(struct audit *a, const char *strategy, const char *knob,
     const char *reason)
 {
-	struct job	*j, *o;
+	return audit_decision_capped(a, strategy, knob, reason, 0);
+}
 
-	if (strategy == NULL || reason == NULL)
+/*
+ * As audit_decision, with at most cap knob names (0: no limit) having a
+ * row of their own per (strategy, reason): past that, a refusal of a name
+ * without a row counts in the row of knob AUDIT_DECISION_OTHERS (the
+ * writer knows which names have one).  While the writer lags, at most
+ * AUDIT_DECISION_SLACK x cap names wait per (strategy, reason), the rest
+ * folded at once under AUDIT_DECISION_OTHERS: a storm of made-up names
+ * costs bounded memory.
+ */
+int
+audit_decision_capped(struct audit *a, const char *strategy,
+    const char *knob, const char *reason, int cap)
+{
+	struct job	*j, *o;
+	int		 names = 0;
+
+	if (strategy == NULL || reason == NULL || cap < 0)
 		return -1;
 	if (knob == NULL)
 		knob = "";
@@ -1285,17 +1337,28 @@ audit_decision(struct audit *a, const char *strategy, const char *knob,
 		job_free(j);
 		return -1;
 	}
+again:
 	TAILQ_FOREACH(o, &a->decisions, entry) {
-		if (strcmp(o->reason, reason) == 0 &&
-		    strcmp(o->strategy, strategy) == 0 &&
-		    strcmp(o->knob, knob) == 0) {
+		if (strcmp(o->reason, reason) != 0 ||
+		    strcmp(o->strategy, strategy) != 0)
+			continue;
+		if (strcmp(o->knob, knob) == 0) {
 			o->count++;
 			memcpy(o->last_ts, j->ts, sizeof(o->last_ts));
 			pthread_mutex_unlock(&a->mtx);
 			job_free(j);
 			return 0;
 		}
+		if (strcmp(o->knob, AUDIT_DECISION_OTHERS) != 0)
+			names++;
 	}
+	if (cap > 0 && names >= AUDIT_DECISION_SLACK * cap &&
+	    strcmp(knob, AUDIT_DECISION_OTHERS) != 0) {
+		knob = AUDIT_DECISION_OTHERS;
+		names = 0;
+		goto again;
+	}
+	j->limit = cap;
 	j->strategy = xstrdup(strategy);
 	j->knob = xstrdup(knob);
 	j->reason = xstrdup(reason);
@@ -1548,6 +1611,8 @@ exec_action(struct audit *a, struct job *j)
 	rc |= j->verify_s > 0 ? sqlite3_bind_int(st, 17, j->verify_s) :
 	    sqlite3_bind_null(st, 17);
 	rc |= bind_text(st, 18, j->status == AUDIT_PENDING ? NULL : j->ts);
+	j->verdict = json_normal(j->verdict);
+	rc |= bind_text(st, 19, j->verdict);
 	if (rc != SQLITE_OK)
 		return bind_fail(a, ST_ACT_INSERT);
 	if ((run = st_run(a, ST_ACT_INSERT)) != RUN_OK)
@@ -1588,6 +1653,8 @@ exec_outcome(struct audit *a, struct job *j)
 	rc |= sqlite3_bind_int64(st, 1, j->id);
 	rc |= bind_text(st, 2, audit_outcomes[j->outcome]);
 	rc |= sqlite3_bind_text(st, 3, j->ts, -1, SQLITE_STATIC);
+	j->verdict = json_normal(j->verdict);
+	rc |= bind_text(st, 4, j->verdict);
 	if (rc != SQLITE_OK)
 		return bind_fail(a, ST_ACT_OUTCOME);
 	if ((run = st_run(a, ST_ACT_OUTCOME)) != RUN_OK)
@@ -1664,14 +1731,49 @@ exec_reconcile(struct audit *a, struct job *j)
 	return run;
 }
 
+/*
+ * Rows of (strategy, reason) other than the overflow row into *n:
+ * RUN_OK, or why not.
+ */
+static int
+decision_names(struct audit *a, struct job *j, int *n)
+{
+	sqlite3_stmt	*st = a->st[ST_DEC_NAMES];
+	int		 rc;
+
+	if (bind_text(st, 1, j->strategy) != SQLITE_OK ||
+	    bind_text(st, 2, AUDIT_DECISION_OTHERS) != SQLITE_OK ||
+	    bind_text(st, 3, j->reason) != SQLITE_OK)
+		return bind_fail(a, ST_DEC_NAMES);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*n = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_ROW)
+		return RUN_OK;
+	return run_code(rc) == RUN_STALLED ? stalled(a, rc) : RUN_REFUSED;
+}
+
 static int
 exec_decision(struct audit *a, struct job *j)
 {
 	sqlite3_stmt	*st;
-	int		 i, which, rc, run;
+	int		 i, which, rc, run, n = 0;
 
 	for (i = 0; i < 2; i++) {
 		which = i == 0 ? ST_DEC_UPDATE : ST_DEC_INSERT;
+		/* A new name past the cap counts with the others. */
+		if (i == 1 && j->limit > 0 && strcmp(j->knob,
+		    AUDIT_DECISION_OTHERS) != 0) {
+			if ((run = decision_names(a, j, &n)) != RUN_OK)
+				return run;
+			if (n >= j->limit) {
+				free(j->knob);
+				j->knob = xstrdup(AUDIT_DECISION_OTHERS);
+				i = -1;
+				continue;
+			}
+		}
 		st = a->st[which];
 		rc = 0;
 		rc |= bind_text(st, 1, j->strategy);
@@ -2030,6 +2132,7 @@ job_log(struct job *j, int written)
 		    j->expect_dir : NAN);
 		add_num(o, "baseline", j->baseline);
 		add_num(o, "verify_s", j->verify_s > 0 ? j->verify_s : NAN);
+		add_json(o, "verdict", j->verdict);
 		break;
 	case JOB_UPDATE:
 		add_str(o, "table", "actions");
@@ -2046,6 +2149,8 @@ job_log(struct job *j, int written)
 		add_num(o, "id", (double)j->id);
 		add_str(o, "outcome_ts", j->ts);
 		add_str(o, "outcome", audit_outcomes[j->outcome]);
+		if (j->verdict != NULL)
+			add_json(o, "verdict", j->verdict);
 		break;
 	case JOB_RECONCILE:
 		add_str(o, "table", "actions");
@@ -2518,7 +2623,8 @@ rows_json(sqlite3_stmt *st)
 			default:
 				text = (const char *)sqlite3_column_text(st,
 				    i);
-				if (strcmp(name, "evidence") == 0)
+				if (strcmp(name, "evidence") == 0 ||
+				    strcmp(name, "verdict") == 0)
 					add_json(o, name, text);
 				else
 					add_str(o, name, text);
@@ -2607,6 +2713,7 @@ row_read(sqlite3_stmt *st, struct audit_row *r)
 	r->verify_s = sqlite3_column_int(st, 18);
 	r->done_ms = col_ms(st, 19);
 	r->outcome_ms = col_ms(st, 20);
+	r->verdict = col_str(st, 21);
 	if (r->done_ms != 0 && r->verify_s > 0)
 		r->verify_due_ms = r->done_ms + (uint64_t)r->verify_s * 1000;
 	return 0;
@@ -2712,6 +2819,20 @@ audit_applied_since(struct audit *a, uint64_t since_ms,
 	    rowsp, np);
 }
 
+/*
+ * Failed actions other than rollbacks whose ts is at or after since_ms
+ * (wall clock), oldest first: a knob's failure back-off is rebuilt from
+ * them.
+ */
+int
+audit_failed_since(struct audit *a, uint64_t since_ms,
+    struct audit_row **rowsp, size_t *np)
+{
+	return rows_read(a, "SELECT " ROW_COLS " FROM actions "
+	    "WHERE status = 'failed' AND kind <> 'rollback' AND ts >= ?1 "
+	    "ORDER BY id", 1, since_ms, rowsp, np);
+}
+
 /* Free an array from the start-up queries; safe with NULL. */
 void
 audit_rows_free(struct audit_row *rows, size_t n)
@@ -2727,6 +2848,7 @@ audit_rows_free(struct audit_row *rows, size_t n)
 		free(rows[i].error);
 		free(rows[i].expect_metric);
 		free(rows[i].expect_stat);
+		free(rows[i].verdict);
 	}
 	free(rows);
 }

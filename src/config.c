@@ -130,6 +130,19 @@ static const struct conf_key audit_keys[] = {
 };
 static const struct conf_table audit_table = TABLE(audit_keys, 0);
 
+static const struct conf_key guard_keys[] = {
+	{ "metric", CT_STRING, OFF(mt_guard_conf, metric), 0, 0, NULL,
+	  1, NULL, "series whose statistic is watched" },
+	{ "stat", CT_STRING, OFF(mt_guard_conf, stat), 0, 0, NULL,
+	  1, NULL, "the statistic: p95, mean, last, rate, ..." },
+	{ "max_rise_pct", CT_DOUBLE, OFF(mt_guard_conf, max_rise_pct), 0,
+	  1e6, NULL, 0, NULL, "largest rise allowed, percent" },
+	{ "max_fall_pct", CT_DOUBLE, OFF(mt_guard_conf, max_fall_pct), 0,
+	  100, NULL, 0, NULL, "largest fall allowed, percent" },
+};
+static const struct conf_table guard_table =
+    TABLE(guard_keys, sizeof(struct mt_guard_conf));
+
 static const struct conf_key governor_keys[] = {
 	{ "max_actions_per_hour", CT_INT, OFF(mt_config, max_actions_per_hour),
 	  0, 100000, "20", 0, NULL, "global action budget" },
@@ -137,6 +150,13 @@ static const struct conf_key governor_keys[] = {
 	  "3", 0, NULL, "direction reversals that freeze a knob" },
 	{ "flap_window_s", CT_INT, OFF(mt_config, flap_window_s), 1, 604800,
 	  "900", 0, NULL, "window in which reversals are counted" },
+	{ "readback_s", CT_INT, OFF(mt_config, readback_s), 0, 86400, "5",
+	  0, NULL, "period of reading managed knobs back; 0: never" },
+	{ "refused_names_max", CT_INT, OFF(mt_config, refused_names_max), 1,
+	  100000, "64", 0, NULL, "knob names with their own decisions "
+	  "row per strategy and reason" },
+	{ "guards", CT_ARRAY, OFF(mt_config, guards), 0, 0, NULL, 0,
+	  &guard_table, "guard metrics of every knob" },
 };
 static const struct conf_table governor_table = TABLE(governor_keys, 0);
 
@@ -178,9 +198,31 @@ static const struct conf_key knob_keys[] = {
 	  0, NULL, "the only strategy allowed to turn it" },
 	{ "path", CT_STRING, OFF(mt_knob_conf, path), 0, 0, NULL,
 	  0, NULL, "file actuator: file to write, on its allow list" },
+	{ "guards", CT_ARRAY, OFF(mt_knob_conf, guards), 0, 0, NULL, 0,
+	  &guard_table, "guard metrics of this knob" },
+	{ "keep_unjudged", CT_BOOL, OFF(mt_knob_conf, keep_unjudged), 0, 0,
+	  "false", 0, NULL, "keep a change nothing can judge" },
 };
 static const struct conf_table knob_table =
     TABLE(knob_keys, sizeof(struct mt_knob_conf));
+
+/* A trigger: a knob's table without what a one-shot has no use for. */
+static const struct conf_key trigger_keys[] = {
+	{ "actuator", CT_STRING, OFF(mt_knob_conf, actuator), 0, 0, NULL,
+	  1, NULL, "name of the actuator that fires it" },
+	{ "min", CT_DOUBLE, OFF(mt_knob_conf, min), -1e15, 1e15, NULL,
+	  1, NULL, "lowest argument allowed" },
+	{ "max", CT_DOUBLE, OFF(mt_knob_conf, max), -1e15, 1e15, NULL,
+	  1, NULL, "highest argument allowed" },
+	{ "cooldown_s", CT_INT, OFF(mt_knob_conf, cooldown_s), 0, 604800,
+	  "60", 0, NULL, "least time between two firings" },
+	{ "owner", CT_STRING, OFF(mt_knob_conf, owner), 0, 0, NULL,
+	  0, NULL, "the only strategy allowed to fire it" },
+	{ "path", CT_STRING, OFF(mt_knob_conf, path), 0, 0, NULL,
+	  0, NULL, "file actuator: file to write, on its allow list" },
+};
+static const struct conf_table trigger_table =
+    TABLE(trigger_keys, sizeof(struct mt_knob_conf));
 
 static const struct conf_key strategy_keys[] = {
 	{ "name", CT_STRING, OFF(mt_strategy_conf, name), 0, 0, NULL,
@@ -240,6 +282,8 @@ static const struct conf_key top_keys[] = {
 	  0, &actuator_table, "named actuator backends" },
 	{ "knobs", CT_MAP, OFF(mt_config, knobs), 0, 0, NULL,
 	  0, &knob_table, "the knobs meshtune may turn" },
+	{ "triggers", CT_MAP, OFF(mt_config, triggers), 0, 0, NULL,
+	  0, &trigger_table, "the one-shot triggers meshtune may fire" },
 	{ "strategies", CT_ARRAY, OFF(mt_config, strategies), 0, 0, NULL,
 	  0, &strategy_table, "strategy instances, in evaluation order" },
 	{ "statsd", CT_OBJECT, 0, 0, 0, NULL, 0, &statsd_table, NULL },
@@ -1015,19 +1059,73 @@ conf_has_strategy(const struct mt_config *c, const char *name)
 	return 0;
 }
 
-/* Rules of one knob: a known actuator, sane bounds, a permitted path. */
+/*
+ * The statistics a strategy, a guard or a verification may name (the
+ * host's stat function, meshtune-strategy(3)).  Returns 1 if name is one.
+ */
+int
+config_stat_name(const char *name)
+{
+	static const char *const stats[] = { "count", "rate", "sum", "min",
+	    "max", "mean", "p50", "p90", "p95", "p99", "p999", "last",
+	    "total" };
+	size_t	i;
+
+	for (i = 0; name != NULL && i < nitems(stats); i++)
+		if (strcmp(stats[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Rules of the guards of list at path: a statistic, one tolerance. */
+static void
+conf_check_guards(struct conf_parse *p, const struct conf_list *l,
+    const char *at)
+{
+	char	*path;
+	size_t	 i = 0;
+
+	CONF_FOREACH(struct mt_guard_conf, gd, *l) {
+		xasprintf(&path, "%s[%zu]", at, i++);
+		if (conf_entry_failed(p, path)) {
+			free(path);
+			continue;
+		}
+		if (!config_stat_name(gd->stat))
+			conf_field_error(p, path, "stat", "expected count, "
+			    "rate, sum, min, max, mean, p50, p90, p95, p99, "
+			    "p999, last or total, got \"%s\"", gd->stat);
+		if (isnan(gd->max_rise_pct) == isnan(gd->max_fall_pct))
+			conf_error(p, path, "expected exactly one of "
+			    "max_rise_pct and max_fall_pct, got %s",
+			    isnan(gd->max_rise_pct) ? "neither" : "both");
+		free(path);
+	}
+}
+
+/*
+ * Rules of one knob or trigger (table is "knobs" or "triggers"): a known
+ * actuator, sane bounds, a permitted path, guards that make sense, and
+ * one name for one thing.
+ */
 static void
 conf_check_knob(struct conf_parse *p, const struct mt_config *c,
-    const struct mt_knob_conf *k)
+    const struct mt_knob_conf *k, const char *table)
 {
 	const struct mt_actuator_conf	*a;
-	char				*path;
+	char				*path, *gpath;
 
-	xasprintf(&path, "knobs[\"%s\"]", conf_q(k->name));
+	xasprintf(&path, "%s[\"%s\"]", table, conf_q(k->name));
 	if (conf_entry_failed(p, path)) {
 		free(path);
 		return;
 	}
+	if (strcmp(table, "triggers") == 0 && config_knob(c, k->name) != NULL)
+		conf_error(p, path, "expected a name that is not also a knob, "
+		    "got \"%s\" in both", conf_q(k->name));
+	xasprintf(&gpath, "%s.guards", path);
+	conf_check_guards(p, &k->guards, gpath);
+	free(gpath);
 	if (k->min > k->max)
 		conf_field_error(p, path, "min", "expected at most max "
 		    "(%.15g), got %.15g", k->max, k->min);
@@ -1158,7 +1256,10 @@ conf_check(struct conf_parse *p, const struct mt_config *c)
 	CONF_FOREACH(struct mt_actuator_conf, a, c->actuators)
 		conf_check_actuator(p, a);
 	CONF_FOREACH(struct mt_knob_conf, k, c->knobs)
-		conf_check_knob(p, c, k);
+		conf_check_knob(p, c, k, "knobs");
+	CONF_FOREACH(struct mt_knob_conf, k, c->triggers)
+		conf_check_knob(p, c, k, "triggers");
+	conf_check_guards(p, &c->guards, "governor.guards");
 	i = 0;
 	CONF_FOREACH(struct mt_strategy_conf, s, c->strategies)
 		conf_check_strategy(p, c, s, i++);
@@ -1269,6 +1370,9 @@ config_load_string(const char *text, const char *name,
 	conf_defaults(&top_table, c);
 	conf_walk(&p, root, &top_table, c, "");
 	cJSON_Delete(root);
+	/* A trigger has no value to start from, nor a step. */
+	CONF_FOREACH(struct mt_knob_conf, k, c->triggers)
+		k->initial = NAN;
 	conf_check(&p, c);
 	if (errs->n != before) {
 		config_free(c);
@@ -1382,6 +1486,16 @@ const struct mt_knob_conf *
 config_knob(const struct mt_config *c, const char *name)
 {
 	CONF_FOREACH(struct mt_knob_conf, k, c->knobs)
+		if (strcmp(k->name, name) == 0)
+			return k;
+	return NULL;
+}
+
+/* The trigger called name, or NULL. */
+const struct mt_knob_conf *
+config_trigger(const struct mt_config *c, const char *name)
+{
+	CONF_FOREACH(struct mt_knob_conf, k, c->triggers)
 		if (strcmp(k->name, name) == 0)
 			return k;
 	return NULL;

@@ -84,6 +84,15 @@ struct mt_actuator_conf {
 	int64_t		 timeout_ms;
 };
 
+/* A guard metric: its statistic may not move the bad way by more. */
+struct mt_guard_conf {
+	char		*metric;	/* series key, "net.rtt_ms" */
+	char		*stat;		/* "p95", "mean", ... */
+	double		 max_rise_pct;	/* NAN: a rise is not bad */
+	double		 max_fall_pct;	/* NAN: a fall is not bad */
+};
+
+/* A knob, or a trigger ("triggers" fills name to path and the bounds). */
 struct mt_knob_conf {
 	char		*name;		/* key in "knobs"; first field */
 	char		*actuator;
@@ -95,6 +104,8 @@ struct mt_knob_conf {
 	int64_t		 cooldown_s;
 	int64_t		 verify_s;	/* 0: one window */
 	int64_t		 for_s;
+	struct conf_list guards;	/* struct mt_guard_conf */
+	int		 keep_unjudged;	/* nothing can judge: keep it */
 };
 
 struct mt_strategy_conf {
@@ -133,10 +144,14 @@ struct mt_config {
 	int64_t		 max_actions_per_hour;
 	int64_t		 flap_reversals;
 	int64_t		 flap_window_s;
+	int64_t		 readback_s;	/* 0: no periodic read-back */
+	int64_t		 refused_names_max; /* per (strategy, reason) */
+	struct conf_list guards;	/* struct mt_guard_conf, every knob */
 	char		*plugin_dir;
 	struct conf_list actuators;	/* struct mt_actuator_conf */
 	struct conf_list knobs;		/* struct mt_knob_conf */
 	struct conf_list strategies;	/* struct mt_strategy_conf */
+	struct conf_list triggers;	/* struct mt_knob_conf */
 	/* "statsd": how StatsD lines are read (meshtuned.conf(5)) */
 	char		*statsd_gauge_udp;	/* "value" or "delta" */
 	char		*statsd_gauge_unix;
@@ -162,6 +177,9 @@ void		 config_errors_clear(struct conf_errors *);
 const struct mt_actuator_conf *config_actuator(const struct mt_config *,
 		    const char *);
 const struct mt_knob_conf *config_knob(const struct mt_config *, const char *);
+const struct mt_knob_conf *config_trigger(const struct mt_config *,
+		    const char *);
+int		 config_stat_name(const char *);
 size_t		 config_key_paths(const char ***);
 int		 config_same(const char *, const char *);
 int		 config_parse_addr(const char *, struct sockaddr_storage *,
@@ -738,6 +756,9 @@ unsigned int	 governor_decide(struct governor *, uint64_t);
 int		 governor_knob(struct governor *, const char *, double *,
 		    double *, double *);
 int		 governor_resume(struct governor *, const char *);
+void		 governor_pause(struct daemon *, int, const char *);
+void		 governor_readback(struct governor *);
+struct cJSON	*governor_knobs_json(struct governor *);
 const char	*governor_last_decision(struct governor *, const char *,
 		    uint64_t *);
 size_t		 governor_in_flight(const struct governor *);
@@ -828,11 +849,12 @@ int		 proc_collect(struct proc_collector *, uint64_t,
  * JSON) come back through a callback that runs on the event loop thread,
  * after the commit.  Tables and columns: meshtune-audit(5).
  */
-#define AUDIT_SCHEMA_VERSION	2	/* PRAGMA user_version */
+#define AUDIT_SCHEMA_VERSION	3	/* PRAGMA user_version */
 #define AUDIT_APP_ID		0x4d54554e /* PRAGMA application_id, "MTUN" */
 #define AUDIT_LEGACY_VERSION	2	/* newest schema written without it */
 #define AUDIT_TS_LEN		25	/* "2026-11-22T17:05:07.123Z" + NUL */
 #define AUDIT_LIMIT_MAX		10000	/* most rows audit_actions_json returns */
+#define AUDIT_DECISION_OTHERS	"*"	/* decisions: names past the cap */
 
 struct audit;
 
@@ -884,6 +906,7 @@ struct audit_action {
 	int			 expect_dir;	/* -1 should fall, +1 rise, 0 */
 	double			 baseline;	/* expect_stat before; NAN: NULL */
 	int			 verify_s;	/* verify after; 0: never */
+	const char		*verdict;	/* JSON text, or NULL */
 };
 
 /* An action row read back; strings are NULL for SQL NULL. */
@@ -911,6 +934,7 @@ struct audit_row {
 	uint64_t		 done_ms;	/* left pending; 0 while pending */
 	uint64_t		 verify_due_ms;	/* done_ms + verify_s, or 0 */
 	uint64_t		 outcome_ms;	/* outcome set; 0 if not */
+	char			*verdict;	/* JSON text, or NULL */
 };
 
 struct audit_stats {
@@ -945,6 +969,8 @@ int		 audit_action_update(struct audit *, int64_t,
 		    enum audit_status, double, const char *);
 int		 audit_action_outcome(struct audit *, int64_t,
 		    enum audit_outcome);
+int		 audit_action_judged(struct audit *, int64_t,
+		    enum audit_outcome, const char *);
 int		 audit_reconcile(struct audit *, int64_t, enum audit_status,
 		    double, const char *);
 int		 audit_event(struct audit *, const char *, const char *,
@@ -953,6 +979,8 @@ int		 audit_strategy(struct audit *, const char *, const char *,
 		    const char *, const char *);
 int		 audit_decision(struct audit *, const char *, const char *,
 		    const char *);
+int		 audit_decision_capped(struct audit *, const char *,
+		    const char *, const char *, int);
 int		 audit_retention(struct audit *, uint64_t);
 int		 audit_actions_json(struct audit *, int, audit_json_cb, void *);
 int		 audit_pending(struct audit *, struct audit_row **, size_t *);
@@ -962,12 +990,60 @@ int		 audit_awaiting_verify(struct audit *, struct audit_row **,
 		    size_t *);
 int		 audit_applied_since(struct audit *, uint64_t,
 		    struct audit_row **, size_t *);
+int		 audit_failed_since(struct audit *, uint64_t,
+		    struct audit_row **, size_t *);
 void		 audit_rows_free(struct audit_row *, size_t);
 const char	*audit_kind_name(enum audit_kind);
 const char	*audit_status_name(enum audit_status);
 const char	*audit_outcome_name(enum audit_outcome);
 int		 audit_format_ts(uint64_t, char *, size_t);
 int		 audit_parse_ts(const char *, uint64_t *);
+
+/* governor_verdict.c */
+#define VERDICT_IMPROVE_PCT	10	/* an expectation must move this % */
+#define VERDICT_MIN_SAMPLES	20	/* fewer, before or after: no measure */
+
+enum verdict_result {
+	VERDICT_UNMEASURABLE,
+	VERDICT_IMPROVED,		/* expectation met */
+	VERDICT_NOT_IMPROVED,
+	VERDICT_OK,			/* guard within tolerance */
+	VERDICT_WORSE			/* guard beyond tolerance */
+};
+
+/* One statistic compared before and after a change. */
+struct verdict_check {
+	const char	*metric;	/* NULL: none stated */
+	const char	*stat;
+	int		 dir;		/* expectation: -1 should fall, +1
+					   rise, 0 none; guard: +1 a rise is
+					   bad, -1 a fall */
+	double		 tolerance_pct;	/* guard: largest bad move allowed */
+	double		 before, after;	/* NAN: not read */
+	uint64_t	 count_before, count_after;
+	const char	*missing;	/* why after was not read, or NULL */
+	enum verdict_result result;	/* set by verdict_judge */
+	const char	*why;		/* unmeasurable: why */
+	double		 change_pct;	/* NAN unless measured and before 0 */
+};
+
+struct verdict {
+	enum audit_outcome outcome;
+	const char	*decided_by;	/* guard expectation guards nothing */
+	int		 guard;		/* the guard that decided, or -1 */
+};
+
+void		 verdict_judge(struct verdict_check *, struct verdict_check *,
+		    size_t, int, struct verdict *);
+const char	*verdict_result_name(enum verdict_result);
+char		*verdict_sentence(const struct verdict *,
+		    const struct verdict_check *, const struct verdict_check *);
+char		*verdict_json(const struct verdict *,
+		    const struct verdict_check *, const struct verdict_check *,
+		    size_t);
+int		 verdict_parse_guards(const char *, struct verdict_check **,
+		    size_t *);
+void		 verdict_checks_free(struct verdict_check *, size_t);
 
 /* audit_file.c */
 enum audit_file_kind {

@@ -12,7 +12,7 @@ libcjson-dev libsqlite3-dev sqlite3"
 # and iproute2 serve install.sh (writes outside the prefix; loopback in a
 # network namespace of its own).
 test_pkgs="libcmocka-dev mandoc valgrind clang curl python3 prometheus
-python3-statsd nodejs g++ libseccomp-dev strace iproute2"
+python3-statsd nodejs g++ libseccomp-dev strace iproute2 libfaketime"
 
 need=$build_pkgs
 [ "${1:-build}" = test ] && need="$need $test_pkgs"

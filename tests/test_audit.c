@@ -319,7 +319,7 @@ static const char actions_cols[] =
     "new_value:REAL,status:TEXT,outcome:TEXT,reason:TEXT,evidence:TEXT,"
     "actuator:TEXT,error:TEXT,parent_id:INTEGER,expect_metric:TEXT,"
     "expect_stat:TEXT,expect_dir:INTEGER,baseline:REAL,verify_s:INTEGER,"
-    "done_ts:TEXT,outcome_ts:TEXT";
+    "done_ts:TEXT,outcome_ts:TEXT,verdict:TEXT";
 
 static void
 test_schema_empty(void **state)
@@ -1306,8 +1306,10 @@ test_files_adopted(void **state)
 	audit_close(fx->audit);
 	fx->audit = NULL;
 	db = raw_open(fx->path);
+	/* As an older meshtune left it: no id, schema 2 (no verdict). */
 	raw_exec(db, "PRAGMA application_id = 0; PRAGMA auto_vacuum = NONE; "
-	    "VACUUM");
+	    "ALTER TABLE actions DROP COLUMN verdict; "
+	    "PRAGMA user_version = 2; VACUUM");
 	assert_int_equal(q_int(db, "PRAGMA auto_vacuum"), 0);
 	sqlite3_close(db);
 

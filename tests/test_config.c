@@ -43,7 +43,36 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"windows\": {}}",
 	  "windows: expected one of tick_interval_ms, window, listen, node, "
 	  "limits, audit, dry_run, governor, plugin_dir, actuators, knobs, "
-	  "strategies, statsd, got an unknown key" },
+	  "triggers, strategies, statsd, got an unknown key" },
+	{ "{\"governor\": {\"guards\": [{\"metric\": \"x\", "
+	  "\"stat\": \"p96\", \"max_rise_pct\": 10}]}}",
+	  "governor.guards[0].stat: expected count, rate, sum, min, max, "
+	  "mean, p50, p90, p95, p99, p999, last or total, got \"p96\"" },
+	{ "{\"governor\": {\"guards\": [{\"metric\": \"x\", "
+	  "\"stat\": \"p95\"}]}}",
+	  "governor.guards[0]: expected exactly one of max_rise_pct and "
+	  "max_fall_pct, got neither" },
+	{ "{\"actuators\": {\"a\": {\"type\": \"log\"}}, \"knobs\": "
+	  "{\"x\": {\"actuator\": \"a\", \"min\": 0, \"max\": 1, "
+	  "\"guards\": [{\"metric\": \"y\", \"stat\": \"mean\", "
+	  "\"max_rise_pct\": 5, \"max_fall_pct\": 5}]}}}",
+	  "knobs[\"x\"].guards[0]: expected exactly one of max_rise_pct "
+	  "and max_fall_pct, got both" },
+	{ "{\"actuators\": {\"a\": {\"type\": \"log\"}}, \"knobs\": "
+	  "{\"x\": {\"actuator\": \"a\", \"min\": 0, \"max\": 1}}, "
+	  "\"triggers\": {\"x\": {\"actuator\": \"a\", \"min\": 0, "
+	  "\"max\": 1}}}",
+	  "triggers[\"x\"]: expected a name that is not also a knob, got "
+	  "\"x\" in both" },
+	{ "{\"actuators\": {\"a\": {\"type\": \"log\"}}, \"triggers\": "
+	  "{\"t\": {\"actuator\": \"a\", \"min\": 0, \"max\": 1, "
+	  "\"initial\": 0}}}",
+	  "triggers[\"t\"].initial: expected one of actuator, min, max, "
+	  "cooldown_s, owner, path, got an unknown key" },
+	{ "{\"actuators\": {\"a\": {\"type\": \"log\"}}, \"triggers\": "
+	  "{\"t\": {\"actuator\": \"b\", \"min\": 0, \"max\": 1}}}",
+	  "triggers[\"t\"].actuator: expected the name of an entry of "
+	  "\"actuators\", got \"b\"" },
 	{ "{\"listen\": {\"stats_udp\": \"127.0.0.1:1\"}}",
 	  "listen.stats_udp: expected one of statsd_udp, statsd_unix, "
 	  "statsd_rcvbuf, api, allow_non_loopback, api_token_file, api_hosts, "

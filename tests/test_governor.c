@@ -346,12 +346,23 @@ struct opts {
 	int		 flap_n;	/* flap_reversals, 0: 100 */
 	int		 flap_w;	/* flap_window_s, 0: 600 */
 	int		 dry_run;
+	const char	*governor;	/* more "governor" members, ", ..." */
+	const char	*triggers;	/* JSON members of "triggers" */
 };
 
-#define KNOB_KC(cd, extra) "\"k\": { \"actuator\": \"node\", " \
+/*
+ * Knob k: cooldown_s cd, verify_s vs; a change nothing can judge is kept
+ * (keep_unjudged), so that the rules other than verification can be
+ * tested on their own; KNOB_STRICT leaves it out.
+ */
+#define KNOB_KCV(cd, vs, extra) "\"k\": { \"actuator\": \"node\", " \
 	"\"min\": 1, \"max\": 64, \"initial\": 8, \"cooldown_s\": " cd \
-	" " extra " }"
+	", \"verify_s\": " vs ", \"keep_unjudged\": true " extra " }"
+#define KNOB_KC(cd, extra)	KNOB_KCV(cd, "1", extra)
 #define KNOB_K(extra)	KNOB_KC("0", extra)
+#define KNOB_STRICT(vs, extra) "\"k\": { \"actuator\": \"node\", " \
+	"\"min\": 1, \"max\": 64, \"initial\": 8, \"cooldown_s\": 10" \
+	", \"verify_s\": " vs " " extra " }"
 
 static struct mt_config *
 fx_config(struct fx *fx, const struct opts *o)
@@ -365,17 +376,19 @@ fx_config(struct fx *fx, const struct opts *o)
 	    " \"audit\": { \"path\": \"%s\", \"retention_days\": 30 },"
 	    " \"dry_run\": %s,"
 	    " \"governor\": { \"max_actions_per_hour\": %d,"
-	    "   \"flap_reversals\": %d, \"flap_window_s\": %d },"
+	    "   \"flap_reversals\": %d, \"flap_window_s\": %d,"
+	    "   \"readback_s\": 0 %s },"
 	    " \"actuators\": { \"node\": { \"type\": \"unix\", \"path\": \"%s\","
 	    "   \"timeout_ms\": 5000 } },"
-	    " \"knobs\": { %s },"
+	    " \"knobs\": { %s }, \"triggers\": { %s },"
 	    " \"strategies\": ["
 	    "   { \"name\": \"alpha\", \"module\": \"a.so\", \"priority\": 0 },"
 	    "   { \"name\": \"beta\", \"module\": \"b.so\", \"priority\": 10 }"
 	    " ] }", fx->dbpath, o->dry_run ? "true" : "false",
 	    o->budget ? o->budget : 100, o->flap_n ? o->flap_n : 100,
-	    o->flap_w ? o->flap_w : 600, fx->sock,
-	    o->knobs ? o->knobs : KNOB_K(""));
+	    o->flap_w ? o->flap_w : 600, o->governor ? o->governor : "",
+	    fx->sock,
+	    o->knobs ? o->knobs : KNOB_K(""), o->triggers ? o->triggers : "");
 	c = config_load_string(text, "test", &errs);
 	for (i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.v[i]);
@@ -592,7 +605,7 @@ t_manual(void **state)
 	assert_int_equal(tick_k(fx, 20), 1);
 	id = last_id(fx);
 	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
-	    "%lld AND status = 'failed' AND error LIKE '%%reads 30%%changed "
+	    "%lld AND status = 'rejected' AND error LIKE '%%reads 30%%changed "
 	    "outside meshtune%%'", (long long)id), 1);
 	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
 	    "'manual_change' AND source = 'k'"), 1);
@@ -720,7 +733,8 @@ t_cooldown(void **state)
 {
 	struct fx	*fx = *state;
 	struct opts	 o = { .knobs = "\"k\": { \"actuator\": \"node\", "
-	    "\"min\": 1, \"max\": 64, \"initial\": 8, \"cooldown_s\": 30 }" };
+	    "\"min\": 1, \"max\": 64, \"initial\": 8, \"cooldown_s\": 30, "
+	    "\"verify_s\": 1, \"keep_unjudged\": true }" };
 
 	fx_start(fx, &o);
 	assert_int_equal(tick_k(fx, 16), 1);
@@ -736,11 +750,14 @@ t_cooldown(void **state)
 }
 
 #define KNOBS_ABC	"\"a\": { \"actuator\": \"node\", \"min\": 1, " \
-	"\"max\": 64, \"initial\": 8, \"cooldown_s\": 0 }, " \
+	"\"max\": 64, \"initial\": 8, \"cooldown_s\": 0, \"verify_s\": 1, " \
+	"\"keep_unjudged\": true }, " \
 	"\"b\": { \"actuator\": \"node\", \"min\": 1, \"max\": 64, " \
-	"\"initial\": 8, \"cooldown_s\": 0 }, " \
+	"\"initial\": 8, \"cooldown_s\": 0, \"verify_s\": 1, " \
+	"\"keep_unjudged\": true }, " \
 	"\"c\": { \"actuator\": \"node\", \"min\": 1, \"max\": 64, " \
-	"\"initial\": 8, \"cooldown_s\": 0 }"
+	"\"initial\": 8, \"cooldown_s\": 0, \"verify_s\": 1, " \
+	"\"keep_unjudged\": true }"
 
 static void
 abc_nodes(struct fx *fx)
@@ -866,6 +883,7 @@ t_undoes_higher(void **state)
 	assert_int_equal(tick_k(fx, 32), 1);
 	assert_true(node_get(&fx->node, "k") == 32);
 	/* Past the window a lower priority may undo it. */
+	fake_now += S;
 	b.value = 64;
 	propose(fx, &b);
 	assert_int_equal(decide(fx), 1);
@@ -956,11 +974,17 @@ t_apply(void **state)
 	assert_true(row_is(fx, last_id(fx), "set", "applied", 12, 6));
 }
 
+/*
+ * A failed action backs off like a cooldown, doubled for each failure in
+ * a row: a knob with cooldown_s 60 fails once in 15 s of proposals, not
+ * at every tick.  A success ends the streak.
+ */
 static void
 t_actuator_failure(void **state)
 {
 	struct fx	*fx = *state;
-	struct opts	 o = { 0 };
+	struct opts	 o = { .knobs = KNOB_KC("60", "") };
+	int		 i;
 
 	fx_start(fx, &o);
 	fx->node.fail_set = 1;
@@ -972,10 +996,35 @@ t_actuator_failure(void **state)
 	    "'actuator_fault' AND source = 'k' AND message LIKE "
 	    "'%%node says no%%'"), 1);
 	assert_true(believed(fx, "k") == 8);
-	/* The knob is free again, and a failure costs no cooldown. */
+	/* A proposal every 200 ms for 15 s: no second try. */
+	for (i = 0; i < 75; i++) {
+		fake_now += S / 5;
+		assert_int_equal(tick_k(fx, 16), 0);
+	}
+	assert_int_equal(refusals(fx, "alpha", "k", "failure_backoff"), 75);
+	assert_int_equal(fx->node.sets, 1);
+	/* 60 s after it: the second try, which fails too: now 120 s. */
+	fake_now += 45 * S;
+	assert_int_equal(tick_k(fx, 16), 1);
+	assert_int_equal(fx->node.sets, 2);
+	/* Restarted, the governor remembers the streak. */
+	fx_restart(fx);
+	fake_now += 119 * S;
+	assert_int_equal(tick_k(fx, 16), 0);
+	assert_int_equal(fx->node.sets, 2);
+	assert_int_equal(refusals(fx, "alpha", "k", "failure_backoff"), 76);
 	fx->node.fail_set = 0;
+	fake_now += 2 * S;
 	assert_int_equal(tick_k(fx, 16), 1);
 	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, 16));
+	/* A success ends the streak: the next wait is the cooldown. */
+	fake_now += 61 * S;
+	fx->node.fail_set = 1;
+	assert_int_equal(tick_k(fx, 32), 1);
+	fake_now += 61 * S;
+	fx->node.fail_set = 0;
+	assert_int_equal(tick_k(fx, 32), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 16, 32));
 }
 
 /*
@@ -994,7 +1043,7 @@ apply_expecting(struct fx *fx, double value, uint64_t count)
 	return last_id(fx);
 }
 
-#define KNOB_VERIFY	KNOB_K(", \"verify_s\": 5")
+#define KNOB_VERIFY	KNOB_KCV("0", "5", "")
 
 static void
 t_verify_kept(void **state)
@@ -1046,8 +1095,7 @@ static void
 t_verify_rollback(void **state)
 {
 	struct fx	*fx = *state;
-	struct opts	 o = { .knobs = KNOB_KC("10",
-	    ", \"verify_s\": 5") };
+	struct opts	 o = { .knobs = KNOB_KCV("10", "5", "") };
 	int64_t		 id, rb;
 
 	fx_start(fx, &o);
@@ -1067,12 +1115,24 @@ t_verify_rollback(void **state)
 	    "LIKE '%%\"after\":9%%'", (long long)rb, (long long)id), 1);
 	assert_true(node_get(&fx->node, "k") == 8);
 	assert_true(believed(fx, "k") == 8);
-	/* The cooldown is doubled: 20 s from the rollback. */
-	fake_now += 15 * S;
+	/* Everyone waits for the knob's cooldown after the rollback. */
+	fake_now += 9 * S;
 	assert_int_equal(tick_k(fx, 16), 0);
 	assert_int_equal(refusals(fx, "alpha", "k", "cooldown"), 1);
+	propose(fx, &(struct prop){ .strategy = "beta", .value = 4 });
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "beta", "k", "cooldown"), 1);
+	/*
+	 * Alpha, whose change was rolled back, is held for twice the
+	 * cooldown (20 s); beta, which did nothing wrong, is not.
+	 */
 	fake_now += 6 * S;
-	assert_int_equal(tick_k(fx, 16), 1);
+	assert_int_equal(tick_k(fx, 16), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "rollback_hold"), 1);
+	propose(fx, &(struct prop){ .strategy = "beta", .value = 4 });
+	assert_int_equal(decide(fx), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, 4));
+	assert_true(node_get(&fx->node, "k") == 4);
 }
 
 /*
@@ -1083,7 +1143,7 @@ static void
 t_rollback_retried(void **state)
 {
 	struct fx	*fx = *state;
-	struct opts	 o = { .knobs = KNOB_KC("10", ", \"verify_s\": 5") };
+	struct opts	 o = { .knobs = KNOB_KCV("10", "5", "") };
 	int64_t		 id, rb;
 
 	fx_start(fx, &o);
@@ -1127,7 +1187,7 @@ static void
 t_rollback_gives_up(void **state)
 {
 	struct fx	*fx = *state;
-	struct opts	 o = { .knobs = KNOB_KC("10", ", \"verify_s\": 5") };
+	struct opts	 o = { .knobs = KNOB_KCV("10", "5", "") };
 	int64_t		 id;
 	int		 i;
 
@@ -1239,8 +1299,7 @@ static void
 t_restart_rollback_cooldown(void **state)
 {
 	struct fx	*fx = *state;
-	struct opts	 o = { .knobs = KNOB_KC("10",
-	    ", \"verify_s\": 5") };
+	struct opts	 o = { .knobs = KNOB_KCV("10", "5", "") };
 
 	fx_start(fx, &o);
 	apply_expecting(fx, 16, 50);
@@ -1250,10 +1309,10 @@ t_restart_rollback_cooldown(void **state)
 	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE "
 	    "kind = 'rollback' AND status = 'applied'"), 1);
 	fx_restart(fx);
-	/* Still the doubled cooldown of 20 s after the restart. */
+	/* Still held for 20 s after the restart. */
 	fake_now += 15 * S;
 	assert_int_equal(tick_k(fx, 16), 0);
-	assert_int_equal(refusals(fx, "alpha", "k", "cooldown"), 1);
+	assert_int_equal(refusals(fx, "alpha", "k", "rollback_hold"), 1);
 	fake_now += 6 * S;
 	assert_int_equal(tick_k(fx, 16), 1);
 }
@@ -1449,6 +1508,552 @@ t_reload_reading(void **state)
 	assert_true(row_is(fx, id, "set", "pending", 8, 16));
 }
 
+
+/*
+ * Issue 15: the governor's promises, one test each.
+ */
+
+/* Add n samples of value to series name (type: STATSD_TIMER, ...). */
+static void
+feed_series(struct fx *fx, const char *name, enum statsd_type type,
+    double value, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(metrics_add(fx->d.metrics, name, type, value,
+		    fake_now), 0);
+}
+
+/* A proposal of any kind, with an expectation (metric NULL: none). */
+static void
+propose_x(struct fx *fx, const char *strategy, int kind, const char *knob,
+    double value, const char *metric, const char *stat, int dir)
+{
+	struct mt_action	a = MT_ACTION_INIT;
+	struct gov_proposal	gp;
+
+	a.kind = kind;
+	a.knob = knob;
+	a.value = value;
+	a.reason = "test";
+	a.expect_metric = metric;
+	a.expect_stat = stat;
+	a.expect_dir = dir;
+	memset(&gp, 0, sizeof(gp));
+	gp.strategy = strategy;
+	gp.priority = strcmp(strategy, "beta") == 0 ? 10 : 0;
+	gp.action = &a;
+	gp.baseline = NAN;
+	governor_propose(fx->d.governor, &gp, fake_now);
+}
+
+static void
+fire(struct fx *fx, const char *strategy, const char *name, double arg)
+{
+	propose_x(fx, strategy, MT_ACT_TRIGGER, name, arg, NULL, NULL, 0);
+}
+
+#define TRIG_TRIM	"\"trim\": { \"actuator\": \"node\", \"min\": 0, " \
+	"\"max\": 1, \"cooldown_s\": 300 }"
+
+/* Triggers are declared; each name is a knob or a trigger, not both. */
+static void
+t_trigger_declared(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .triggers = TRIG_TRIM };
+
+	node_put(&fx->node, "trim", 0);
+	node_put(&fx->node, "gc", 0);
+	fx_start(fx, &o);
+	fire(fx, "alpha", "gc", 1);		/* not declared */
+	fire(fx, "alpha", "k", 1);		/* a knob, not a trigger */
+	propose_x(fx, "alpha", MT_ACT_SET, "trim", 1, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "alpha", "gc", "unknown_trigger"), 1);
+	assert_int_equal(refusals(fx, "alpha", "k", "not_a_trigger"), 1);
+	assert_int_equal(refusals(fx, "alpha", "trim", "not_a_knob"), 1);
+	assert_int_equal(nactions(fx), 0);
+	assert_int_equal(fx->node.gets + fx->node.sets, 0);
+	/* The declared one fires: no read, one set, no verification. */
+	fire(fx, "alpha", "trim", 1);
+	assert_int_equal(decide(fx), 1);
+	assert_true(q_int(fx, "SELECT count(*) FROM actions WHERE id = %lld "
+	    "AND kind = 'trigger' AND status = 'applied' AND new_value = 1 "
+	    "AND old_value IS NULL AND verify_s IS NULL",
+	    (long long)last_id(fx)) == 1);
+	assert_int_equal(fx->node.sets, 1);
+	assert_int_equal(fx->node.gets, 0);
+	assert_true(node_get(&fx->node, "trim") == 1);
+	/* A trigger never changes what the governor believes of a knob. */
+	assert_true(believed(fx, "k") == 8);
+	/* The host sees it with its range; its value is the last argument. */
+	{
+		double v, lo, hi;
+
+		assert_int_equal(governor_knob(fx->d.governor, "trim", &v,
+		    &lo, &hi), 0);
+		assert_true(v == 1 && lo == 0 && hi == 1);
+	}
+}
+
+/* An argument out of range is refused, never passed on nor clamped. */
+static void
+t_trigger_range(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .triggers = TRIG_TRIM };
+	int		 i;
+
+	node_put(&fx->node, "trim", 0);
+	fx_start(fx, &o);
+	for (i = 0; i < 5; i++) {
+		fake_now += S;
+		fire(fx, "alpha", "trim", 1e9);
+		fire(fx, "beta", "trim", -1);
+		assert_int_equal(decide(fx), 0);
+	}
+	assert_int_equal(refusals(fx, "alpha", "trim", "out_of_range"), 5);
+	assert_int_equal(refusals(fx, "beta", "trim", "out_of_range"), 5);
+	assert_int_equal(nactions(fx), 0);
+	assert_int_equal(fx->node.sets, 0);
+	assert_true(node_get(&fx->node, "trim") == 0);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE "
+	    "new_value > 1 OR new_value < 0"), 0);
+}
+
+/* A trigger has its cooldown and counts against the budget. */
+static void
+t_trigger_cooldown_budget(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .triggers = TRIG_TRIM, .budget = 2 };
+
+	node_put(&fx->node, "trim", 0);
+	fx_start(fx, &o);
+	fire(fx, "alpha", "trim", 1);
+	assert_int_equal(decide(fx), 1);
+	fake_now += 299 * S;
+	fire(fx, "alpha", "trim", 0.5);
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "alpha", "trim", "cooldown"), 1);
+	assert_int_equal(fx->node.sets, 1);
+	/* One knob change, and the budget of two is spent. */
+	assert_int_equal(tick_k(fx, 16), 1);
+	fake_now += 2 * S;
+	fire(fx, "alpha", "trim", 0.5);
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "alpha", "trim", "budget"), 1);
+	assert_int_equal(fx->node.sets, 2);
+}
+
+/* The guard metric net.rtt_ms p95 may rise 10 %; x.score should rise. */
+#define GUARD_RTT	"\"guards\": [ { \"metric\": \"net.rtt_ms\", " \
+	"\"stat\": \"p95\", \"max_rise_pct\": 10 } ]"
+
+/*
+ * A guard that got worse beyond its tolerance rolls the change back even
+ * when the strategy's own metric improved; the verdict says the guard
+ * decided.
+ */
+static void
+t_verify_guard_wins(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_STRICT("11", ""),
+			    .governor = ", " GUARD_RTT };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	feed(fx, 100, 50);
+	feed_series(fx, "x.score", STATSD_TIMER, 10, 50);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 16, "x.score", "p95", 1);
+	assert_int_equal(decide(fx), 1);
+	id = last_id(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND json_extract(verdict, '$.guards[0].baseline') = 100 "
+	    "AND json_extract(verdict, '$.guards[0].count_before') = 50",
+	    (long long)id), 1);
+	fake_now += 11 * S;
+	feed(fx, 130, 50);		/* 30 % worse */
+	feed_series(fx, "x.score", STATSD_TIMER, 20, 50);	/* better */
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'rolled_back' AND json_extract(verdict, "
+	    "'$.decided_by') = 'guard' AND json_extract(verdict, "
+	    "'$.expectation.result') = 'improved' AND json_extract(verdict, "
+	    "'$.guards[0].result') = 'worse' AND json_extract(verdict, "
+	    "'$.guards[0].after') = 130", (long long)id), 1);
+	assert_true(row_is(fx, last_id(fx), "rollback", "applied", 16, 8));
+	assert_true(node_get(&fx->node, "k") == 8);
+}
+
+/*
+ * An expectation that cannot be measured (none, a counter's p95, a
+ * series without data) leaves the guards to judge: kept when they held.
+ * A knob's own guard replaces the governor's on the same statistic.
+ */
+static void
+t_verify_guards_alone(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_STRICT("11", ", \"guards\": [ { "
+			    "\"metric\": \"net.rtt_ms\", \"stat\": \"p95\", "
+			    "\"max_rise_pct\": 50 } ]"),
+			    .governor = ", " GUARD_RTT };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	feed(fx, 100, 50);
+	feed_series(fx, "x.ops", STATSD_COUNTER, 1, 50);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 16, "x.ops", "p95", -1);
+	assert_int_equal(decide(fx), 1);
+	id = last_id(fx);
+	fake_now += 11 * S;
+	feed(fx, 130, 50);	/* +30 %: over the governor's 10, under 50 */
+	feed_series(fx, "x.ops", STATSD_COUNTER, 1, 50);
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'kept' AND json_extract(verdict, "
+	    "'$.decided_by') = 'guards' AND json_extract(verdict, "
+	    "'$.expectation.why') = 'no such statistic for this series' AND "
+	    "json_array_length(verdict, '$.guards') = 1 AND json_extract("
+	    "verdict, '$.guards[0].max_rise_pct') = 50",
+	    (long long)id), 1);
+	assert_int_equal(nactions(fx), 1);
+	assert_true(node_get(&fx->node, "k") == 16);
+}
+
+/*
+ * A change nothing can judge (no expectation, no guard with data) is
+ * rolled back, unless the knob keeps unjudged changes (unverified).
+ */
+static void
+t_verify_unjudged(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_STRICT("11", ""),
+			    .governor = ", " GUARD_RTT };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 16, "no.such.metric", "p95",
+	    -1);
+	assert_int_equal(decide(fx), 1);
+	id = last_id(fx);
+	fake_now += 11 * S;
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'rolled_back' AND json_extract(verdict, "
+	    "'$.decided_by') = 'nothing' AND json_extract(verdict, "
+	    "'$.expectation.why') = 'no such series'",
+	    (long long)id), 1);
+	assert_true(row_is(fx, last_id(fx), "rollback", "applied", 16, 8));
+	assert_true(node_get(&fx->node, "k") == 8);
+}
+
+static void
+t_verify_keep_unjudged(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_STRICT("11",
+			    ", \"keep_unjudged\": true") };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 16, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 1);
+	id = last_id(fx);
+	fake_now += 11 * S;
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'unverified' AND json_extract(verdict, "
+	    "'$.decided_by') = 'nothing'", (long long)id), 1);
+	assert_int_equal(nactions(fx), 1);
+	assert_true(node_get(&fx->node, "k") == 16);
+}
+
+/*
+ * A value meshtune did not set, seen on read-back, marks the knob manual
+ * (an events row with both values), ends its verification and keeps
+ * meshtune's hands off it until resumed.
+ */
+static void
+t_readback_manual(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_STRICT("11", "") };
+	int64_t		 id;
+	cJSON		*doc, *k;
+
+	fx_start(fx, &o);
+	/* Nothing changed: a read-back is quiet. */
+	governor_readback(fx->d.governor);
+	pump_until(fx, &fx->node.gets, 1);
+	pump(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'manual_change'"), 0);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 16, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 1);
+	id = last_id(fx);
+	node_put(&fx->node, "k", 32);	/* the operator, at the node */
+	fake_now += S;
+	governor_readback(fx->d.governor);
+	pump_until(fx, &fx->node.gets, 3);
+	pump(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'manual_change' AND source = 'k' AND json_extract(detail, "
+	    "'$.old') = 16 AND json_extract(detail, '$.new') = 32"), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'unverified' AND json_extract(verdict, "
+	    "'$.decided_by') = 'manual'", (long long)id), 1);
+	assert_true(believed(fx, "k") == 32);
+	doc = governor_knobs_json(fx->d.governor);
+	k = cJSON_GetArrayItem(doc, 0);
+	assert_string_equal(cJSON_GetObjectItem(k, "state")->valuestring,
+	    "manual");
+	assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(k, "manual"),
+	    "new")->valuedouble == 32);
+	cJSON_Delete(doc);
+	/* Hands off: no verification rolls it back, no proposal moves it. */
+	fake_now += 20 * S;
+	propose_x(fx, "beta", MT_ACT_SET, "k", 4, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "beta", "k", "manual"), 1);
+	assert_int_equal(fx->node.sets, 1);
+	assert_true(node_get(&fx->node, "k") == 32);
+	/* Another read-back records nothing more. */
+	governor_readback(fx->d.governor);
+	pump_until(fx, &fx->node.gets, 4);
+	pump(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'manual_change'"), 1);
+	assert_int_equal(governor_resume(fx->d.governor, "k"), 0);
+	propose_x(fx, "beta", MT_ACT_SET, "k", 16, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 32, 16));
+}
+
+/*
+ * Refusals fold per (strategy, reason): at most refused_names_max knob
+ * names have a row, the rest count together under "*", across restarts.
+ */
+static void
+t_refusal_names_cap(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .governor = ", \"refused_names_max\": 5" };
+	char		 name[32];
+	int		 i;
+
+	fx_start(fx, &o);
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "made.up.%d", i % 40);
+		propose_x(fx, "alpha", MT_ACT_SET, name, 1, NULL, NULL, 0);
+		if (i % 16 == 15)
+			decide(fx);
+	}
+	decide(fx);
+	fx_restart(fx);
+	propose_x(fx, "alpha", MT_ACT_SET, "made.up.new", 1, NULL, NULL, 0);
+	propose_x(fx, "alpha", MT_ACT_SET, "made.up.0", 1, NULL, NULL, 0);
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM decisions WHERE "
+	    "strategy = 'alpha' AND reason = 'unknown_knob'"), 6);
+	assert_int_equal(q_int(fx, "SELECT sum(count) FROM decisions WHERE "
+	    "strategy = 'alpha' AND reason = 'unknown_knob'"), 102);
+	assert_int_equal(refusals(fx, "alpha", "made.up.0", "unknown_knob"),
+	    4);
+	assert_int_equal(refusals(fx, "alpha", "*", "unknown_knob"),
+	    102 - 4 - 3 * 4);
+	/* Another strategy has its own five. */
+	propose_x(fx, "beta", MT_ACT_SET, "made.up.39", 1, NULL, NULL, 0);
+	decide(fx);
+	assert_int_equal(refusals(fx, "beta", "made.up.39", "unknown_knob"),
+	    1);
+}
+
+/*
+ * Advise mode: one dry_run row per knob and direction per cooldown, the
+ * repeats counted; an hour of a proposal every 5 s is 12 rows, not 720.
+ */
+static void
+t_advise_fold(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_KC("300", "") };
+	struct prop	 up = { .value = 16, .advise = 1 };
+	struct prop	 down = { .value = 4, .advise = 1 };
+	int		 i;
+
+	fx_start(fx, &o);
+	for (i = 0; i < 720; i++) {
+		propose(fx, &up);
+		decide(fx);
+		fake_now += 5 * S;
+	}
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE "
+	    "status = 'dry_run'"), 12);
+	assert_int_equal(refusals(fx, "alpha", "k", "dry_run"), 720 - 12);
+	/* The other direction is news: a row at once. */
+	propose(fx, &down);
+	assert_int_equal(decide(fx), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "dry_run", 8, 4));
+	assert_int_equal(fx->node.gets + fx->node.sets, 0);
+}
+
+/* Pause and resume are events, once per change of state. */
+static void
+t_pause_events(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { 0 };
+
+	fx_start(fx, &o);
+	governor_pause(&fx->d, 1, "api");
+	governor_pause(&fx->d, 1, "api");
+	assert_int_equal(tick_k(fx, 16), 0);
+	governor_pause(&fx->d, 0, "api");
+	governor_pause(&fx->d, 0, "api");
+	assert_int_equal(audit_sync(fx->d.audit), 0);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'pause' AND source = 'api'"), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'resume' AND source = 'api' AND id > (SELECT id FROM events "
+	    "WHERE kind = 'pause')"), 1);
+	assert_int_equal(refusals(fx, "alpha", "k", "paused"), 1);
+	assert_int_equal(tick_k(fx, 16), 1);
+}
+
+/*
+ * Rollbacks count toward the flap freeze of the strategy whose changes
+ * they undid, not of the knob: after flap_reversals of them that
+ * strategy is frozen off the knob, another is not; /v1/knobs says who.
+ */
+static void
+t_rollback_freeze_whose(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_STRICT("1", ""), .flap_n = 2,
+			    .flap_w = 3600 };
+	cJSON		*doc, *k, *h;
+	int		 i;
+
+	fx_start(fx, &o);
+	for (i = 0; i < 2; i++) {
+		propose_x(fx, "alpha", MT_ACT_SET, "k", 16, NULL, NULL, 0);
+		assert_int_equal(decide(fx), 1);
+		fake_now += 2 * S;
+		decide(fx);	/* unjudged: rolled back */
+		assert_true(row_is(fx, last_id(fx), "rollback", "applied", 16,
+		    8));
+		fake_now += 200 * S;
+	}
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM events WHERE kind = "
+	    "'flap' AND source = 'k' AND message LIKE '%%strategy alpha%%'"),
+	    1);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 16, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 0);
+	assert_int_equal(refusals(fx, "alpha", "k", "flapping"), 1);
+	doc = governor_knobs_json(fx->d.governor);
+	k = cJSON_GetArrayItem(doc, 0);
+	h = cJSON_GetArrayItem(cJSON_GetObjectItem(k, "holds"), 0);
+	assert_non_null(h);
+	assert_string_equal(cJSON_GetObjectItem(h, "strategy")->valuestring,
+	    "alpha");
+	assert_string_equal(cJSON_GetObjectItem(h, "cause")->valuestring,
+	    "flapping");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(k, "frozen")));
+	cJSON_Delete(doc);
+	/* Beta's change is judged on its own and moves the knob. */
+	propose_x(fx, "beta", MT_ACT_SET, "k", 4, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, 4));
+	doc = governor_knobs_json(fx->d.governor);
+	k = cJSON_GetArrayItem(doc, 0);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(k,
+	    "cooldown"), "by")->valuestring, "beta");
+	cJSON_Delete(doc);
+}
+
+/* The guards' baselines survive a restart: the verdict column keeps them. */
+static void
+t_restart_guards(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_STRICT("11", ""),
+			    .governor = ", " GUARD_RTT };
+	int64_t		 id;
+
+	fx_start(fx, &o);
+	feed(fx, 100, 50);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 16, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 1);
+	id = last_id(fx);
+	fx_restart(fx);
+	fake_now += 11 * S;
+	feed(fx, 200, 50);
+	decide(fx);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM actions WHERE id = "
+	    "%lld AND outcome = 'rolled_back' AND json_extract(verdict, "
+	    "'$.decided_by') = 'guard' AND json_extract(verdict, "
+	    "'$.guards[0].baseline') = 100", (long long)id), 1);
+	assert_true(node_get(&fx->node, "k") == 8);
+}
+
+/*
+ * A proposal refused for what it is (out of range, not the owner's)
+ * outranks no other: a strategy flooding bad proposals blocks nothing.
+ */
+static void
+t_conflict_contenders(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_K(", \"owner\": \"alpha\""),
+			    .triggers = TRIG_TRIM };
+
+	node_put(&fx->node, "trim", 0);
+	fx_start(fx, &o);
+	fire(fx, "alpha", "trim", 1e9);
+	fire(fx, "alpha", "trim", 1);
+	propose_x(fx, "beta", MT_ACT_SET, "k", 32, NULL, NULL, 0);
+	propose_x(fx, "alpha", MT_ACT_SET, "k", 4, NULL, NULL, 0);
+	assert_int_equal(decide(fx), 2);
+	assert_int_equal(refusals(fx, "alpha", "trim", "out_of_range"), 1);
+	assert_int_equal(refusals(fx, "beta", "k", "not_owner"), 1);
+	assert_int_equal(q_int(fx, "SELECT count(*) FROM decisions WHERE "
+	    "reason = 'conflict'"), 0);
+	assert_true(node_get(&fx->node, "trim") == 1);
+	assert_true(node_get(&fx->node, "k") == 4);
+}
+
+/*
+ * A higher-priority change that was rolled back is undone already: a
+ * lower priority may then move the knob either way.
+ */
+static void
+t_rollback_not_undone(void **state)
+{
+	struct fx	*fx = *state;
+	struct opts	 o = { .knobs = KNOB_KCV("10", "5", ""),
+			    .flap_w = 600 };
+
+	fx_start(fx, &o);
+	propose(fx, &(struct prop){ .strategy = "beta", .value = 16,
+	    .metric = "net.rtt_ms", .baseline = 100, .count = 50 });
+	assert_int_equal(decide(fx), 1);
+	fake_now += 6 * S;
+	feed(fx, 150, 30);
+	decide(fx);
+	assert_true(row_is(fx, last_id(fx), "rollback", "applied", 16, 8));
+	fake_now += 11 * S;
+	assert_int_equal(tick_k(fx, 4), 1);
+	assert_true(row_is(fx, last_id(fx), "set", "applied", 8, 4));
+	assert_int_equal(refusals(fx, "alpha", "k", "undoes_higher_priority"),
+	    0);
+}
+
 int
 main(void)
 {
@@ -1486,6 +2091,21 @@ main(void)
 		T(t_restart_budget),
 		T(t_reload),
 		T(t_reload_reading),
+		T(t_trigger_declared),
+		T(t_trigger_range),
+		T(t_trigger_cooldown_budget),
+		T(t_verify_guard_wins),
+		T(t_verify_guards_alone),
+		T(t_verify_unjudged),
+		T(t_verify_keep_unjudged),
+		T(t_readback_manual),
+		T(t_refusal_names_cap),
+		T(t_advise_fold),
+		T(t_pause_events),
+		T(t_rollback_freeze_whose),
+		T(t_restart_guards),
+		T(t_conflict_contenders),
+		T(t_rollback_not_undone),
 #undef T
 	};
 

@@ -121,6 +121,7 @@ static ctl_handler	ctl_actions;
 static ctl_handler	ctl_reload;
 static ctl_handler	ctl_pause;
 static ctl_handler	ctl_resume;
+static ctl_handler	ctl_knobs;
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", "", "version, uptime, ingestion counters, last tick",
@@ -136,6 +137,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "pause", "", "apply no actions until resume", ctl_pause },
 	{ "resume", "[KNOB]", "end a pause, or release a manual knob",
 	    ctl_resume },
+	{ "knobs", "", "every knob and trigger: value, bounds, what holds it",
+	    ctl_knobs },
 };
 
 /* A table column: its heading and whether it holds numbers. */
@@ -1656,6 +1659,140 @@ ctl_resume(struct ctl *c, const struct ctl_cmd *cmd, int argc,
 	free(path);
 	free(enc);
 	return rc;
+}
+
+/* Append "; part" (or "part" first) to the growing text *s. */
+static void
+ctl_join(char **s, const char *fmt, ...) __printflike(2, 3);
+
+static void
+ctl_join(char **s, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*part, *t;
+
+	va_start(ap, fmt);
+	if (vasprintf(&part, fmt, ap) == -1)
+		fatalx("out of memory");
+	va_end(ap);
+	xasprintf(&t, "%s%s%s", *s != NULL ? *s : "", *s != NULL ? "; " : "",
+	    part);
+	free(part);
+	free(*s);
+	*s = t;
+}
+
+/* What holds a knob of /v1/knobs, for people: "cooldown 23s (cpu)". */
+static char *
+ctl_knob_state(const cJSON *k)
+{
+	const cJSON	*x, *h;
+	char		 a[32], b[32], *s = NULL;
+	const char	*by;
+
+	if (cJSON_IsObject(x = cJSON_GetObjectItemCaseSensitive(k,
+	    "manual"))) {
+		ctl_jnum_fmt(x, "old", a, sizeof(a));
+		ctl_jnum_fmt(x, "new", b, sizeof(b));
+		ctl_join(&s, "manual (meshtune set %s, reads %s)", a, b);
+	}
+	if (!strcmp(ctl_jstr(k, "state") ? ctl_jstr(k, "state") : "", "busy"))
+		ctl_join(&s, "in flight");
+	if (!isnan(ctl_jnum(k, "verifying"))) {
+		ctl_jnum_fmt(k, "verifying", a, sizeof(a));
+		ctl_join(&s, "verifying #%s", a);
+	}
+	if (cJSON_IsObject(x = cJSON_GetObjectItemCaseSensitive(k,
+	    "frozen"))) {
+		ctl_jnum_fmt(x, "left_s", a, sizeof(a));
+		by = ctl_jstr(x, "by");
+		ctl_join(&s, "frozen %ss (reversals by %s)", a, by ? by : "-");
+	}
+	if (cJSON_IsObject(x = cJSON_GetObjectItemCaseSensitive(k,
+	    "backoff"))) {
+		ctl_jnum_fmt(x, "left_s", a, sizeof(a));
+		ctl_jnum_fmt(x, "failures", b, sizeof(b));
+		ctl_join(&s, "backoff %ss (%s failures)", a, b);
+	}
+	if (cJSON_IsObject(x = cJSON_GetObjectItemCaseSensitive(k,
+	    "cooldown"))) {
+		ctl_jnum_fmt(x, "left_s", a, sizeof(a));
+		by = ctl_jstr(x, "by");
+		ctl_join(&s, "cooldown %ss (after %s%s)", a,
+		    strcmp(ctl_jstr(x, "cause") ? ctl_jstr(x, "cause") : "",
+		    "rollback") == 0 ? "the rollback of " : "", by ? by : "-");
+	}
+	cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(k, "holds")) {
+		ctl_jnum_fmt(h, "left_s", a, sizeof(a));
+		by = ctl_jstr(h, "strategy");
+		ctl_join(&s, "%s held %ss (%s)", by ? by : "-", a,
+		    ctl_jstr(h, "cause") ? ctl_jstr(h, "cause") : "-");
+	}
+	if (s == NULL)
+		s = xstrdup("ok");
+	return s;
+}
+
+static int
+ctl_knobs(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct ctl_col cols[] = {
+		{ "NAME", 0 }, { "KIND", 0 }, { "VALUE", 1 }, { "BOUNDS", 0 },
+		{ "OWNER", 0 }, { "STATE", 0 }, { "LAST ACTION", 0 },
+	};
+	struct ctl_table	 t;
+	struct ctl_reply	 r;
+	const cJSON		*k, *l;
+	cJSON			*doc;
+	const char		*row[nitems(cols)];
+	char			 v[32], lo[32], hi[32], bounds[80], o[32], n[32];
+	char			 id[32], *state, *last;
+	int			 rc;
+
+	if (ctl_simple_args(c, cmd, argc, argv, 0) == -1)
+		return CTL_EUSAGE;
+	if ((rc = ctl_call(c, "GET", "/v1/knobs", &doc, &r)) != CTL_OK)
+		return rc;
+	if (c->json) {
+		ctl_put_raw(&r);
+		goto out;
+	}
+	ctl_table_init(&t, cols, nitems(cols));
+	cJSON_ArrayForEach(k, doc) {
+		ctl_jnum_fmt(k, "value", v, sizeof(v));
+		ctl_jnum_fmt(k, "min", lo, sizeof(lo));
+		ctl_jnum_fmt(k, "max", hi, sizeof(hi));
+		snprintf(bounds, sizeof(bounds), "%s..%s", lo, hi);
+		state = ctl_knob_state(k);
+		last = NULL;
+		if (cJSON_IsObject(l = cJSON_GetObjectItemCaseSensitive(k,
+		    "last_action"))) {
+			ctl_jnum_fmt(l, "id", id, sizeof(id));
+			ctl_jnum_fmt(l, "old_value", o, sizeof(o));
+			ctl_jnum_fmt(l, "new_value", n, sizeof(n));
+			xasprintf(&last, "#%s %s %s -> %s %s (%s)", id,
+			    ctl_jstr(l, "kind") ? ctl_jstr(l, "kind") : "-",
+			    o, n, ctl_jstr(l, "status") ?
+			    ctl_jstr(l, "status") : "-",
+			    ctl_jstr(l, "strategy") ?
+			    ctl_jstr(l, "strategy") : "-");
+		}
+		row[0] = ctl_jstr(k, "name");
+		row[1] = ctl_jstr(k, "kind");
+		row[2] = v;
+		row[3] = bounds;
+		row[4] = ctl_jstr(k, "owner");
+		row[5] = state;
+		row[6] = last;
+		ctl_table_add(&t, row);
+		free(state);
+		free(last);
+	}
+	ctl_table_print(&t);
+out:
+	cJSON_Delete(doc);
+	free(r.body);
+	return CTL_OK;
 }
 
 static void

@@ -101,6 +101,11 @@ def conf(mode, d, speed, top_srcdir, plugin_dir):
         k["cooldown_s"] = scaled(k.get("cooldown_s", 60), speed)
         k["verify_s"] = 0               # one window
         knobs[name] = k
+    triggers = {}
+    for name, k in base.get("triggers", {}).items():
+        k = dict(k)
+        k["cooldown_s"] = scaled(k.get("cooldown_s", 60), speed)
+        triggers[name] = k
     # The strategies' cooldown: one window and two ticks.  The governor
     # verifies an action one window after it, at the next tick, and
     # judges that tick's proposals first: a strategy cooling down for
@@ -139,11 +144,13 @@ def conf(mode, d, speed, top_srcdir, plugin_dir):
                      int(base["governor"]["max_actions_per_hour"] * speed),
                      "flap_reversals": base["governor"]["flap_reversals"],
                      "flap_window_s":
-                     scaled(base["governor"]["flap_window_s"], speed)},
+                     scaled(base["governor"]["flap_window_s"], speed),
+                     "guards": base["governor"].get("guards", [])},
         "actuators": {"node": {"type": "unix",
                                "path": os.path.join(d, "ctl.sock"),
                                "timeout_ms": 1000}},
         "knobs": knobs,
+        "triggers": triggers,
         "strategies": strategies,
     }
     json.dump(out, sys.stdout, indent=1)

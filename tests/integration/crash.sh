@@ -12,14 +12,14 @@ mkdir -m 0755 "$plugins"
 cp "$tmpl" "$plugins/template.so"
 chmod 0755 "$plugins/template.so"
 
-# Forty template instances, each doubling or halving its own knob whenever
+# Eighty template instances, each doubling or halving its own knob whenever
 # net.rtt_ms p95 exceeds 1 ms: a burst of actions on a log actuator
 # (nothing applied, every set logged before its reply).  Each round has
 # knobs of its own: a knob rolled back stays in its (longer) cooldown
 # across restarts, as it should, and would leave later rounds idle.
 write_conf() {	# round
 	knobs="" strategies=""
-	for i in $(seq 0 39); do
+	for i in $(seq 0 79); do
 		knobs="$knobs${knobs:+,} \"r$1k$i\": { \"actuator\": \"log\",
 		    \"min\": 1, \"max\": 1024, \"initial\": 2,
 		    \"cooldown_s\": 0 }"
@@ -83,7 +83,7 @@ for round in $(seq 1 20); do
 	[ -n "$udp" ] || fail "round $round: no StatsD port in the log"
 	feed "$udp"
 	# Die at a different point of the burst each round: after 10 to 54
-	# actuations (its first two ticks give about 60 at once; later ones
+	# actuations (its first ticks give about 80 at once; later ones
 	# wait on verifications), not after a fixed time, which a loaded
 	# machine fills with fewer.
 	wait_actuations $((10 + (round * 37) % 45)) 60
@@ -112,7 +112,7 @@ done
 # pending.
 write_conf 20
 sed -i "s/\"knobs\": {/\"knobs\": { $(seq 1 19 | while read -r r; do
-    for i in $(seq 0 39); do printf '"r%dk%d": { "actuator": "log", "min": 1, "max": 1024 }, ' "$r" "$i"; done
+    for i in $(seq 0 79); do printf '"r%dk%d": { "actuator": "log", "min": 1, "max": 1024 }, ' "$r" "$i"; done
 done)/" "$T/conf"
 : > "$T/log"
 start_daemon

@@ -29,7 +29,8 @@ for i in 0 1 2 3; do
 	allow="$allow${allow:+, }\"$T/cg/k$i\""
 	defs="$defs${defs:+,
 }    \"f.k$i\": { \"actuator\": \"sys\", \"path\": \"$T/cg/k$i\", \"min\": 0,
-               \"max\": 1000000, \"cooldown_s\": 0 }"
+               \"max\": 1000000, \"cooldown_s\": 0,
+               \"keep_unjudged\": true }"
 done
 cat > "$T/conf" <<CONF
 { "tick_interval_ms": 100,
@@ -53,7 +54,7 @@ cat > "$T/race.py" <<'PY'
 import os, sys, time
 top = sys.argv[1]
 cg, moved, out = top + "/cg", top + "/cg.moved", top + "/outside"
-end = time.monotonic() + 60
+end = time.monotonic() + 90
 while time.monotonic() < end and not os.path.exists(top + "/stop"):
     os.rename(cg, moved)
     os.symlink(out, cg)
@@ -69,7 +70,9 @@ python3 "$T/race.py" "$T" &
 RPID=$!
 PIDS="$PIDS $RPID"
 
-# Until both outcomes were recorded often enough (bounded).
+# Until both outcomes were recorded often enough (bounded).  Each knob
+# waits a window for its verification after a change and backs off after
+# failures (issue 15), so 25 of each take about 20 s.
 rows() {
 	sqlite3 "$T/audit.db" "select count(*) from actions where
 	    knob like 'f.k%' and status = '$1'" 2>/dev/null || echo 0
@@ -86,11 +89,11 @@ no_manual_change() {
 	[ -z "$m" ] || fail "a knob read back other than it was set: $m"
 }
 n=0
-while [ "$(rows applied)" -lt 40 ] || [ "$(rows failed)" -lt 40 ]; do
+while [ "$(rows applied)" -lt 25 ] || [ "$(rows failed)" -lt 25 ]; do
 	outside_intact
 	no_manual_change
 	n=$((n + 1))
-	[ "$n" -le 300 ] || fail "after 30 s: $(rows applied) applied, \
+	[ "$n" -le 600 ] || fail "after 60 s: $(rows applied) applied, \
 $(rows failed) failed"
 	sleep 0.1
 done

@@ -64,7 +64,7 @@ cat > "$T/conf" <<CONF
   "audit": { "path": "$T/audit.db" },
   "plugin_dir": "$top_builddir/strategies/.libs",
   "governor": { "max_actions_per_hour": 20, "flap_reversals": 3,
-                "flap_window_s": 60 },
+                "flap_window_s": 60, "readback_s": 0 },
   "actuators": { "node": { "type": "unix", "path": "$T/node.sock",
                            "timeout_ms": 1000 } },
   "knobs": { "net.batch_size": { "actuator": "node", "min": 1, "max": 64,
@@ -133,6 +133,13 @@ R=$(q "SELECT id FROM actions WHERE kind = 'rollback'")
 [ "$(q "SELECT printf('%s|%s|%d', expect_metric, expect_stat, expect_dir)
     FROM actions WHERE id = $A")" = "net.rtt_ms|p95|-1" ] ||
     fail "action $A does not say what it expected"
+# Its verdict: the expectation decided, p95 up instead of down.
+[ "$(q "SELECT json_extract(verdict, '\$.decided_by') || '|' ||
+    json_extract(verdict, '\$.expectation.result') || '|' ||
+    (json_extract(verdict, '\$.expectation.after') >
+    json_extract(verdict, '\$.expectation.baseline'))
+    FROM actions WHERE id = $A")" = "expectation|not_improved|1" ] ||
+    fail "action $A verdict: $(q "SELECT verdict FROM actions WHERE id = $A")"
 
 # 3. The rollback: 16 -> 8, its parent, and why (the p95 rose).
 [ "$(q "SELECT printf('%g|%g|%s|%d', old_value, new_value, status,
