@@ -12,8 +12,10 @@
  * Where openat2 is missing (old kernels, seccomp filters that answer
  * ENOSYS) the path is walked one component at a time from "/", each
  * directory opened O_PATH|O_NOFOLLOW|O_DIRECTORY relative to the last,
- * which is as strict.  The file must be a regular file; a set opens it
- * once, and reads, writes and reads back through that descriptor.
+ * which is as strict.  The file must be a regular file with one link (a
+ * hard link to a file elsewhere leaves the list as a symlink would); a
+ * set opens it once, and reads, writes and reads back through that
+ * descriptor.
  *
  * A set reads the old value, writes the new one (opened O_WRONLY|O_TRUNC,
  * as a shell redirection does, so that plain files do not keep a tail of
@@ -46,6 +48,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,6 +379,13 @@ file_open(const char *path, int flags, struct stat *st, char *err,
 	}
 	if (!S_ISREG(st->st_mode)) {
 		file_err(err, errlen, "%s is not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	/* A hard link to a file elsewhere leaves the allow list too. */
+	if (st->st_nlink != 1) {
+		file_err(err, errlen, "%s has %ju links (refused)", path,
+		    (uintmax_t)st->st_nlink);
 		close(fd);
 		return -1;
 	}

@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -671,7 +672,9 @@ api_bind_unix(struct daemon *d, const char *path)
 		return -1;
 	}
 	d->api->unix_path = xstrdup(path);
-	if (chmod(path, API_SOCKET_MODE) == -1 ||
+	/* The name itself: a symlink put there is not followed. */
+	if (fchmodat(AT_FDCWD, path, API_SOCKET_MODE, AT_SYMLINK_NOFOLLOW) ==
+	    -1 ||
 	    listen(fd, API_BACKLOG) == -1) {
 		log_warn("api: cannot listen on %s", path);
 		close(fd);

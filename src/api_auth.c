@@ -26,9 +26,14 @@
  *	application/json, never one of the types a browser sends
  *	cross-site without asking (text/plain, forms): 415.
  *
+ *	Each header these checks read (Host, Origin, Sec-Fetch-Site,
+ *	Content-Type, Authorization) comes at most once: a proxy in front
+ *	could check one copy and meshtuned read the other.  400.
+ *
  * Every refusal is a JSON error saying what was refused and why.
  */
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -379,11 +384,33 @@ auth_peer_ok(int fd)
 	    len == sizeof(uc) && (uc.uid == 0 || uc.uid == geteuid());
 }
 
+/* The headers api_auth_check reads, each of which may come only once. */
+static const char *const auth_single[] = {
+	"Host", "Origin", "Sec-Fetch-Site", "Content-Type", "Authorization"
+};
+
+/* The first of auth_single that in holds more than once, or NULL. */
+static const char *
+auth_repeated(struct evkeyvalq *in)
+{
+	struct evkeyval	*kv;
+	size_t		 i;
+	int		 n;
+
+	for (i = 0; i < nitems(auth_single); i++) {
+		n = 0;
+		TAILQ_FOREACH(kv, in, next)
+			if (strcasecmp(kv->key, auth_single[i]) == 0 && ++n > 1)
+				return auth_single[i];
+	}
+	return NULL;
+}
+
 /*
  * Check req before its handler runs: where it comes from, always, and
  * when changes says it would change state (not GET or HEAD), its type
  * and its credential.  Returns 0 to go on, or -1 after answering the
- * refusal (421, 403, 415 or 401).
+ * refusal (400, 421, 403, 415 or 401).
  */
 int
 api_auth_check(struct api_auth *a, struct evhttp_request *req, int changes)
@@ -401,6 +428,10 @@ api_auth_check(struct api_auth *a, struct evhttp_request *req, int changes)
 	if (fd == -1 || getsockname(fd, (struct sockaddr *)&local, &len) ==
 	    -1)
 		local.ss_family = AF_UNSPEC;
+
+	if ((host = auth_repeated(in)) != NULL)
+		return auth_refuse(req, &a->stats.refused_host, 400,
+		    "more than one %s header", host);
 
 	/* Host: absent only from clients that are not browsers. */
 	if ((host = evhttp_find_header(in, "Host")) != NULL &&

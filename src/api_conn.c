@@ -9,7 +9,9 @@
  *
  *	A cap.  At most max connections are open.  A new one past the cap
  *	closes the connection that has waited longest for its request
- *	(answered 503), or, if every one is being answered, is itself
+ *	(answered 503), or else the one whose reply, begun at least
+ *	API_CONN_SLOW_MS ago, its client has still not taken (closed
+ *	without a word), or, if every one is being answered, is itself
  *	answered 503 and closed.  At most a batch of max / 2 connections
  *	(64 at most) is accepted per turn of the event loop, so that one
  *	accepted before them reads its request before they could close it:
@@ -18,7 +20,27 @@
  *
  *	A whole-request deadline.  A request must arrive complete within
  *	timeout of the connection opening, or of the last reply on it; the
- *	clock does not restart with each byte.  Late ones get 408.
+ *	clock does not restart with each byte.  Late ones get 408.  A
+ *	reply, once begun, must be taken by the client within timeout as
+ *	well (evhttp's own timeout restarts with every write, so a client
+ *	reading a large reply slowly held its connection for ever): past
+ *	it the connection is shut down.  A handler that answers later has
+ *	no deadline until its reply begins.
+ *
+ *	Bounded input.  evhttp reads on while a reply is being written, so
+ *	a client pipelining requests behind one it does not read made it
+ *	buffer gigabytes; at most API_CONN_INPUT_MAX (more than a whole
+ *	request of api.c's may be) is read ahead, the rest waits in the
+ *	socket.
+ *
+ *	Bounded output.  Replies wait in memory until their clients take
+ *	them: a few hundred connections asking for a large /metrics and
+ *	reading none held gigabytes until their deadline.  When the
+ *	replies held pass API_CONN_OUTPUT_MAX (or twice the largest one,
+ *	if that is more, so that two clients may always take a reply of
+ *	any size at once), each new request first closes the connections
+ *	whose replies began first until the rest fit: a client that reads
+ *	has taken its reply long before.
  *
  *	Accept backs off.  When accept() fails (EMFILE, ENFILE, ENOBUFS,
  *	...) the listeners stop for 10 ms, doubling up to 1 s while it
@@ -49,6 +71,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -82,6 +105,8 @@ struct api_conn {
 	ino_t			 ino;
 	uint64_t		 since_ms;	/* waiting for a request
 						   since */
+	uint64_t		 reply_ms;	/* busy: its reply seen
+						   begun at; 0: not yet */
 	uint64_t		 served;	/* replies written on it */
 	int			 refuse;	/* past the cap: 503 when
 						   adopted */
@@ -232,6 +257,111 @@ conn_listeners(struct api_conns *cs, int on)
 			evconnlistener_disable(cs->lev[i]);
 }
 
+/*
+ * The bytes of reply a busy connection holds for its client; notes when
+ * its reply began (first seen held) in c->reply_ms.
+ */
+static size_t
+conn_held(struct api_conn *c, uint64_t now)
+{
+	struct bufferevent	*bev;
+	size_t			 len;
+
+	if ((bev = evhttp_connection_get_bufferevent(c->evcon)) == NULL)
+		return 0;
+	len = evbuffer_get_length(bufferevent_get_output(bev));
+	if (len > 0 && c->reply_ms == 0)
+		c->reply_ms = now;
+	return len;
+}
+
+/*
+ * Close a busy connection without a word (its reply is under way), and
+ * free its reply at once: a turn of the loop may run many requests
+ * before evhttp would see a shutdown, and libevent frees a bufferevent's
+ * buffers only at the end of the turn.  Its close callback frees the
+ * record.  counter counts it.
+ */
+static void
+conn_drop_reply(struct api_conn *c, uint64_t *counter)
+{
+	struct bufferevent	*bev;
+	struct evbuffer		*out;
+
+	if (!conn_same(c)) {
+		c->cs->stats.lost++;
+		conn_free(c);
+		return;
+	}
+	(*counter)++;
+	if ((bev = evhttp_connection_get_bufferevent(c->evcon)) != NULL) {
+		out = bufferevent_get_output(bev);
+		(void)evbuffer_drain(out, evbuffer_get_length(out));
+	}
+	evhttp_connection_free(c->evcon);
+}
+
+/*
+ * A busy connection: note when its reply begins, and shut the
+ * connection down once the reply has taken longer than the deadline.
+ */
+static void
+conn_reply_check(struct api_conn *c, uint64_t now)
+{
+	(void)conn_held(c, now);
+	if (c->reply_ms != 0 && now - c->reply_ms >= c->cs->timeout_ms)
+		conn_drop_reply(c, &c->cs->stats.timed_out);
+}
+
+/*
+ * The busy connection whose reply began first, at least API_CONN_SLOW_MS
+ * before now, and is still held; NULL if there is none.
+ */
+static struct api_conn *
+conn_slowest(struct api_conns *cs, uint64_t now)
+{
+	struct api_conn	*c, *slowest = NULL;
+
+	TAILQ_FOREACH(c, &cs->lists[CONN_BUSY], entry)
+		if (conn_held(c, now) > 0 &&
+		    now - c->reply_ms >= API_CONN_SLOW_MS &&
+		    (slowest == NULL || c->reply_ms < slowest->reply_ms))
+			slowest = c;
+	return slowest;
+}
+
+/*
+ * Past API_CONN_OUTPUT_MAX of replies held (or twice the largest), close
+ * the connections whose replies began first until the rest fit.
+ */
+static void
+conn_shed(struct api_conns *cs, uint64_t now)
+{
+	struct api_conn	*c, *oldest;
+	size_t		 held, len, largest;
+
+	for (;;) {
+		held = largest = 0;
+		oldest = NULL;
+		TAILQ_FOREACH(c, &cs->lists[CONN_BUSY], entry) {
+			if ((len = conn_held(c, now)) == 0)
+				continue;
+			held += len;
+			if (len > largest)
+				largest = len;
+			if (oldest == NULL || c->reply_ms < oldest->reply_ms)
+				oldest = c;
+		}
+		if (oldest == NULL || held <= API_CONN_OUTPUT_MAX ||
+		    held <= 2 * largest)
+			return;
+		log_debug("api: %zu bytes of replies held; closing the "
+		    "connection whose reply began %llu ms ago", held,
+		    (unsigned long long)(now - oldest->reply_ms));
+		conn_drop_reply(oldest, &cs->stats.evicted);
+	}
+}
+
 /* The bufferevent of a connection evhttp is setting up: make a record. */
 static struct bufferevent *
 conn_bevcb(struct event_base *base, void *arg)
@@ -261,7 +391,10 @@ conn_bevcb(struct event_base *base, void *arg)
 			cs->stats.evicted++;
 			conn_kill(victim, 503, "too many connections: this "
 			    "one waited longest for its request");
-		} else {
+		} else if ((victim = conn_slowest(cs, clock_mono_ms())) !=
+		    NULL)
+			conn_drop_reply(victim, &cs->stats.evicted);
+		else {
 			cs->stats.refused++;
 			c->refuse = 1;
 		}
@@ -301,6 +434,8 @@ conn_adopt_cb(evutil_socket_t fd, short events, void *arg)
 			continue;
 		}
 		c->evcon = cbarg;
+		bufferevent_setwatermark(bev, EV_READ, 0,
+		    API_CONN_INPUT_MAX);
 		c->dev = st.st_dev;
 		c->ino = st.st_ino;
 		c->bev = NULL;
@@ -328,6 +463,10 @@ conn_tick_cb(evutil_socket_t fd, short events, void *arg)
 		snprintf(why, sizeof(why), "the request did not arrive whole "
 		    "within %llu s", (unsigned long long)cs->timeout_ms / 1000);
 		conn_kill(c, 408, why);
+	}
+	for (c = TAILQ_FIRST(&cs->lists[CONN_BUSY]); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		conn_reply_check(c, now);
 	}
 	if (++cs->ticks % API_CONN_SWEEP_TICKS != 0)
 		return;
@@ -485,7 +624,8 @@ conn_request_done(struct evhttp_request *req, void *arg)
 
 /*
  * A whole request arrived on req's connection: no deadline runs while
- * it is handled and answered; the next request's starts after the reply.
+ * it is handled; its reply, once begun, must be taken within the
+ * deadline; the next request's starts after the reply.
  * Returns 0, or -1 if the connection was already closed (shut down for a
  * newer one or its deadline, with the request still in the socket): the
  * request must not be handled, only answered.
@@ -499,8 +639,10 @@ api_conns_request(struct api_conns *cs, struct evhttp_request *req)
 		return -1;
 	if (c == NULL || c->state != CONN_WAITING)
 		return 0;
+	c->reply_ms = 0;
 	conn_move(c, CONN_BUSY);
 	evhttp_request_set_on_complete_cb(req, conn_request_done, cs);
+	conn_shed(cs, clock_mono_ms());
 	return 0;
 }
 

@@ -450,14 +450,15 @@ ingest_bind_unix(struct ingest_sock *is, const char *path)
 	 * The node may run as another user of the same group: mode 0660,
 	 * whatever the umask.  Linux makes the file with the socket's mode
 	 * less the umask, so it is never more open than that, and chmod
-	 * sets it exactly.
+	 * sets it exactly, on the socket's name itself: not following a
+	 * symlink someone who may write in its directory put there.
 	 */
 	if (fchmod(is->fd, 0660) == -1 ||
 	    bind(is->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		log_warn("ingest: cannot bind %s", path);
 		return -1;
 	}
-	if (chmod(path, 0660) == -1)
+	if (fchmodat(AT_FDCWD, path, 0660, AT_SYMLINK_NOFOLLOW) == -1)
 		log_warn("ingest: chmod %s", path);
 	is->unix_path = xstrdup(path);
 	xasprintf(&is->desc, "unix %s", path);

@@ -14,11 +14,11 @@
  *	suppressed until the window ends, and then one line says how many
  *	were and what the last one was.  Messages count as the same when
  *	they differ only in their numbers (an action id, a descriptor, a
- *	count; not digits within a name, as in "eth1"), so a storm of
- *	"accept: Too many open files" or of one actuator's failures is cut
- *	to a few lines while different knobs' and different errors' lines
- *	all get through.  Debug lines, asked
- *	for with -v, and fatal ones are never suppressed.  log_start runs a
+ *	count; not digits within a name, as in "eth1" or "queue.0"), so a
+ *	storm of "accept: Too many open files" or of one actuator's
+ *	failures is cut to a few lines while different knobs' and
+ *	different errors' lines all get through.  Debug lines, asked for
+ *	with -v, and fatal ones are never suppressed.  log_start runs a
  *	timer that reports a suppression once its window is over even if
  *	nothing else is logged.
  */
@@ -148,8 +148,10 @@ log_cut(const char *line, char *buf, size_t len)
 
 /*
  * FNV-1a of the priority and the text, each number as one '#': a run of
- * digits that does not continue a word, so that "action 123", "fd 7" and
- * "1.5" fold while names such as "f.k0" or "eth1" keep their digits.
+ * digits that does not continue a word, so that "action 123", "fd 7",
+ * "1.5" and "10.0.0.1" fold while names such as "f.k0", "eth1",
+ * "queue.0" or "peer-2" keep their digits (a storm about one must not
+ * hide the others).
  */
 static uint64_t
 log_hash(int pri, const char *text)
@@ -170,7 +172,8 @@ log_hash(int pri, const char *text)
 		} else {
 			fold = 0;
 			word = (*s >= 'a' && *s <= 'z') ||
-			    (*s >= 'A' && *s <= 'Z') || *s == '_';
+			    (*s >= 'A' && *s <= 'Z') || *s == '_' ||
+			    ((*s == '.' || *s == '-') && word);
 		}
 		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
 	}

@@ -1365,6 +1365,40 @@ test_file_refused(void **state)
 }
 
 /*
+ * The allowed file replaced by a hard link to a file elsewhere (where
+ * fs.protected_hardlinks is off, anyone may link a file of root's into
+ * a directory they own): refused, for reading as for writing, and the
+ * other file keeps its text.  Knob files (sysctls, cgroup files) have
+ * one link.
+ */
+static void
+test_file_hardlink(void **state)
+{
+	struct env		*e = *state;
+	struct actuator		*a;
+	struct mt_knob_conf	 k;
+	char			 path[PATH_MAX], other[PATH_MAX], buf[64];
+	char			*allow[1];
+
+	fmt(path, sizeof(path), "%s/cpu.weight", e->dir);
+	fmt(other, sizeof(other), "%s/passwd", e->dir);
+	write_file(other, "100\n", 0644);
+	assert_int_equal(link(other, path), 0);
+	allow[0] = path;
+	a = file_actuator(e, allow, 1);
+	k = knob("cpu.weight", path);
+	actuator_set(a, &k, 200, done_cb, e);
+	actuator_get(a, &k, done_cb, e);
+	run_until(e, 2);
+	assert_false(e->r[0].ok);
+	assert_contains(e->r[0].error, "has 2 links (refused)");
+	assert_false(e->r[1].ok);
+	assert_contains(e->r[1].error, "has 2 links (refused)");
+	assert_string_equal(read_text(other, buf, sizeof(buf)), "100\n");
+	actuator_free(a);
+}
+
+/*
  * A symlink in place of a directory on an allowed path (a delegated
  * cgroup directory swapped by its owner) is refused, whichever way the
  * path is resolved: openat2 or the component walk.
@@ -1859,6 +1893,7 @@ main(void)
 		T(test_file_refused),
 		T(test_file_dir_symlink),
 		T(test_file_walk),
+		T(test_file_hardlink),
 		T(test_file_race),
 		T(test_file_race_walk),
 		T(test_file_cgroup),

@@ -3,9 +3,13 @@
  * test's own event_base and real client sockets: the cap closes the
  * connection that waited longest (503) and serves a whole request at
  * once; the deadline (408) is whole-request, restarted only by a reply;
- * a handler's close callback is chained; and when accept() runs out of
- * descriptors (the process limited to 48) the listener backs off, frees
- * descriptors, and logs a few lines, not a storm.
+ * a handler's close callback is chained; a reply the client does not
+ * read is given up at the deadline too, and requests pipelined behind
+ * one being answered are read no further than API_CONN_INPUT_MAX; more
+ * than API_CONN_OUTPUT_MAX of unread replies held closes the oldest; and
+ * when accept() runs out of descriptors (the process limited to 48) the
+ * listener backs off, frees descriptors, and logs a few lines, not a
+ * storm.
  *
  * Every loop is bounded by a deadline; the child is reaped; the
  * descriptor limit is restored.
@@ -31,6 +35,7 @@
 
 #include <cmocka.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
@@ -45,7 +50,11 @@ struct srv {
 	struct evhttp_request	*held;		/* GET /hold: never answered */
 	int			 closed;	/* its close callback ran */
 	int			 handled;	/* requests handled */
+	struct evhttp_connection *last;		/* the last one's */
+	char			 fill[65536];	/* GET /big: 16 MB of it */
 };
+
+#define BIG_REPLY	(16 * 1024 * 1024)
 
 static void
 srv_closed(struct evhttp_connection *evcon, void *arg)
@@ -67,6 +76,17 @@ srv_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	s->handled++;
+	s->last = evhttp_request_get_connection(req);
+	if (strcmp(evhttp_request_get_uri(req), "/big") == 0) {
+		/* More than the kernel's socket buffers hold. */
+		b = evbuffer_new();
+		assert_int_equal(evbuffer_expand(b, BIG_REPLY), 0);
+		while (evbuffer_get_length(b) < BIG_REPLY)
+			evbuffer_add(b, s->fill, sizeof(s->fill));
+		evhttp_send_reply(req, 200, "OK", b);
+		evbuffer_free(b);
+		return;
+	}
 	if (strcmp(evhttp_request_get_uri(req), "/hold") == 0) {
 		s->held = req;
 		api_conns_on_close(s->cs, req, srv_closed, s);
@@ -87,6 +107,7 @@ srv_start(struct srv *s, size_t max, int timeout_s)
 	int			 fd;
 
 	memset(s, 0, sizeof(*s));
+	memset(s->fill, 'x', sizeof(s->fill));
 	assert_non_null(s->base = event_base_new());
 	assert_non_null(s->http = evhttp_new(s->base));
 	assert_non_null(s->cs = api_conns_new(s->base, s->http, max,
@@ -125,9 +146,12 @@ spin(struct srv *s, int ms)
 	event_base_dispatch(s->base);
 }
 
-/* A client: connected, non-blocking, with text sent. */
+/*
+ * A client: connected, non-blocking, with text sent; rcvbuf, if not 0,
+ * its receive buffer (set before connecting, so the window stays small).
+ */
 static int
-client(int port, const char *text)
+client_rcvbuf(int port, const char *text, int rcvbuf)
 {
 	struct sockaddr_in	 sin;
 	int			 fd;
@@ -138,12 +162,21 @@ client(int port, const char *text)
 	sin.sin_port = htons((uint16_t)port);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
+	if (rcvbuf != 0)
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+		    sizeof(rcvbuf)), 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
 	if (text != NULL)
 		assert_int_equal(write(fd, text, strlen(text)),
 		    (ssize_t)strlen(text));
 	return fd;
+}
+
+static int
+client(int port, const char *text)
+{
+	return client_rcvbuf(port, text, 0);
 }
 
 /* What fd has received, spinning s until a reply or ms; "" if none. */
@@ -326,6 +359,189 @@ test_on_close(void **state)
 	event_base_free(s.base);
 }
 
+/*
+ * A reply its client does not read (a "slow read") holds the connection
+ * no longer than the deadline: it is shut down, so that such clients
+ * cannot keep every connection busy, and a new client is served.
+ */
+static void
+test_reply_deadline(void **state)
+{
+	struct api_conn_stats	 st;
+	struct srv		 s;
+	char			 buf[1024];
+	uint64_t		 t0;
+	int			 fd, ok;
+
+	(void)state;
+	srv_start(&s, 1, 1);
+	fd = client_rcvbuf(s.port, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n",
+	    4096);
+	t0 = clock_mono_ms();
+	do {
+		spin(&s, 50);
+		api_conns_get_stats(s.cs, &st);
+	} while (st.timed_out == 0 && clock_mono_ms() - t0 < 5000);
+	print_message("# the unread reply given up after %llu ms\n",
+	    (unsigned long long)(clock_mono_ms() - t0));
+	assert_int_equal(s.handled, 1);
+	assert_int_equal(st.timed_out, 1);
+	/* Its one connection is free: the next client is served. */
+	ok = client(s.port, WHOLE);
+	assert_non_null(strstr(reply(&s, ok, 2000, buf, sizeof(buf)),
+	    "HTTP/1.1 200 OK"));
+	close(ok);
+	close(fd);
+	srv_stop(&s);
+}
+
+/*
+ * Requests pipelined behind a reply the client does not read: meshtuned
+ * reads at most API_CONN_INPUT_MAX of them; the rest waits in the socket
+ * (without the bound it read gigabytes).
+ */
+static void
+test_pipelined_input(void **state)
+{
+	struct evbuffer	*in;
+	struct srv	 s;
+	static char	 chunk[65536];
+	size_t		 len = 0, sent = 0, held;
+	uint64_t	 t0;
+	ssize_t		 n;
+	int		 fd;
+
+	(void)state;
+	srv_start(&s, 16, 30);
+	fd = client_rcvbuf(s.port, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n",
+	    4096);
+	t0 = clock_mono_ms();
+	while (s.handled == 0 && clock_mono_ms() - t0 < 2000)
+		spin(&s, 20);
+	assert_int_equal(s.handled, 1);
+	while (len + strlen(WHOLE) <= sizeof(chunk)) {
+		memcpy(chunk + len, WHOLE, strlen(WHOLE));
+		len += strlen(WHOLE);
+	}
+	/* 32 MB at most, for half a second at most. */
+	t0 = clock_mono_ms();
+	while (sent < 32 * 1024 * 1024 && clock_mono_ms() - t0 < 500) {
+		while (sent < 32 * 1024 * 1024 &&
+		    (n = write(fd, chunk, len)) > 0)
+			sent += (size_t)n;
+		spin(&s, 10);
+	}
+	in = bufferevent_get_input(evhttp_connection_get_bufferevent(s.last));
+	held = evbuffer_get_length(in);
+	print_message("# %zu bytes sent, %zu read and held\n", sent, held);
+	assert_true(held <= API_CONN_INPUT_MAX);
+	assert_int_equal(s.handled, 1);
+	close(fd);
+	spin(&s, 100);
+	srv_stop(&s);
+}
+
+/*
+ * Past the cap with every connection busy writing a reply its client
+ * does not take: a new connection closes the one whose reply began
+ * first, once that is API_CONN_SLOW_MS old, rather than be refused
+ * (slow readers could otherwise hold the cap till their deadline).
+ */
+static void
+test_cap_slow_readers(void **state)
+{
+	struct api_conn_stats	 st;
+	struct srv		 s;
+	char			 buf[1024];
+	uint64_t		 t0, t1;
+	int			 big[2], fd, i;
+
+	(void)state;
+	srv_start(&s, 2, 30);
+	t1 = clock_mono_ms();
+	for (i = 0; i < 2; i++) {
+		big[i] = client_rcvbuf(s.port, "GET /big HTTP/1.1\r\n"
+		    "Host: x\r\n\r\n", 4096);
+		t0 = clock_mono_ms();
+		while (s.handled < i + 1 && clock_mono_ms() - t0 < 5000)
+			spin(&s, 10);
+		assert_int_equal(s.handled, i + 1);
+	}
+	/* Young replies are left to their readers: refused. */
+	fd = client(s.port, WHOLE);
+	reply(&s, fd, 2000, buf, sizeof(buf));
+	close(fd);
+	if (clock_mono_ms() - t1 < API_CONN_SLOW_MS)
+		assert_non_null(strstr(buf, "503 Service Unavailable"));
+	else	/* too slow a machine to tell */
+		print_message("# young replies not checked\n");
+	t0 = clock_mono_ms();
+	while (clock_mono_ms() - t0 < API_CONN_SLOW_MS + 300)
+		spin(&s, 50);
+	fd = client(s.port, WHOLE);
+	assert_non_null(strstr(reply(&s, fd, 2000, buf, sizeof(buf)),
+	    "200 OK"));
+	api_conns_get_stats(s.cs, &st);
+	assert_int_equal(st.evicted, 1);
+	close(fd);
+	for (i = 0; i < 2; i++)
+		close(big[i]);
+	spin(&s, 100);
+	srv_stop(&s);
+}
+
+/*
+ * Many clients that ask for large replies and read none: past
+ * API_CONN_OUTPUT_MAX of replies held, a new request first closes the
+ * connections whose replies began first, so meshtuned holds a bounded
+ * amount however many connections do this.
+ */
+static void
+test_output_budget(void **state)
+{
+	struct api_conn_stats	 st;
+	struct srv		 s;
+	char			 buf[1024];
+	uint64_t		 t0;
+	int			 big[8], fd, i, n;
+
+	(void)state;
+	srv_start(&s, 64, 30);
+	n = API_CONN_OUTPUT_MAX / BIG_REPLY + 2;
+	assert_true(n <= (int)nitems(big));
+	for (i = 0; i < n; i++) {
+		big[i] = client_rcvbuf(s.port, "GET /big HTTP/1.1\r\n"
+		    "Host: x\r\n\r\n", 4096);
+		t0 = clock_mono_ms();
+		while (s.handled < i + 1 && clock_mono_ms() - t0 < 5000)
+			spin(&s, 10);
+		assert_int_equal(s.handled, i + 1);
+	}
+	/*
+	 * The request that found more than API_CONN_OUTPUT_MAX held (the
+	 * last one) closed the oldest.  One more closes the next.
+	 */
+	api_conns_get_stats(s.cs, &st);
+	assert_int_equal(st.evicted, 1);
+	fd = client(s.port, WHOLE);
+	assert_non_null(strstr(reply(&s, fd, 2000, buf, sizeof(buf)),
+	    "200 OK"));
+	api_conns_get_stats(s.cs, &st);
+	assert_int_equal(st.evicted, 2);
+	/* Their connections go once evhttp sees them shut. */
+	t0 = clock_mono_ms();
+	while (st.open != (size_t)n - 1 && clock_mono_ms() - t0 < 2000) {
+		spin(&s, 20);
+		api_conns_get_stats(s.cs, &st);
+	}
+	assert_int_equal(st.open, (size_t)n - 1);	/* n - 2 big, fd */
+	close(fd);
+	for (i = 0; i < n; i++)
+		close(big[i]);
+	spin(&s, 100);
+	srv_stop(&s);
+}
+
 static char	 errpath[] = "/tmp/test_api_conn.XXXXXX";
 
 /*
@@ -419,6 +635,10 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_on_close),
+		cmocka_unit_test(test_reply_deadline),
+		cmocka_unit_test(test_pipelined_input),
+		cmocka_unit_test(test_output_budget),
+		cmocka_unit_test(test_cap_slow_readers),
 		cmocka_unit_test(test_descriptors_run_out),
 	};
 

@@ -146,6 +146,11 @@ test_distinct(void **state)
 	for (i = 0; i < 4 * LOG_BURST; i++)
 		log_warnx("governor: f.k%d: not applied: open %d failed",
 		    i % 4, i);
+	/* So are digits after a dot or a dash within a name. */
+	for (i = 0; i < 4 * LOG_BURST; i++)
+		log_warnx("governor: queue.%d: not applied: refused", i % 4);
+	for (i = 0; i < 4 * LOG_BURST; i++)
+		log_warnx("actuator: peer-%d unreachable", i % 4);
 	log_set_verbose(1);
 	for (i = 0; i < 3 * LOG_BURST; i++)
 		log_debug("tick %d took %d us", i, 100 + i);
@@ -155,7 +160,17 @@ test_distinct(void **state)
 	assert_int_equal(count(out, "not applied: timeout"), 3 * LOG_BURST);
 	assert_int_equal(count(out, "debug: tick "), 3 * LOG_BURST);
 	assert_int_equal(count(out, ": not applied: open "), 4 * LOG_BURST);
+	assert_int_equal(count(out, ": not applied: refused"), 4 * LOG_BURST);
+	assert_int_equal(count(out, " unreachable"), 4 * LOG_BURST);
 	assert_int_equal(count(out, "suppressed"), 0);
+	free(out);
+	/* Numbers, decimals and addresses still fold, names or not. */
+	restart();
+	for (i = 0; i < 2 * LOG_BURST; i++)
+		log_warnx("api: %d.%d.0.%d:%d took %d.%d ms, -%d", 10 + i,
+		    i, i, 9000 + i, i, i, i);
+	out = captured();
+	assert_int_equal(count(out, " took "), LOG_BURST);
 	free(out);
 }
 

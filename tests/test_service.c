@@ -1,8 +1,9 @@
 /*
  * test_service.c -- meshtuned/service.c: the directories the daemon
- * makes (modes, parents, refusals), the pid file (locked, a second
- * daemon refused with the first one's pid, a stale file reused, removed
- * at exit) and where the log goes.
+ * makes (modes, parents, refusals, another user's refused), the pid file
+ * (locked, a second daemon refused with the first one's pid, a stale
+ * file reused, removed at exit; another user's file, a link, a FIFO
+ * refused) and where the log goes.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -72,7 +73,15 @@ test_mkdir_for(void **state)
 	assert_non_null(strstr(err, "not a directory"));
 	snprintf(path, sizeof(path), "%s/file/sub/audit.db", tmp);
 	assert_int_equal(service_mkdir_for(path, 0700, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "cannot create"));
+	assert_non_null(strstr(err, "file: not a directory"));
+	snprintf(path, sizeof(path), "%s/none/sub/audit.db", tmp);
+	assert_int_equal(chmod(tmp, 0500), 0);
+	if (geteuid() != 0) {
+		assert_int_equal(service_mkdir_for(path, 0700, err,
+		    sizeof(err)), -1);
+		assert_non_null(strstr(err, "cannot create"));
+	}
+	assert_int_equal(chmod(tmp, 0700), 0);
 
 	/* Relative and top-level paths need nothing. */
 	assert_int_equal(service_mkdir_for("audit.db", 0700, err,
@@ -80,6 +89,99 @@ test_mkdir_for(void **state)
 	assert_int_equal(service_mkdir_for("/audit.db", 0700, err,
 	    sizeof(err)), 0);
 	umask(old);
+}
+
+/*
+ * A directory on the way that another user owns (pre-made by them, or a
+ * symlink to theirs) is refused: that user could swap the audit log's
+ * files for links to root's.  Needs root, to give directories away.
+ */
+static void
+test_mkdir_foreign(void **state)
+{
+	char	path[1024], dir[512], err[1024];
+
+	if (geteuid() != 0) {
+		print_message("# not root: skipped\n");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/theirs", tmp);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	snprintf(path, sizeof(path), "%s/audit.db", dir);
+	assert_int_equal(service_mkdir_for(path, 0700, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "theirs belongs to user 65534, neither "
+	    "root nor meshtuned's (uid 0): refused"));
+	/* Above the directory too, where meshtuned would make it. */
+	snprintf(path, sizeof(path), "%s/state/audit.db", dir);
+	assert_int_equal(service_mkdir_for(path, 0700, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "theirs belongs to user 65534"));
+	snprintf(path, sizeof(path), "%s/state", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	/* Through a symlink of root's: the directory it leads to counts. */
+	snprintf(path, sizeof(path), "%s/link", tmp);
+	assert_int_equal(symlink(dir, path), 0);
+	snprintf(path, sizeof(path), "%s/link/audit.db", tmp);
+	assert_int_equal(service_mkdir_for(path, 0700, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "link belongs to user 65534"));
+	/* Root's own, or a symlink to it (systemd's DynamicUser=), is fine. */
+	assert_int_equal(chown(dir, 0, 0), 0);
+	assert_int_equal(service_mkdir_for(path, 0700, err, sizeof(err)), 0);
+}
+
+/*
+ * A pid file that is not meshtuned's own is refused, and left as it
+ * was: another user's (which that user could fill with any pid), a
+ * symlink, a hard link to another file, a FIFO.
+ */
+static void
+test_pidfile_foreign(void **state)
+{
+	struct stat	 sb;
+	char		 path[512], other[512], err[512], buf[64];
+	int		 fd;
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "%s/foreign.pid", tmp);
+	snprintf(other, sizeof(other), "%s/precious", tmp);
+	assert_non_null(f = fopen(other, "w"));
+	fputs("keep\n", f);
+	fclose(f);
+	/* A symlink. */
+	assert_int_equal(symlink(other, path), 0);
+	assert_int_equal(service_pidfile_open(path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "a symbolic link (refused)"));
+	assert_int_equal(unlink(path), 0);
+	/* A hard link. */
+	assert_int_equal(link(other, path), 0);
+	assert_int_equal(service_pidfile_open(path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "more than one link (refused)"));
+	assert_int_equal(unlink(path), 0);
+	assert_non_null(f = fopen(other, "r"));
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "keep\n");
+	/* A FIFO: refused at once, not waited on. */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(service_pidfile_open(path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a regular file (refused)"));
+	assert_int_equal(unlink(path), 0);
+	/* Another user's file. */
+	if (geteuid() == 0) {
+		assert_non_null(f = fopen(path, "w"));
+		fputs("1\n", f);
+		fclose(f);
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(service_pidfile_open(path, err, sizeof(err)),
+		    -1);
+		assert_non_null(strstr(err, "another user's file (refused)"));
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal(sb.st_size, 2);
+		assert_int_equal(unlink(path), 0);
+	}
+	/* Its own, left by a crash: reused. */
+	assert_true((fd = service_pidfile_open(path, err, sizeof(err))) >= 0);
+	service_pidfile_close(path, fd);
 }
 
 static void
@@ -198,6 +300,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mkdir_for),
 		cmocka_unit_test(test_pidfile),
+		cmocka_unit_test(test_mkdir_foreign),
+		cmocka_unit_test(test_pidfile_foreign),
 		cmocka_unit_test(test_log_destination),
 	};
 

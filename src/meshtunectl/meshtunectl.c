@@ -19,10 +19,14 @@
 #include <sys/types.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+
+#include <netinet/in.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -47,6 +51,7 @@
 #define CTL_ENV_ADDR		"MESHTUNE_API"
 #define CTL_ENV_TOKEN		"MESHTUNE_TOKEN_FILE"
 #define CTL_TOKEN_MAX		128	/* bytes of a token file read */
+#define CTL_TOKEN_HEX		64	/* what meshtuned writes: hex digits */
 #define CTL_TIMEOUT_S		5
 #define CTL_MAX_TIMEOUT_S	3600
 #define CTL_MAX_HEAD		16384		/* status line and headers */
@@ -71,6 +76,8 @@ struct ctl {
 	int			 timeout_s;
 	const char		*token_file;	/* -k or MESHTUNE_TOKEN_FILE */
 	char			 token[CTL_TOKEN_MAX];	/* "": none */
+	int			 server_known;	/* server_uid found */
+	uid_t			 server_uid;	/* who serves the last reply */
 };
 
 /* An answer: the HTTP status code and the body, NUL-terminated. */
@@ -731,6 +738,114 @@ ctl_xfer_read(struct bufferevent *bev, void *arg)
 		ctl_xfer_finish(x);
 }
 
+/* The address of ss as 16 bytes of IPv6 (IPv4 mapped) and its port. */
+static int
+ctl_inet_key(const struct sockaddr_storage *ss, unsigned char a[16],
+    unsigned int *port)
+{
+	const struct sockaddr_in	*sin = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6	*sin6 = (const struct sockaddr_in6 *)ss;
+
+	memset(a, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		a[10] = a[11] = 0xff;
+		memcpy(a + 12, &sin->sin_addr, 4);
+		*port = ntohs(sin->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		memcpy(a, &sin6->sin6_addr, 16);
+		*port = ntohs(sin6->sin6_port);
+	} else
+		return -1;
+	return 0;
+}
+
+/*
+ * An address as /proc/net/tcp or tcp6 prints it ("0100007F:2382": each
+ * 32-bit word of the address in the host's order, then the port), as
+ * ctl_inet_key makes it.  Returns 0, or -1 if malformed.
+ */
+static int
+ctl_proc_key(const char *s, int v6, unsigned char a[16], unsigned int *port)
+{
+	char		 word[9], *ep;
+	uint32_t	 w;
+	int		 i, n = v6 ? 4 : 1;
+
+	memset(a, 0, 16);
+	if (!v6)
+		a[10] = a[11] = 0xff;
+	for (i = 0; i < n; i++) {
+		memcpy(word, s + 8 * i, 8);
+		word[8] = '\0';
+		w = (uint32_t)strtoul(word, &ep, 16);
+		if (*ep != '\0')
+			return -1;
+		memcpy(a + (v6 ? 4 * i : 12), &w, 4);
+	}
+	if (s[8 * n] != ':')
+		return -1;
+	*port = (unsigned int)strtoul(s + 8 * n + 1, &ep, 16);
+	return ep == s + 8 * n + 5 ? 0 : -1;
+}
+
+/*
+ * The user who serves the connection fd: the peer's credentials on a
+ * unix socket; on TCP, the owner of the server's end of it, which
+ * /proc/net/tcp and tcp6 list (the server is on this host, or the
+ * connection is not found there).  Returns 0, or -1 if unknown.
+ */
+static int
+ctl_server_uid(int fd, uid_t *uid)
+{
+	static const char *const tables[] = { "/proc/net/tcp",
+	    "/proc/net/tcp6" };
+	struct sockaddr_storage	 me, peer;
+	struct ucred		 uc;
+	socklen_t		 len;
+	unsigned char		 me_a[16], peer_a[16], l_a[16], r_a[16];
+	unsigned int		 me_p, peer_p, l_p, r_p;
+	unsigned long		 u;
+	char			 line[512], local[64], remote[64];
+	FILE			*f;
+	size_t			 i;
+	int			 found = 0;
+
+	len = sizeof(me);
+	if (getsockname(fd, (struct sockaddr *)&me, &len) == -1)
+		return -1;
+	if (me.ss_family == AF_UNIX) {
+		len = sizeof(uc);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1 ||
+		    len != sizeof(uc))
+			return -1;
+		*uid = uc.uid;
+		return 0;
+	}
+	len = sizeof(peer);
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) == -1 ||
+	    ctl_inet_key(&me, me_a, &me_p) == -1 ||
+	    ctl_inet_key(&peer, peer_a, &peer_p) == -1)
+		return -1;
+	for (i = 0; i < nitems(tables) && !found; i++) {
+		if ((f = fopen(tables[i], "re")) == NULL)
+			continue;
+		/* sl local rem st tx:rx tr:when retrnsmt uid ... */
+		while (!found && fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "%*s %63s %63s %*s %*s %*s %*s %lu",
+			    local, remote, &u) == 3 &&
+			    ctl_proc_key(local, i == 1, l_a, &l_p) == 0 &&
+			    ctl_proc_key(remote, i == 1, r_a, &r_p) == 0 &&
+			    l_p == peer_p && r_p == me_p &&
+			    memcmp(l_a, peer_a, 16) == 0 &&
+			    memcmp(r_a, me_a, 16) == 0) {
+				*uid = (uid_t)u;
+				found = 1;
+			}
+		fclose(f);
+	}
+	return found ? 0 : -1;
+}
+
 static void
 ctl_xfer_event(struct bufferevent *bev, short what, void *arg)
 {
@@ -739,6 +854,8 @@ ctl_xfer_event(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		x->connected = 1;
+		x->ctl->server_known = ctl_server_uid(bufferevent_getfd(bev),
+		    &x->ctl->server_uid) == 0;
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
@@ -1365,39 +1482,69 @@ out:
 }
 
 /*
- * Read the API token from path into c->token (its first line, without
- * blanks).  Returns 0, or -1 with errno set.
+ * Read the API token from path into c->token.  The file must hold what
+ * meshtuned writes there, CTL_TOKEN_HEX hexadecimal digits on one line,
+ * so that the first line of another file (a secret named by whatever
+ * answers at the API's address) is never sent as a credential.  With
+ * owner set, it must also be a regular file of *owner that its group
+ * and others cannot read.  Returns 0, or -1 with a sentence in why.
  */
 static int
-ctl_read_token(struct ctl *c, const char *path)
+ctl_read_token(struct ctl *c, const char *path, const uid_t *owner,
+    char *why, size_t whylen)
 {
-	FILE	*f;
-	size_t	 n;
+	struct stat	 st;
+	ssize_t		 n;
+	size_t		 len;
+	int		 fd;
 
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	if (fgets(c->token, sizeof(c->token), f) == NULL) {
-		fclose(f);
-		c->token[0] = '\0';
-		errno = EINVAL;
+	c->token[0] = '\0';
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
+	    (owner != NULL ? O_NOFOLLOW : 0))) == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
 		return -1;
 	}
-	fclose(f);
-	n = strcspn(c->token, " \t\r\n");
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "not a regular file");
+		close(fd);
+		return -1;
+	}
+	if (owner != NULL && (st.st_uid != *owner ||
+	    (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)) {
+		snprintf(why, whylen, "meshtuned at %s is served by user %lu, "
+		    "but its token file %s belongs to user %lu, mode %04o: "
+		    "not read (give the token with -k)", c->addr,
+		    (unsigned long)*owner, path, (unsigned long)st.st_uid,
+		    (unsigned int)(st.st_mode & 07777));
+		close(fd);
+		return -1;
+	}
+	n = read(fd, c->token, sizeof(c->token) - 1);
+	close(fd);
+	if (n == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return -1;
+	}
 	c->token[n] = '\0';
-	if (n == 0) {
-		errno = EINVAL;
+	len = strspn(c->token, "0123456789abcdef");
+	if (len != CTL_TOKEN_HEX || (c->token[len] != '\0' &&
+	    strcmp(c->token + len, "\n") != 0)) {
+		c->token[0] = '\0';
+		snprintf(why, whylen, "not a meshtuned API token (%d "
+		    "hexadecimal digits)", CTL_TOKEN_HEX);
 		return -1;
 	}
+	c->token[len] = '\0';
 	return 0;
 }
 
 /*
  * The credential for a request that changes state: the token from -k or
  * MESHTUNE_TOKEN_FILE, or else from the file the daemon names in
- * /v1/status.  Over the unix socket, root and meshtuned's own user need
- * none, so a token they cannot read is no error there.  Returns CTL_OK,
- * or CTL_EDAEMON after saying why.
+ * /v1/status, if the user who answered owns it (anyone may answer at
+ * the API's address while meshtuned is away).  Over the unix socket,
+ * root and meshtuned's own user need none, so a token they cannot read
+ * is no error there.  Returns CTL_OK, or CTL_EDAEMON after saying why.
  */
 static int
 ctl_load_token(struct ctl *c)
@@ -1406,12 +1553,14 @@ ctl_load_token(struct ctl *c)
 	const cJSON		*api;
 	cJSON			*doc;
 	const char		*path;
+	char			 why[512];
 	int			 rc;
 
 	if (c->token_file != NULL) {
-		if (ctl_read_token(c, c->token_file) == -1) {
+		if (ctl_read_token(c, c->token_file, NULL, why,
+		    sizeof(why)) == -1) {
 			ctl_err("cannot read the API token %s: %s",
-			    c->token_file, strerror(errno));
+			    c->token_file, why);
 			return CTL_EDAEMON;
 		}
 		return CTL_OK;
@@ -1420,11 +1569,20 @@ ctl_load_token(struct ctl *c)
 		return rc;
 	api = cJSON_GetObjectItemCaseSensitive(doc, "api");
 	rc = CTL_OK;
-	if ((path = ctl_jstr(api, "token_file")) != NULL &&
-	    ctl_read_token(c, path) == -1 && c->ss.ss_family != AF_UNIX) {
+	if ((path = ctl_jstr(api, "token_file")) == NULL)
+		;
+	else if (!c->server_known) {
+		if (c->ss.ss_family != AF_UNIX) {
+			ctl_err("cannot tell which user serves %s, so the "
+			    "token file it names is not read; give the token "
+			    "with -k", c->addr);
+			rc = CTL_EDAEMON;
+		}
+	} else if (ctl_read_token(c, path, &c->server_uid, why,
+	    sizeof(why)) == -1 && c->ss.ss_family != AF_UNIX) {
 		ctl_err("cannot read the API token %s: %s (changing "
 		    "meshtuned's state takes root or the user it runs as, or "
-		    "its unix socket; see -k)", path, strerror(errno));
+		    "its unix socket; see -k)", path, why);
 		rc = CTL_EDAEMON;
 	}
 	cJSON_Delete(doc);

@@ -103,6 +103,37 @@ make_dirs(const struct mt_config *conf, const char *pid_file)
 }
 
 /*
+ * A detached daemon works in /, where a relative path of the
+ * configuration names another file than the one -t and -f see: say
+ * which paths are relative.  -1 if any is.
+ */
+static int
+check_relative(const struct mt_config *c)
+{
+	const struct {
+		const char	*key;
+		const char	*path;
+	} paths[] = {
+		{ "audit.path", c->audit_path },
+		{ "plugin_dir", c->plugin_dir },
+		{ "node.pid_file", c->pid_file },
+		{ "node.proc_root", c->proc_root },
+	};
+	size_t	i;
+	int	rc = 0;
+
+	for (i = 0; i < nitems(paths); i++)
+		if (paths[i].path != NULL && paths[i].path[0] != '/') {
+			fprintf(stderr, "meshtuned: %s: %s: \"%s\" is relative, "
+			    "but meshtuned works in / once detached: give an "
+			    "absolute path, or run with -f\n", c->file,
+			    paths[i].key, paths[i].path);
+			rc = -1;
+		}
+	return rc;
+}
+
+/*
  * Say which listeners bind beyond loopback (listen.allow_non_loopback):
  * on standard output for -t, as warnings in the log at start-up.
  */
@@ -217,7 +248,8 @@ main(int argc, char **argv)
 		printf("%s: configuration OK\n", conf_path);
 		return 0;
 	}
-	if (make_dirs(d.conf, pid_file) == -1) {
+	if ((!foreground && check_relative(d.conf) == -1) ||
+	    make_dirs(d.conf, pid_file) == -1) {
 		config_free(d.conf);
 		return 1;
 	}

@@ -119,12 +119,33 @@ service_detach(int keep_stderr)
 }
 
 /*
+ * Whether sb, the directory dir, may hold meshtuned's files: owned by
+ * root or by meshtuned's user.  Anyone else who owns it (or a directory
+ * above it) can swap what it holds for a link to a file of root's.
+ * 0, or -1 with a sentence in err.
+ */
+static int
+dir_owner_ok(const char *dir, const struct stat *sb, char *err,
+    size_t errlen)
+{
+	if (sb->st_uid == 0 || sb->st_uid == geteuid())
+		return 0;
+	snprintf(err, errlen, "%s belongs to user %lu, neither root nor "
+	    "meshtuned's (uid %lu): refused, as that user could replace "
+	    "what meshtuned keeps there", dir, (unsigned long)sb->st_uid,
+	    (unsigned long)geteuid());
+	return -1;
+}
+
+/*
  * Create the directory that will hold file path, if missing: mode for
  * the directory itself, 0755 for any missing parent (as mkdir -p), both
- * less the umask.  An existing directory is left as it is, but one that
- * others may write in (without the sticky bit) is worth a warning, which
- * goes into err with 1 returned.  0 when all is well, -1 with a sentence
- * in err when the directory cannot be made.
+ * less the umask.  Every directory on the way that exists must belong to
+ * root or to meshtuned's user (-1).  An existing directory is left as
+ * it is, but one that others may write in (without the sticky bit) is
+ * worth a warning, which goes into err with 1 returned.  0 when all is
+ * well, -1 with a sentence in err when the directory cannot be made or
+ * is refused.
  */
 int
 service_mkdir_for(const char *path, mode_t mode, char *err, size_t errlen)
@@ -132,6 +153,7 @@ service_mkdir_for(const char *path, mode_t mode, char *err, size_t errlen)
 	char		 dir[PATH_MAX], *p;
 	struct stat	 sb;
 	size_t		 len;
+	int		 last, existed = 0;
 
 	len = strlen(path);
 	if (len == 0 || len >= sizeof(dir)) {
@@ -144,40 +166,39 @@ service_mkdir_for(const char *path, mode_t mode, char *err, size_t errlen)
 	if (p == dir)
 		return 0;		/* in / */
 	*p = '\0';
-	if (stat(dir, &sb) == 0) {
-		if (!S_ISDIR(sb.st_mode)) {
-			snprintf(err, errlen, "%s: not a directory", dir);
-			return -1;
-		}
-		if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
-		    (sb.st_mode & S_ISVTX) == 0) {
-			snprintf(err, errlen, "%s is writable by group or "
-			    "others", dir);
-			return 1;
-		}
-		return 0;
-	}
-	/* Each missing component in turn, from the top. */
+	/* Each component in turn, from the top: made, or checked. */
 	for (p = dir + 1; ; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+		last = *p == '\0';
+		*p = '\0';
+		existed = 1;
+		if (stat(dir, &sb) == -1) {
+			if (mkdir(dir, last ? mode : 0755) == 0)
+				existed = 0;
+			else if (errno != EEXIST || stat(dir, &sb) == -1) {
 				snprintf(err, errlen, "cannot create %s: %s",
 				    dir, strerror(errno));
 				return -1;
 			}
-			*p = '/';
-			continue;
 		}
-		if (mkdir(dir, mode) == -1 && errno != EEXIST) {
-			snprintf(err, errlen, "cannot create %s: %s", dir,
-			    strerror(errno));
+		if (existed && !S_ISDIR(sb.st_mode)) {
+			snprintf(err, errlen, "%s: not a directory", dir);
 			return -1;
 		}
-		return 0;
+		if (existed && dir_owner_ok(dir, &sb, err, errlen) == -1)
+			return -1;
+		if (last)
+			break;
+		*p = '/';
 	}
+	if (existed && (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (sb.st_mode & S_ISVTX) == 0) {
+		snprintf(err, errlen, "%s is writable by group or others",
+		    dir);
+		return 1;
+	}
+	return 0;
 }
 
 /*
@@ -185,19 +206,41 @@ service_mkdir_for(const char *path, mode_t mode, char *err, size_t errlen)
  * meshtuned on the same file is refused at once with the first one's
  * pid.  Returns the descriptor, or -1 with a sentence in err.  The lock
  * lives as long as the descriptor (in the detached child too); a file
- * left behind by a crash holds no lock and is simply reused.
+ * left behind by a crash holds no lock and is simply reused, if it is
+ * meshtuned's own: a plain file of its user with one link.  Another
+ * user's file (made in a directory others may write in, such as /tmp)
+ * would let that user put any pid in it for the next "kill $(cat ...)",
+ * and a symlink or hard link would have meshtuned write a file not its
+ * own: refused.
  */
 int
 service_pidfile_open(const char *path, char *err, size_t errlen)
 {
-	char	 buf[32];
-	ssize_t	 n;
-	int	 fd;
+	struct stat	 sb;
+	char		 buf[32];
+	ssize_t		 n;
+	int		 fd;
 
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0644)) == -1) {
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY, 0644)) == -1) {
 		snprintf(err, errlen, "pid file %s: %s", path,
+		    errno == ELOOP ? "a symbolic link (refused)" :
 		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1) {
+		snprintf(err, errlen, "pid file %s: fstat: %s", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
+	    sb.st_nlink != 1) {
+		snprintf(err, errlen, "pid file %s: %s (refused)", path,
+		    !S_ISREG(sb.st_mode) ? "not a regular file" :
+		    sb.st_uid != geteuid() ? "another user's file" :
+		    "a file with more than one link");
+		close(fd);
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {

@@ -95,6 +95,40 @@ if grep -qi '^access-control-' "$T/head"; then
 	fail "CORS headers sent: $(cat "$T/head")"
 fi
 
+# A header these checks read, sent twice, is refused (400): a proxy in
+# front could check one and meshtuned use the other.
+# raw WANT HEADERS: a POST /v1/pause with the token and these header
+# lines (separated by |), its status code must be WANT.
+raw() {
+	code=$(python3 - "$PORT" "$TOKEN" "$2" <<'PY'
+import socket, sys
+port, token, extra = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.create_connection(('127.0.0.1', port), timeout=10)
+head = ['POST /v1/pause HTTP/1.1', 'Authorization: Bearer ' + token,
+        'Content-Length: 0', 'Connection: close']
+head += [h for h in extra.split('|') if h]
+s.sendall(('\r\n'.join(head) + '\r\n\r\n').encode())
+data = b''
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    data += b
+print(data.split(b' ')[1].decode() if data else 'none')
+PY
+)
+	[ "$code" = "$1" ] || fail "POST with $2: HTTP $code, expected $1"
+}
+raw 400 "Host: 127.0.0.1:$PORT|Host: evil.example"
+raw 400 "Host: 127.0.0.1|Origin: http://127.0.0.1:$PORT|Origin: http://evil.example"
+raw 400 "Host: 127.0.0.1|Content-Type: application/json|Content-Type: text/plain"
+raw 400 "Host: 127.0.0.1|Sec-Fetch-Site: same-origin|sec-fetch-site: cross-site"
+raw 400 "Host: 127.0.0.1|Authorization: Bearer x"
+paused False
+raw 200 "Host: 127.0.0.1:$PORT|Origin: http://127.0.0.1:$PORT"
+curl -s -X POST -H "Authorization: Bearer $TOKEN" "$URL/v1/resume" >/dev/null
+paused False
+
 # 4. A local user without the token, or with a wrong one.
 req 401 POST /v1/pause
 grep -qi '^www-authenticate: bearer' "$T/head" || fail "401 without WWW-Authenticate"
@@ -127,7 +161,7 @@ req 200 GET /v1/status -H "Origin: http://meshtune.test:$PORT"
 echo "$TOKEN" > "$T/copy"
 "$CTL" -k "$T/copy" -s "127.0.0.1:$PORT" pause >/dev/null ||
     fail "meshtunectl -k"
-echo nope > "$T/copy"
+printf "%064d\n" 0 > "$T/copy"
 st=0
 MESHTUNE_TOKEN_FILE="$T/copy" "$CTL" -s "127.0.0.1:$PORT" resume \
     2>"$T/err" || st=$?
@@ -203,6 +237,47 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
 fi
 stop_daemon
 
+# 7b. A socket's mode is set without following a symlink: someone who
+# may write in its directory swaps the new socket for a link to a file
+# of root's between bind and chmod (bind_swap.so does it every time).
+SWAP="$top_builddir/tests/.libs/bind_swap.so"
+[ -f "$SWAP" ] || fail "no $SWAP"
+echo secret > "$T/target"
+chmod 0600 "$T/target"
+mkdir -p "$T/sock"
+cat > "$T/conf" <<CONF
+{ "listen": { "api": "127.0.0.1:0", "statsd_unix": "$T/sock/statsd.sock" },
+  "audit": { "path": "$T/audit.db" } }
+CONF
+start_daemon env LD_PRELOAD="$SWAP" MESHTUNE_TEST_BIND_SWAP="$T/target" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+wait_started 10
+[ -L "$T/sock/statsd.sock" ] || fail "bind_swap.so did not swap the socket"
+[ "$(stat -c %a "$T/target")" = 600 ] ||
+    fail "StatsD: chmod followed the symlink: $(stat -c %a "$T/target")"
+grep -q "ingest: chmod $T/sock/statsd.sock" "$T/log" ||
+    fail "no warning about the StatsD socket's mode"
+stop_daemon
+cat > "$T/conf" <<CONF
+{ "listen": { "api": "$T/sock/api.sock" }, "audit": { "path": "$T/audit.db" } }
+CONF
+start_daemon env LD_PRELOAD="$SWAP" MESHTUNE_TEST_BIND_SWAP="$T/target" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+n=0
+while kill -0 "$DPID" 2>/dev/null && [ "$n" -lt 200 ]; do
+	case $(ps -o stat= -p "$DPID" 2>/dev/null) in Z*) break;; esac
+	n=$((n + 1))
+	sleep 0.05
+done
+DSTATUS=0
+wait "$DPID" || DSTATUS=$?
+[ "$DSTATUS" -eq 1 ] || fail "API socket swapped: exit $DSTATUS"
+[ "$(stat -c %a "$T/target")" = 600 ] ||
+    fail "API: chmod followed the symlink: $(stat -c %a "$T/target")"
+grep -q "api: cannot listen on $T/sock/api.sock" "$T/log" ||
+    fail "no error about the API socket"
+rm -rf "$T/sock"
+
 # 8. Beyond loopback: an error without the opt-in, reported with it.
 for l in api statsd_udp; do
 	printf '{ "listen": { "%s": "0.0.0.0:0" }, "audit": { "path": "%s" } }\n' \
@@ -220,4 +295,102 @@ for l in api statsd_udp; do
 	grep -q "notice: listen.$l binds 0.0.0.0:0 beyond loopback" "$T/out" ||
 	    fail "-t did not report $l: $(cat "$T/out")"
 done
-echo "api_guard: ok"
+echo "api_guard: listeners ok"
+
+# 9. meshtunectl hands no file to an impostor: a local user who holds the
+# API's address (meshtuned stopped, or on another port) and names a file
+# in its /v1/status gets nothing that is not a token of the user serving
+# it.  The impostor records every Authorization header it is sent.
+cat > "$T/impostor.py" <<'PY'
+import json, socket, sys
+path, portfile, seen = sys.argv[1:4]
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(8)
+open(portfile, 'w').write('%d\n' % s.getsockname()[1])
+s.settimeout(30)
+while True:
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        break
+    c.settimeout(5)
+    req = b''
+    while b'\r\n\r\n' not in req:
+        b = c.recv(4096)
+        if not b:
+            break
+        req += b
+    for line in req.decode('latin-1').split('\r\n'):
+        if line.lower().startswith('authorization:'):
+            open(seen, 'a').write(line + '\n')
+    body = json.dumps({'version': 'x', 'ok': True,
+                       'api': {'token_file': path}}).encode()
+    c.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
+              b'Content-Length: %d\r\nConnection: close\r\n\r\n' % len(body)
+              + body)
+    c.close()
+PY
+# impostor FILE [WRAPPER...]: start one naming FILE; its port in $IPORT.
+# It writes in $T/imp, which a user other than root may write in too.
+mkdir -p "$T/imp"
+chmod 1777 "$T/imp"
+impostor() {
+	f=$1
+	shift
+	rm -f "$T/imp/port" "$T/imp/seen"
+	"$@" "${IPY:-python3}" "$T/impostor.py" "$f" "$T/imp/port" \
+	    "$T/imp/seen" &
+	IPID=$!
+	PIDS="$PIDS $IPID"
+	n=0
+	until [ -s "$T/imp/port" ]; do
+		n=$((n + 1))
+		[ "$n" -lt 100 ] || fail "the impostor did not start"
+		sleep 0.1
+	done
+	IPORT=$(cat "$T/imp/port")
+}
+# A secret that is no token: its first line is never sent.
+printf 'root:$y$j9T$secrethash:19000:0:99999:7:::\n' > "$T/shadow"
+chmod 0600 "$T/shadow"
+impostor "$T/shadow"
+st=0
+"$CTL" -s "127.0.0.1:$IPORT" pause >/dev/null 2>"$T/err" || st=$?
+kill "$IPID" 2>/dev/null || true
+[ "$st" -eq 1 ] || fail "meshtunectl used a non-token file: exit $st"
+[ ! -s "$T/imp/seen" ] || fail "sent to an impostor: $(cat "$T/imp/seen")"
+grep -q "not a meshtuned API token" "$T/err" || fail "no reason: $(cat "$T/err")"
+# -k too takes only a token.
+st=0
+"$CTL" -k "$T/shadow" -s "127.0.0.1:$IPORT" pause >/dev/null 2>"$T/err" ||
+    st=$?
+[ "$st" -eq 1 ] || fail "meshtunectl -k used a non-token file: exit $st"
+grep -q "not a meshtuned API token" "$T/err" || fail "-k: $(cat "$T/err")"
+# A token file of another user than the one serving: not read.
+echo "$TOKEN" > "$T/tok"
+chmod 0600 "$T/tok"
+NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 &&
+    IPY=$($NOBODY sh -c 'command -v python3') && [ -n "$IPY" ]; then
+	chmod 0755 "$T"
+	impostor "$T/tok" $NOBODY
+	st=0
+	"$CTL" -s "127.0.0.1:$IPORT" pause >/dev/null 2>"$T/err" || st=$?
+	kill "$IPID" 2>/dev/null || true
+	chmod 0700 "$T"
+	IPY=
+	[ "$st" -eq 1 ] || fail "meshtunectl trusted nobody's server: exit $st"
+	[ ! -s "$T/imp/seen" ] || fail "token sent to nobody: $(cat "$T/imp/seen")"
+	grep -q "is served by user 65534, but its token file .* belongs to user 0" \
+	    "$T/err" || fail "no reason: $(cat "$T/err")"
+fi
+# The same file named by a server of its owner's is used (the check
+# above refuses the impostor, not every server).
+impostor "$T/tok"
+"$CTL" -s "127.0.0.1:$IPORT" pause >/dev/null 2>"$T/err" ||
+    fail "meshtunectl refused its own user's server: $(cat "$T/err")"
+kill "$IPID" 2>/dev/null || true
+grep -qx "Authorization: Bearer $TOKEN" "$T/imp/seen" ||
+    fail "the token was not sent: $(cat "$T/imp/seen" 2>/dev/null)"
+echo "api_guard: impostors ok"

@@ -443,7 +443,7 @@ fake short 1 status
 has "$T/err" 'reply cut short$'
 fake close 1 status
 has "$T/err" 'connection closed without a reply$'
-echo 0123456789abcdef > "$T/faketoken"
+echo 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef > "$T/faketoken"
 fake eofbody 0 -k "$T/faketoken" --json pause
 pycheck 'assert d == {"ok": True}'
 echo "ctl: ok"

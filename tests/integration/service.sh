@@ -4,7 +4,8 @@
 # directory it creates (0700), a relative -c file still found on SIGHUP
 # after it moved to /, and where its log goes without -f: the journal
 # (JOURNAL_STREAM names standard error) or, with no syslog daemon,
-# standard error rather than nowhere.
+# standard error rather than nowhere; relative paths in the
+# configuration refused when it detaches.
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 
@@ -83,4 +84,29 @@ else
 	pid_gone "$pid"
 	wait_for "$T/log" "info: stopped" 5
 fi
+# 3. A relative path in the configuration names another file once the
+# daemon works in /: detaching with one is refused at once, naming it
+# (it created the directory here, then failed to open the audit log
+# there, after the parent had exited 0).  With -f it is used as given.
+mkdir -p "$T/rel"
+cat > "$T/rel/conf" <<CONF
+{ "listen": { "api": "127.0.0.1:0" },
+  "audit": { "path": "state/audit.db" }, "plugin_dir": "plugins" }
+CONF
+st=0
+(cd "$T/rel" && "$D" -c conf 2>"$T/err") || st=$?
+[ "$st" -eq 1 ] || fail "detached with relative paths: exit $st"
+grep -q "audit.path: \"state/audit.db\" is relative" "$T/err" ||
+    fail "relative audit.path: $(cat "$T/err")"
+grep -q "plugin_dir: \"plugins\" is relative" "$T/err" ||
+    fail "relative plugin_dir: $(cat "$T/err")"
+[ ! -e "$T/rel/state" ] || fail "a directory made before the refusal"
+: > "$T/log"
+(cd "$T/rel" && exec "$D" -f -c conf 2>>"$T/log") &
+DPID=$!
+PIDS="$PIDS $DPID"
+wait_started 20
+[ -f "$T/rel/state/audit.db" ] || fail "-f: no relative audit log"
+stop_daemon
+[ "$DSTATUS" -eq 0 ] || fail "-f with relative paths: exit $DSTATUS"
 echo "service: ok"
